@@ -1,0 +1,937 @@
+//! The configuration model and its validation.
+//!
+//! Config lives in Parameter Store under `/sp-ingest/<stage>/` as one JSON value per
+//! parameter (design.md "Configuration"):
+//!
+//! | parameter | holds |
+//! |---|---|
+//! | `regions/<na\|eu\|fe>` | SP-API endpoint, LWA endpoint, AWS region |
+//! | `marketplaces` | marketplace id → country, region |
+//! | `accounts/<name>` | selling partner id, seller or vendor, region, marketplaces, secret ARN |
+//! | `reports/<name>` | source, report type, accounts, marketplaces, options, window, lag, schedule |
+//!
+//! Validation collects every problem, not just the first, and each error names the
+//! parameter path, the field and what is allowed, because the reader is an operator
+//! looking at a failed deployment, not the code.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::TimeDelta;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::marketplace::{MARKETPLACES, Region, marketplace};
+use crate::report_type::{AccountKind, ReportTypeSpec, is_report_type_name};
+use crate::request::Source;
+use crate::schedule::{parse_duration, validate_schedule};
+
+/// The root every stage's parameters live under.
+pub const PARAMETER_ROOT: &str = "/sp-ingest";
+
+/// `regions/<code>`: where to reach Amazon for one SP-API region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionEndpoints {
+    /// SP-API host, e.g. `https://sellingpartnerapi-na.amazon.com` (or a simulator).
+    pub spapi_endpoint: String,
+    /// LWA token URL, e.g. `https://api.amazon.com/auth/o2/token`.
+    pub lwa_endpoint: String,
+    /// AWS region Amazon runs the SP-API region in.
+    pub aws_region: String,
+}
+
+impl RegionEndpoints {
+    /// Amazon's production endpoints for `region`.
+    pub fn production(region: Region) -> Self {
+        RegionEndpoints {
+            spapi_endpoint: region.production_endpoint().to_owned(),
+            lwa_endpoint: crate::marketplace::LWA_TOKEN_ENDPOINT.to_owned(),
+            aws_region: region.aws_region().to_owned(),
+        }
+    }
+}
+
+/// One entry of the `marketplaces` parameter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarketplaceEntry {
+    /// Country code as Amazon lists it.
+    pub country: String,
+    /// SP-API region serving it.
+    pub region: Region,
+}
+
+/// `accounts/<name>`: one selling partner authorisation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Account {
+    /// The selling partner (merchant) id.
+    pub selling_partner_id: String,
+    /// Seller or vendor.
+    pub kind: AccountKind,
+    /// The SP-API region the refresh token is for.
+    pub region: Region,
+    /// Marketplaces the account sells in (all in `region`).
+    pub marketplaces: Vec<String>,
+    /// Secrets Manager ARN holding LWA client id, client secret and refresh token.
+    pub secret_arn: String,
+}
+
+/// `reports/<name>`: one report to ingest on a schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// Where the data comes from.
+    pub source: Source,
+    /// The SP-API reportType.
+    pub report_type: String,
+    /// Account names; empty = every account of a kind allowed to request the type.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<String>,
+    /// Marketplace ids; empty = each account's own marketplaces.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub marketplaces: Vec<String>,
+    /// reportOptions passed to createReport.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
+    /// Length of each data window, ISO 8601 (`P1D`).
+    pub window: String,
+    /// How far behind now the window ends (`P0D` = up to today's midnight UTC).
+    #[serde(default = "no_lag")]
+    pub lag: String,
+    /// EventBridge Scheduler expression.
+    pub schedule: String,
+    /// How long to wait for the notification before polling (AwaitReport TimeoutSeconds).
+    #[serde(default = "default_await_timeout_secs")]
+    pub await_timeout_secs: u32,
+}
+
+fn no_lag() -> String {
+    "P0D".to_owned()
+}
+
+fn default_await_timeout_secs() -> u32 {
+    900
+}
+
+/// The whole validated configuration of one stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Config {
+    /// Deployment stage, e.g. `prod` or `local`.
+    pub stage: String,
+    /// Endpoints per SP-API region.
+    pub regions: BTreeMap<Region, RegionEndpoints>,
+    /// Marketplaces known to this deployment.
+    pub marketplaces: BTreeMap<String, MarketplaceEntry>,
+    /// Accounts by name.
+    pub accounts: BTreeMap<String, Account>,
+    /// Reports by name.
+    pub reports: BTreeMap<String, ReportConfig>,
+}
+
+/// One problem in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Full parameter path, e.g. `/sp-ingest/prod/accounts/acme`.
+    pub parameter: String,
+    /// Field inside the parameter's JSON, e.g. `marketplaces[1]` (empty = the whole value).
+    pub field: String,
+    /// What is wrong and what is allowed.
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "parameter {}: {}", self.parameter, self.problem)
+        } else {
+            write!(
+                f,
+                "parameter {}, field {}: {}",
+                self.parameter, self.field, self.problem
+            )
+        }
+    }
+}
+
+/// Every problem found in a configuration (at least one).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "configuration is invalid ({} problem{}):",
+            self.0.len(),
+            if self.0.len() == 1 { "" } else { "s" }
+        )?;
+        for error in &self.0 {
+            write!(f, "\n  - {error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ConfigErrors {
+    /// Whether some error is about `parameter` (a path suffix such as `accounts/acme`)
+    /// and `field`.
+    pub fn mentions(&self, parameter: &str, field: &str) -> bool {
+        self.0
+            .iter()
+            .any(|e| e.parameter.ends_with(parameter) && e.field == field)
+    }
+}
+
+/// The parameter prefix of a stage: `/sp-ingest/<stage>/`.
+pub fn stage_prefix(stage: &str) -> String {
+    format!("{PARAMETER_ROOT}/{stage}/")
+}
+
+struct Collector {
+    prefix: String,
+    errors: Vec<ConfigError>,
+}
+
+impl Collector {
+    fn push(&mut self, name: &str, field: impl Into<String>, problem: impl Into<String>) {
+        self.errors.push(ConfigError {
+            parameter: format!("{}{name}", self.prefix),
+            field: field.into(),
+            problem: problem.into(),
+        });
+    }
+
+    fn parse<T: DeserializeOwned>(&mut self, name: &str, json: &str) -> Option<T> {
+        let mut de = serde_json::Deserializer::from_str(json);
+        match serde_path_to_error::deserialize(&mut de) {
+            Ok(value) => Some(value),
+            Err(err) => {
+                let path = err.path().to_string();
+                let inner = err.into_inner();
+                let syntax = matches!(
+                    inner.classify(),
+                    serde_json::error::Category::Syntax | serde_json::error::Category::Eof
+                );
+                let problem = inner.to_string();
+                let problem = problem
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or(&problem)
+                    .to_owned();
+                let (field, problem) = match problem
+                    .strip_prefix("missing field `")
+                    .and_then(|r| r.strip_suffix('`'))
+                {
+                    Some(name) if path == "." => (name.to_owned(), "is required".to_owned()),
+                    Some(name) => (format!("{path}.{name}"), "is required".to_owned()),
+                    None if syntax => (String::new(), format!("not valid JSON: {problem}")),
+                    None if path == "." => (
+                        String::new(),
+                        format!("not valid for this parameter: {problem}"),
+                    ),
+                    None => (path, problem),
+                };
+                self.push(name, field, problem);
+                None
+            }
+        }
+    }
+}
+
+fn is_config_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+fn is_endpoint(url: &str) -> bool {
+    // Plain http only for a local simulator; Amazon is always https.
+    let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"];
+    let host_start = if let Some(rest) = url.strip_prefix("https://") {
+        rest
+    } else if local.iter().any(|l| url.starts_with(l)) {
+        &url["http://".len()..]
+    } else {
+        return false;
+    };
+    !host_start.is_empty() && !host_start.contains(char::is_whitespace)
+}
+
+fn is_aws_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].parse::<u8>().is_ok()
+}
+
+fn is_secret_arn(s: &str) -> bool {
+    let parts: Vec<&str> = s.splitn(7, ':').collect();
+    parts.len() == 7
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "secretsmanager"
+        && is_aws_region(parts[3])
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && parts[5] == "secret"
+        && !parts[6].is_empty()
+}
+
+impl Config {
+    /// Builds and validates a stage's config from its parameters (full path → JSON value),
+    /// as GetParametersByPath returns them.
+    pub fn from_parameters<I, P, V>(stage: &str, parameters: I) -> Result<Config, ConfigErrors>
+    where
+        I: IntoIterator<Item = (P, V)>,
+        P: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let prefix = stage_prefix(stage);
+        let mut c = Collector {
+            prefix: prefix.clone(),
+            errors: Vec::new(),
+        };
+        let mut config = Config {
+            stage: stage.to_owned(),
+            regions: BTreeMap::new(),
+            marketplaces: BTreeMap::new(),
+            accounts: BTreeMap::new(),
+            reports: BTreeMap::new(),
+        };
+        let mut saw_marketplaces = false;
+        for (path, json) in parameters {
+            let (path, json) = (path.as_ref(), json.as_ref());
+            let Some(name) = path.strip_prefix(&prefix) else {
+                c.errors.push(ConfigError {
+                    parameter: path.to_owned(),
+                    field: String::new(),
+                    problem: format!(
+                        "is not under {prefix}; every parameter of stage `{stage}` must be"
+                    ),
+                });
+                continue;
+            };
+            match name.split_once('/') {
+                None if name == "marketplaces" => {
+                    saw_marketplaces = true;
+                    if let Some(map) = c.parse(name, json) {
+                        config.marketplaces = map;
+                    }
+                }
+                Some(("regions", code)) => match code.parse::<Region>() {
+                    Ok(region) => {
+                        if let Some(endpoints) = c.parse(name, json) {
+                            config.regions.insert(region, endpoints);
+                        }
+                    }
+                    Err(problem) => c.push(name, "", problem),
+                },
+                Some(("accounts", account)) if is_config_name(account) => {
+                    if let Some(value) = c.parse(name, json) {
+                        config.accounts.insert(account.to_owned(), value);
+                    }
+                }
+                Some(("reports", report)) if is_config_name(report) => {
+                    if let Some(value) = c.parse(name, json) {
+                        config.reports.insert(report.to_owned(), value);
+                    }
+                }
+                Some(("accounts" | "reports", bad)) => {
+                    c.push(name, "", format!("name `{bad}` must be 1-64 characters of a-z, 0-9, `-`, `_`"))
+                }
+                _ => c.push(
+                    name,
+                    "",
+                    "unknown parameter; expected regions/<na|eu|fe>, marketplaces, accounts/<name> or reports/<name>",
+                ),
+            }
+        }
+        if !saw_marketplaces {
+            c.push("marketplaces", "", "is missing; it maps each marketplace id used by accounts to its country and region");
+        }
+        config.check(&mut c);
+        if c.errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigErrors(c.errors))
+        }
+    }
+
+    /// Validates a config built in code or read from a file (the same rules as
+    /// [`Config::from_parameters`]).
+    pub fn validate(&self) -> Result<(), ConfigErrors> {
+        let mut c = Collector {
+            prefix: stage_prefix(&self.stage),
+            errors: Vec::new(),
+        };
+        self.check(&mut c);
+        if c.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigErrors(c.errors))
+        }
+    }
+
+    /// The parameters (full path, JSON value) that hold this config, for pushing it.
+    pub fn to_parameters(&self) -> Vec<(String, String)> {
+        let prefix = stage_prefix(&self.stage);
+        let mut out = vec![(format!("{prefix}marketplaces"), json(&self.marketplaces))];
+        out.extend(
+            self.regions
+                .iter()
+                .map(|(r, v)| (format!("{prefix}regions/{r}"), json(v))),
+        );
+        out.extend(
+            self.accounts
+                .iter()
+                .map(|(n, v)| (format!("{prefix}accounts/{n}"), json(v))),
+        );
+        out.extend(
+            self.reports
+                .iter()
+                .map(|(n, v)| (format!("{prefix}reports/{n}"), json(v))),
+        );
+        out
+    }
+
+    fn check(&self, c: &mut Collector) {
+        if !is_config_name(&self.stage) {
+            c.push(
+                "",
+                "",
+                format!(
+                    "stage `{}` must be 1-64 characters of a-z, 0-9, `-`, `_`",
+                    self.stage
+                ),
+            );
+        }
+        for (region, endpoints) in &self.regions {
+            let name = format!("regions/{region}");
+            for (field, value) in [
+                ("spapi_endpoint", &endpoints.spapi_endpoint),
+                ("lwa_endpoint", &endpoints.lwa_endpoint),
+            ] {
+                if !is_endpoint(value) {
+                    c.push(&name, field, format!("`{value}` must be an https:// URL (http:// only for 127.0.0.1 or localhost)"));
+                }
+            }
+            if !is_aws_region(&endpoints.aws_region) {
+                c.push(
+                    &name,
+                    "aws_region",
+                    format!(
+                        "`{}` is not an AWS region such as {}",
+                        endpoints.aws_region,
+                        region.aws_region()
+                    ),
+                );
+            }
+        }
+        for (id, entry) in &self.marketplaces {
+            match marketplace(id) {
+                None => c.push(
+                    "marketplaces",
+                    id.as_str(),
+                    format!(
+                        "`{id}` is not an SP-API marketplace id; known ids: {}",
+                        known_marketplaces()
+                    ),
+                ),
+                Some(known) if known.region != entry.region => c.push(
+                    "marketplaces",
+                    format!("{id}.region"),
+                    format!(
+                        "{} ({id}) is served by region {}, not {}",
+                        known.name, known.region, entry.region
+                    ),
+                ),
+                Some(known) if known.country != entry.country => c.push(
+                    "marketplaces",
+                    format!("{id}.country"),
+                    format!(
+                        "{id} is {} ({}), not `{}`",
+                        known.country, known.name, entry.country
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
+        for (name, account) in &self.accounts {
+            self.check_account(c, &format!("accounts/{name}"), account);
+        }
+        for (name, report) in &self.reports {
+            self.check_report(c, &format!("reports/{name}"), report);
+        }
+    }
+
+    fn check_account(&self, c: &mut Collector, name: &str, account: &Account) {
+        let id = &account.selling_partner_id;
+        if id.is_empty()
+            || id.len() > 64
+            || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.')
+        {
+            c.push(name, "selling_partner_id", format!("`{id}` must be the selling partner id from Seller/Vendor Central, e.g. A3TH9S8BH6GOGM"));
+        }
+        if !self.regions.contains_key(&account.region) {
+            c.push(
+                name,
+                "region",
+                format!(
+                    "region {} has no regions/{} parameter with its endpoints",
+                    account.region, account.region
+                ),
+            );
+        }
+        if account.marketplaces.is_empty() {
+            c.push(
+                name,
+                "marketplaces",
+                "must list at least one marketplace id",
+            );
+        }
+        for (i, id) in account.marketplaces.iter().enumerate() {
+            let field = format!("marketplaces[{i}]");
+            match self.marketplaces.get(id) {
+                None => c.push(name, field, format!("`{id}` is not in the marketplaces parameter; known ids: {}", known_marketplaces())),
+                Some(entry) if entry.region != account.region => c.push(
+                    name,
+                    field,
+                    format!("`{id}` ({}) is in region {}, but the account is in region {}; one account (refresh token) serves one region", entry.country, entry.region, account.region),
+                ),
+                Some(_) => {}
+            }
+        }
+        if !is_secret_arn(&account.secret_arn) {
+            c.push(name, "secret_arn", format!("`{}` must be a Secrets Manager ARN, arn:aws:secretsmanager:<region>:<account>:secret:<name>", account.secret_arn));
+        }
+    }
+
+    fn check_report(&self, c: &mut Collector, name: &str, report: &ReportConfig) {
+        let spec = ReportTypeSpec::of(&report.report_type);
+        if !is_report_type_name(&report.report_type) {
+            c.push(name, "report_type", format!("`{}` is not an SP-API reportType (GET_ followed by upper-case words, e.g. GET_SALES_AND_TRAFFIC_REPORT)", report.report_type));
+        } else if !spec.requestable {
+            c.push(
+                name,
+                "report_type",
+                format!(
+                    "{} cannot be requested: Amazon generates it on its own schedule",
+                    report.report_type
+                ),
+            );
+        }
+        for (i, account) in report.accounts.iter().enumerate() {
+            match self.accounts.get(account) {
+                None => c.push(
+                    name,
+                    format!("accounts[{i}]"),
+                    format!(
+                        "no account `{account}`; configured accounts: {}",
+                        self.accounts.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                ),
+                Some(a) if spec.audience.is_some_and(|kind| kind != a.kind) => c.push(
+                    name,
+                    format!("accounts[{i}]"),
+                    format!(
+                        "{} is for {:?} accounts; `{account}` is a {:?} account",
+                        report.report_type,
+                        spec.audience.unwrap_or(a.kind),
+                        a.kind
+                    )
+                    .to_lowercase(),
+                ),
+                Some(_) => {}
+            }
+        }
+        let accounts: Vec<(&String, &Account)> = if report.accounts.is_empty() {
+            self.accounts
+                .iter()
+                .filter(|(_, a)| spec.audience.is_none_or(|kind| kind == a.kind))
+                .collect()
+        } else {
+            report
+                .accounts
+                .iter()
+                .filter_map(|n| self.accounts.get_key_value(n))
+                .collect()
+        };
+        for (i, id) in report.marketplaces.iter().enumerate() {
+            let field = format!("marketplaces[{i}]");
+            if !self.marketplaces.contains_key(id) {
+                c.push(
+                    name,
+                    field,
+                    format!("`{id}` is not in the marketplaces parameter"),
+                );
+            } else if let Some((account, _)) =
+                accounts.iter().find(|(_, a)| !a.marketplaces.contains(id))
+            {
+                c.push(
+                    name,
+                    field,
+                    format!("`{id}` is not one of account `{account}`'s marketplaces"),
+                );
+            }
+        }
+        let window = parse_duration(&report.window);
+        match &window {
+            Err(problem) => c.push(name, "window", problem.clone()),
+            Ok(w) if *w <= TimeDelta::zero() => {
+                c.push(name, "window", "must be longer than zero, e.g. P1D")
+            }
+            Ok(w) => {
+                if let Some(max) = spec.max_window().filter(|max| w > max) {
+                    c.push(
+                        name,
+                        "window",
+                        format!(
+                            "{} is longer than {} allows ({} days at most per request)",
+                            report.window,
+                            report.report_type,
+                            max.num_days()
+                        ),
+                    );
+                }
+            }
+        }
+        if let Err(problem) = parse_duration(&report.lag) {
+            c.push(name, "lag", problem);
+        }
+        if let Err(problem) = validate_schedule(&report.schedule) {
+            c.push(name, "schedule", problem);
+        }
+        // Step Functions caps a task's TimeoutSeconds at one year; a day is plenty for a report.
+        if !(1..=86_400).contains(&report.await_timeout_secs) {
+            c.push(
+                name,
+                "await_timeout_secs",
+                format!(
+                    "{} must be between 1 and 86400 seconds",
+                    report.await_timeout_secs
+                ),
+            );
+        }
+    }
+
+    /// Amazon's full marketplace table as a `marketplaces` parameter value.
+    pub fn all_marketplaces() -> BTreeMap<String, MarketplaceEntry> {
+        MARKETPLACES
+            .iter()
+            .map(|m| {
+                (
+                    m.id.to_owned(),
+                    MarketplaceEntry {
+                        country: m.country.to_owned(),
+                        region: m.region,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// The window length of a report, once validated.
+    pub fn window_of(report: &ReportConfig) -> Option<(TimeDelta, TimeDelta)> {
+        Some((
+            parse_duration(&report.window).ok()?,
+            parse_duration(&report.lag).ok()?,
+        ))
+    }
+}
+
+fn known_marketplaces() -> String {
+    MARKETPLACES
+        .iter()
+        .map(|m| format!("{} ({})", m.id, m.country))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn json<T: Serialize>(value: &T) -> String {
+    // Plain maps and structs of strings always serialize.
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STAGE: &str = "dev";
+
+    fn valid() -> Vec<(String, String)> {
+        let p = |name: &str, json: serde_json::Value| {
+            (format!("/sp-ingest/dev/{name}"), json.to_string())
+        };
+        vec![
+            p(
+                "regions/na",
+                serde_json::json!({"spapi_endpoint": "https://sellingpartnerapi-na.amazon.com", "lwa_endpoint": "https://api.amazon.com/auth/o2/token", "aws_region": "us-east-1"}),
+            ),
+            p(
+                "regions/fe",
+                serde_json::json!({"spapi_endpoint": "http://127.0.0.1:9000", "lwa_endpoint": "http://127.0.0.1:9000/auth/o2/token", "aws_region": "us-west-2"}),
+            ),
+            p(
+                "marketplaces",
+                serde_json::to_value(Config::all_marketplaces()).unwrap(),
+            ),
+            p(
+                "accounts/acme-us",
+                serde_json::json!({"selling_partner_id": "A3TH9S8BH6GOGM", "kind": "seller", "region": "na", "marketplaces": ["ATVPDKIKX0DER", "A2EUQ1WTGCTBG2"], "secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:sp-ingest/acme-us"}),
+            ),
+            p(
+                "accounts/acme-jp",
+                serde_json::json!({"selling_partner_id": "A1JPSELLER0001", "kind": "seller", "region": "fe", "marketplaces": ["A1VC38T7YXB528"], "secret_arn": "arn:aws:secretsmanager:us-west-2:123456789012:secret:sp-ingest/acme-jp"}),
+            ),
+            p(
+                "reports/orders",
+                serde_json::json!({"source": "sp-api-reports", "report_type": "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL", "window": "P1D", "schedule": "cron(0 6 * * ? *)"}),
+            ),
+            p(
+                "reports/sales-traffic",
+                serde_json::json!({"source": "sp-api-reports", "report_type": "GET_SALES_AND_TRAFFIC_REPORT", "accounts": ["acme-us"], "marketplaces": ["ATVPDKIKX0DER"], "options": {"dateGranularity": "DAY", "asinGranularity": "CHILD"}, "window": "P1D", "lag": "P2D", "schedule": "rate(1 day)", "await_timeout_secs": 1800}),
+            ),
+        ]
+    }
+
+    fn with(name: &str, edit: impl Fn(&mut serde_json::Value)) -> Vec<(String, String)> {
+        valid()
+            .into_iter()
+            .map(|(path, json)| {
+                if path.ends_with(name) {
+                    let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+                    edit(&mut value);
+                    (path, value.to_string())
+                } else {
+                    (path, json)
+                }
+            })
+            .collect()
+    }
+
+    fn errors(parameters: Vec<(String, String)>) -> ConfigErrors {
+        Config::from_parameters(STAGE, parameters).unwrap_err()
+    }
+
+    #[test]
+    fn valid_config_loads_with_defaults() {
+        let config = Config::from_parameters(STAGE, valid()).unwrap();
+        assert_eq!(config.accounts.len(), 2);
+        assert_eq!(config.marketplaces.len(), 23);
+        let orders = &config.reports["orders"];
+        assert_eq!(orders.lag, "P0D");
+        assert_eq!(orders.await_timeout_secs, 900);
+        assert_eq!(
+            Config::window_of(orders),
+            Some((TimeDelta::days(1), TimeDelta::zero()))
+        );
+    }
+
+    #[test]
+    fn config_round_trips_through_parameters() {
+        let config = Config::from_parameters(STAGE, valid()).unwrap();
+        let again = Config::from_parameters(STAGE, config.to_parameters()).unwrap();
+        assert_eq!(again, config);
+        assert_eq!(config.validate(), Ok(()));
+    }
+
+    #[test]
+    fn unknown_marketplace_id_names_account_field_and_known_ids() {
+        let errs = errors(with("accounts/acme-us", |v| {
+            v["marketplaces"][1] = "ATVPDKIKX0DEX".into()
+        }));
+        assert!(
+            errs.mentions("accounts/acme-us", "marketplaces[1]"),
+            "{errs}"
+        );
+        let text = errs.to_string();
+        assert!(text.contains("parameter /sp-ingest/dev/accounts/acme-us, field marketplaces[1]: `ATVPDKIKX0DEX` is not in the marketplaces parameter"), "{text}");
+        assert!(text.contains("ATVPDKIKX0DER (US)"), "{text}");
+    }
+
+    #[test]
+    fn region_mismatch_between_account_and_marketplace_is_named() {
+        let errs = errors(with("accounts/acme-us", |v| {
+            v["marketplaces"][0] = "A1PA6795UKMFR9".into()
+        }));
+        let text = errs.to_string();
+        assert!(
+            errs.mentions("accounts/acme-us", "marketplaces[0]"),
+            "{text}"
+        );
+        assert!(
+            text.contains("is in region eu, but the account is in region na"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn marketplace_table_entry_in_wrong_region_is_named() {
+        let errs = errors(with("marketplaces", |v| {
+            v["ATVPDKIKX0DER"]["region"] = "eu".into()
+        }));
+        assert!(
+            errs.mentions("marketplaces", "ATVPDKIKX0DER.region"),
+            "{errs}"
+        );
+        assert!(
+            errs.to_string()
+                .contains("United States (ATVPDKIKX0DER) is served by region na, not eu"),
+            "{errs}"
+        );
+    }
+
+    #[test]
+    fn window_longer_than_the_report_type_allows_is_named() {
+        let errs = errors(with("reports/orders", |v| v["window"] = "P31D".into()));
+        assert!(errs.mentions("reports/orders", "window"), "{errs}");
+        assert!(errs.to_string().contains("P31D is longer than GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL allows (30 days at most per request)"), "{errs}");
+    }
+
+    #[test]
+    fn bad_cron_is_named_with_an_example() {
+        let errs = errors(with("reports/orders", |v| {
+            v["schedule"] = "cron(0 6 * * *)".into()
+        }));
+        assert!(errs.mentions("reports/orders", "schedule"), "{errs}");
+        assert!(
+            errs.to_string().contains("e.g. cron(0 6 * * ? *)"),
+            "{errs}"
+        );
+    }
+
+    #[test]
+    fn missing_and_misspelled_fields_are_named() {
+        let errs = errors(with("accounts/acme-jp", |v| {
+            drop(v.as_object_mut().unwrap().remove("secret_arn"))
+        }));
+        assert!(errs.mentions("accounts/acme-jp", "secret_arn"), "{errs}");
+        assert!(
+            errs.to_string().contains("secret_arn: is required"),
+            "{errs}"
+        );
+        let errs = errors(with("reports/orders", |v| {
+            v["shedule"] = "rate(1 day)".into()
+        }));
+        assert!(
+            errs.to_string().contains("unknown field `shedule`"),
+            "{errs}"
+        );
+    }
+
+    #[test]
+    fn wrong_enum_value_names_the_field_and_choices() {
+        let errs = errors(with("accounts/acme-us", |v| v["kind"] = "agency".into()));
+        assert!(errs.mentions("accounts/acme-us", "kind"), "{errs}");
+        assert!(errs.to_string().contains("seller"), "{errs}");
+    }
+
+    #[test]
+    fn vendor_only_type_on_a_seller_account_is_refused() {
+        let errs = errors(with("reports/sales-traffic", |v| {
+            v["report_type"] = "GET_VENDOR_SALES_REPORT".into()
+        }));
+        assert!(
+            errs.mentions("reports/sales-traffic", "accounts[0]"),
+            "{errs}"
+        );
+        assert!(
+            errs.to_string().contains("is for vendor accounts"),
+            "{errs}"
+        );
+    }
+
+    #[test]
+    fn unrequestable_report_type_and_unknown_account_are_refused() {
+        let errs = errors(with("reports/orders", |v| {
+            v["report_type"] = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2".into()
+        }));
+        assert!(errs.to_string().contains("cannot be requested"), "{errs}");
+        let errs = errors(with("reports/sales-traffic", |v| {
+            v["accounts"][0] = "nobody".into()
+        }));
+        assert!(
+            errs.to_string()
+                .contains("no account `nobody`; configured accounts: acme-jp, acme-us"),
+            "{errs}"
+        );
+    }
+
+    #[test]
+    fn report_marketplace_outside_the_account_is_refused() {
+        let errs = errors(with("reports/sales-traffic", |v| {
+            v["marketplaces"][0] = "A1AM78C64UM0Y8".into()
+        }));
+        assert!(
+            errs.to_string()
+                .contains("`A1AM78C64UM0Y8` is not one of account `acme-us`'s marketplaces"),
+            "{errs}"
+        );
+    }
+
+    #[test]
+    fn endpoints_must_be_https_except_local() {
+        let errs = errors(with("regions/na", |v| {
+            v["spapi_endpoint"] = "http://sellingpartnerapi-na.amazon.com".into()
+        }));
+        assert!(errs.mentions("regions/na", "spapi_endpoint"), "{errs}");
+        let errs = errors(with("regions/na", |v| v["aws_region"] = "virginia".into()));
+        assert!(errs.mentions("regions/na", "aws_region"), "{errs}");
+    }
+
+    #[test]
+    fn account_in_region_without_endpoints_is_refused() {
+        let params: Vec<_> = valid()
+            .into_iter()
+            .filter(|(p, _)| !p.ends_with("regions/fe"))
+            .collect();
+        let errs = errors(params);
+        assert!(errs.mentions("accounts/acme-jp", "region"), "{errs}");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let mut params = with("reports/orders", |v| {
+            v["window"] = "P1M".into();
+            v["schedule"] = "daily".into();
+        });
+        params.push(("/sp-ingest/dev/reprots/x".into(), "{}".into()));
+        params.push(("/sp-ingest/prod/reports/x".into(), "{}".into()));
+        let errs = errors(params);
+        assert_eq!(errs.0.len(), 4, "{errs}");
+        assert!(
+            errs.to_string()
+                .starts_with("configuration is invalid (4 problems):")
+        );
+        assert!(
+            errs.to_string()
+                .contains("unknown parameter; expected regions/<na|eu|fe>")
+        );
+        assert!(errs.to_string().contains("is not under /sp-ingest/dev/"));
+    }
+
+    #[test]
+    fn missing_marketplaces_parameter_is_named() {
+        let params: Vec<_> = valid()
+            .into_iter()
+            .filter(|(p, _)| !p.ends_with("/marketplaces"))
+            .collect();
+        let errs = errors(params);
+        assert!(errs.mentions("/marketplaces", ""), "{errs}");
+    }
+
+    #[test]
+    fn invalid_json_names_the_parameter() {
+        let mut params = valid();
+        params[0].1 = "{not json".into();
+        let errs = errors(params);
+        assert!(errs.0[0].parameter.ends_with("regions/na"), "{errs}");
+        assert!(errs.0[0].problem.starts_with("not valid JSON"), "{errs}");
+    }
+}

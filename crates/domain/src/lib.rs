@@ -1,0 +1,21 @@
+//! sp-ingest's pure core: the rules every Lambda shares, with no AWS SDK, no async
+//! runtime, no I/O and no clock of its own (times are passed in).
+
+pub mod config;
+pub mod error;
+pub mod marketplace;
+pub mod notification;
+pub mod report_type;
+pub mod request;
+pub mod schedule;
+pub mod status;
+pub mod storage;
+
+pub use config::{Config, ConfigError, ConfigErrors};
+pub use error::ErrorName;
+pub use marketplace::{Marketplace, Region};
+pub use notification::{Notification, NotificationError, parse_notification};
+pub use report_type::{AccountKind, DocumentFormat, ReportTypeSpec};
+pub use request::{DataWindow, ReportRequest, RequestKey, Source};
+pub use status::{ProcessingStatus, Transition};
+pub use storage::RawObjectKey;

@@ -1,0 +1,170 @@
+//! Where raw objects land in S3 (design.md "Storage layout").
+//!
+//! ```text
+//! source=<source>/report_type=<type>/marketplace=<id>/data_date=<YYYY-MM-DD>/<request-key>/<report-id>.<ext>
+//! ```
+//!
+//! Hive-style `name=value` partitions let Athena and Glue prune by source, type,
+//! marketplace and date. The key is a pure function of the request and the report id, so
+//! a retried Store overwrites the same object instead of adding a second one.
+
+use std::fmt;
+
+use crate::report_type::DocumentFormat;
+use crate::request::{ReportRequest, RequestKey};
+
+/// The S3 key of one raw report document.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RawObjectKey(String);
+
+/// A value that cannot be used in an S3 key partition.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{field} `{value}` cannot be part of an S3 key: only letters, digits, `_`, `-` and `.` are allowed"
+)]
+pub struct UnsafeKeyPart {
+    /// Which part.
+    pub field: &'static str,
+    /// The offending value.
+    pub value: String,
+}
+
+fn safe(field: &'static str, value: &str) -> Result<(), UnsafeKeyPart> {
+    let ok = !value.is_empty()
+        && !value.starts_with('.')
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(UnsafeKeyPart {
+            field,
+            value: value.to_owned(),
+        })
+    }
+}
+
+impl RawObjectKey {
+    /// The key for `report_id`'s document of `request`, stored as `format`.
+    ///
+    /// Several marketplaces in one request (order reports allow it) are joined with `-`
+    /// in sorted order, so the partition value is deterministic too.
+    pub fn new(
+        request: &ReportRequest,
+        report_id: &str,
+        format: DocumentFormat,
+    ) -> Result<Self, UnsafeKeyPart> {
+        safe("report type", &request.report_type)?;
+        safe("report id", report_id)?;
+        let marketplaces = request.sorted_marketplaces();
+        for id in &marketplaces {
+            safe("marketplace id", id)?;
+        }
+        Ok(RawObjectKey(format!(
+            "source={source}/report_type={report_type}/marketplace={marketplace}/data_date={date}/{key}/{report_id}.{ext}",
+            source = request.source,
+            report_type = request.report_type,
+            marketplace = marketplaces.join("-"),
+            date = request.window.data_date().format("%Y-%m-%d"),
+            key = request.key(),
+            ext = format.extension(),
+        )))
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The request key embedded in the object key.
+    pub fn request_key(&self) -> Option<RequestKey> {
+        self.0.split('/').nth(4).and_then(RequestKey::parse)
+    }
+}
+
+impl fmt::Display for RawObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::{DateTime, Utc};
+
+    use super::*;
+    use crate::request::{DataWindow, Source};
+
+    fn request(marketplaces: &[&str]) -> ReportRequest {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        ReportRequest {
+            account: "acme".into(),
+            selling_partner_id: "A3TH9S8BH6GOGM".into(),
+            source: Source::SpApiReports,
+            report_type: "GET_SALES_AND_TRAFFIC_REPORT".into(),
+            marketplace_ids: marketplaces.iter().map(|m| m.to_string()).collect(),
+            window: DataWindow::new(at("2026-11-24T00:00:00Z"), at("2026-11-25T00:00:00Z"))
+                .unwrap(),
+            options: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn key_is_hive_partitioned_in_design_order() {
+        let req = request(&["ATVPDKIKX0DER"]);
+        let key = RawObjectKey::new(&req, "54517018502", DocumentFormat::Json).unwrap();
+        let parts: Vec<&str> = key.as_str().split('/').collect();
+        assert_eq!(parts.len(), 6);
+        let partitions: Vec<(&str, &str)> = parts[..4]
+            .iter()
+            .map(|p| p.split_once('=').unwrap())
+            .collect();
+        assert_eq!(
+            partitions,
+            vec![
+                ("source", "sp-api-reports"),
+                ("report_type", "GET_SALES_AND_TRAFFIC_REPORT"),
+                ("marketplace", "ATVPDKIKX0DER"),
+                ("data_date", "2026-11-24"),
+            ]
+        );
+        assert_eq!(parts[4], req.key().as_str());
+        assert_eq!(parts[5], "54517018502.json");
+        assert_eq!(key.request_key(), Some(req.key()));
+    }
+
+    #[test]
+    fn key_is_deterministic_across_marketplace_order() {
+        let a = RawObjectKey::new(
+            &request(&["ATVPDKIKX0DER", "A2EUQ1WTGCTBG2"]),
+            "1",
+            DocumentFormat::Tsv,
+        )
+        .unwrap();
+        let b = RawObjectKey::new(
+            &request(&["A2EUQ1WTGCTBG2", "ATVPDKIKX0DER"]),
+            "1",
+            DocumentFormat::Tsv,
+        )
+        .unwrap();
+        assert_eq!(a, b);
+        assert!(
+            a.as_str()
+                .contains("/marketplace=A2EUQ1WTGCTBG2-ATVPDKIKX0DER/")
+        );
+        assert!(a.as_str().ends_with("/1.tsv"));
+    }
+
+    #[test]
+    fn unsafe_parts_are_rejected() {
+        let err = RawObjectKey::new(&request(&["ATVPDKIKX0DER"]), "../x", DocumentFormat::Json)
+            .unwrap_err();
+        assert_eq!(err.field, "report id");
+        let mut req = request(&["ATVPDKIKX0DER"]);
+        req.report_type = "GET_X/Y=Z".into();
+        assert!(RawObjectKey::new(&req, "1", DocumentFormat::Json).is_err());
+    }
+}
