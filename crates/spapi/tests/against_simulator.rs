@@ -1,0 +1,827 @@
+//! The client against the in-process SP-API + LWA simulator: real HTTP, real gzip, real
+//! fault injection. One file on purpose: every integration-test binary links the whole
+//! dependency graph.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use simulator::scenario::{Charset, Outcome, RateLimit, ReportRule, Scenario};
+use simulator::{RunningSimulator, SimConfig};
+use spapi::notifications::REPORT_PROCESSING_FINISHED;
+use spapi::{
+    CreateDestinationRequest, CreateReportSpecification, CreateSubscriptionOutcome,
+    CreateSubscriptionRequest, DocumentStream, Endpoints, Error, GetReportsQuery, LocalRateLimiter,
+    LwaClient, LwaCredentials, Operation, ProcessingStatus, Report, ReportDocumentOptions,
+    ReportsFilter, RetryPolicy, SellerAuthorization, SpApiClient, document_error_name,
+};
+use tokio::io::AsyncReadExt;
+
+use domain::ErrorName;
+
+const ORDERS: &str = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL";
+const US: &str = "ATVPDKIKX0DER";
+const JP: &str = "A1VC38T7YXB528";
+
+/// Tiny waits so the whole file runs in seconds.
+fn fast_retries(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts,
+        base_delay: Duration::from_millis(2),
+        max_delay: Duration::from_millis(10),
+    }
+}
+
+/// Reports finish within a few hundred milliseconds.
+fn quick(scenario: Scenario) -> Scenario {
+    Scenario {
+        in_queue_ms: 20,
+        in_progress_ms: 30,
+        ..scenario
+    }
+}
+
+async fn start(scenario: Scenario) -> RunningSimulator {
+    let sim = simulator::start(SimConfig::default())
+        .await
+        .expect("simulator starts");
+    sim.set_scenario(quick(scenario));
+    sim
+}
+
+fn endpoints(sim: &RunningSimulator) -> Endpoints {
+    Endpoints::parse(&sim.base_url(), &sim.lwa_token_url()).expect("simulator URLs are valid")
+}
+
+fn app() -> LwaCredentials {
+    LwaCredentials::new(
+        simulator::DEFAULT_CLIENT_ID,
+        simulator::DEFAULT_CLIENT_SECRET,
+    )
+}
+
+fn seller() -> SellerAuthorization {
+    SellerAuthorization::new(
+        simulator::DEFAULT_SELLING_PARTNER_ID,
+        simulator::DEFAULT_REFRESH_TOKEN,
+    )
+}
+
+fn client(sim: &RunningSimulator) -> SpApiClient {
+    client_with(sim, app(), seller(), fast_retries(5))
+}
+
+fn client_with(
+    sim: &RunningSimulator,
+    app: LwaCredentials,
+    seller: SellerAuthorization,
+    retry: RetryPolicy,
+) -> SpApiClient {
+    SpApiClient::builder(endpoints(sim))
+        .app_credentials(app)
+        .seller(seller)
+        .retry_policy(retry)
+        .build()
+        .unwrap()
+}
+
+fn orders(marketplace: &str) -> CreateReportSpecification {
+    let end = chrono::Utc::now() - chrono::Duration::hours(1);
+    CreateReportSpecification::new(ORDERS, [marketplace])
+        .with_data_window(end - chrono::Duration::days(1), end)
+}
+
+async fn until_terminal(client: &SpApiClient, report_id: &str) -> Report {
+    for _ in 0..100 {
+        let report = client.get_report(report_id).await.unwrap();
+        if report.processing_status.is_terminal() {
+            return report;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("report {report_id} did not finish");
+}
+
+async fn finished_report(
+    client: &SpApiClient,
+    specification: &CreateReportSpecification,
+) -> Report {
+    let created = client.create_report(specification).await.unwrap();
+    until_terminal(client, &created.report_id).await
+}
+
+/// Reads a stream to its end: sha256 (hex) and the bytes themselves.
+async fn drain(mut stream: DocumentStream) -> std::io::Result<(String, Vec<u8>)> {
+    let mut content = Vec::new();
+    stream.read_to_end(&mut content).await?;
+    Ok((hex::encode(Sha256::digest(&content)), content))
+}
+
+fn calls(sim: &RunningSimulator, operation: &str) -> (u64, u64) {
+    let stats = sim.calls();
+    (stats.calls(operation), stats.throttled(operation))
+}
+
+fn assert_no_secret(text: &str) {
+    for secret in [
+        simulator::DEFAULT_CLIENT_SECRET,
+        simulator::DEFAULT_REFRESH_TOKEN,
+        "wrong-secret",
+        "Atzr|revoked",
+    ] {
+        assert!(!text.contains(secret), "a secret leaked into: {text}");
+    }
+    assert!(
+        !text.contains("Atza|"),
+        "an access token leaked into: {text}"
+    );
+}
+
+#[tokio::test]
+async fn report_is_created_polled_and_streamed_byte_exact() {
+    let sim = start(Scenario::default()).await;
+    let client = client(&sim);
+
+    let report = finished_report(&client, &orders(US)).await;
+    assert_eq!(report.processing_status, ProcessingStatus::Done);
+    let document_id = report.report_document_id.expect("DONE has a document");
+    let document = client
+        .get_report_document(&document_id, ReportDocumentOptions::default())
+        .await
+        .unwrap();
+    let stream = client.download_document(&document).await.unwrap();
+    let charset = stream.charset().map(str::to_owned);
+    let (sha256, content) = drain(stream).await.unwrap();
+
+    let expected = sim
+        .expected_document(&report.report_id)
+        .await
+        .expect("simulator knows the report");
+    assert_eq!(
+        sha256, expected.source_sha256,
+        "the client hands over the source bytes, decompressed"
+    );
+    assert_eq!(content.len() as u64, expected.source_bytes);
+    assert_eq!(charset.as_deref(), Some(expected.source_charset.as_str()));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn cp932_document_exposes_its_charset_and_is_not_transcoded() {
+    let rule = ReportRule {
+        marketplace_id: Some(JP.to_owned()),
+        charset: Some(Charset::Cp932),
+        ..ReportRule::default()
+    };
+    let sim = start(Scenario {
+        rules: vec![rule],
+        ..Scenario::default()
+    })
+    .await;
+    let client = client(&sim);
+
+    let report = finished_report(&client, &orders(JP)).await;
+    let document_id = report.report_document_id.unwrap();
+    let document = client
+        .get_report_document(&document_id, ReportDocumentOptions::default())
+        .await
+        .unwrap();
+    let stream = client.download_document(&document).await.unwrap();
+    assert_eq!(stream.charset(), Some("Cp932"));
+    let (sha256, _) = drain(stream).await.unwrap();
+
+    let expected = sim.expected_document(&report.report_id).await.unwrap();
+    assert_eq!(expected.source_charset, "Cp932");
+    assert_eq!(sha256, expected.source_sha256);
+    assert_ne!(
+        sha256, expected.sha256,
+        "UTF-8 transcoding is the Storage Lambda's job"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn content_encoding_gzip_is_decoded_once() {
+    let sim = start(Scenario::default()).await;
+    let client = client(&sim);
+
+    let report = finished_report(&client, &orders(US)).await;
+    let options = ReportDocumentOptions {
+        enable_content_encoding_url_header: true,
+    };
+    let document = client
+        .get_report_document(report.report_document_id.as_deref().unwrap(), options)
+        .await
+        .unwrap();
+    let stream = client.download_document(&document).await.unwrap();
+    assert_eq!(
+        stream.compression(),
+        Some(spapi::CompressionAlgorithm::Gzip)
+    );
+    let (sha256, _) = drain(stream).await.unwrap();
+    assert_eq!(
+        sha256,
+        sim.expected_document(&report.report_id)
+            .await
+            .unwrap()
+            .source_sha256
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn uncompressed_document_is_streamed_as_is() {
+    let rule = ReportRule {
+        compress: Some(false),
+        ..ReportRule::default()
+    };
+    let sim = start(Scenario {
+        rules: vec![rule],
+        ..Scenario::default()
+    })
+    .await;
+    let client = client(&sim);
+
+    let report = finished_report(&client, &orders(US)).await;
+    let document = client
+        .get_report_document(
+            report.report_document_id.as_deref().unwrap(),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(document.compression_algorithm, None);
+    let stream = client.download_document(&document).await.unwrap();
+    assert_eq!(stream.compression(), None);
+    let (sha256, _) = drain(stream).await.unwrap();
+    assert_eq!(
+        sha256,
+        sim.expected_document(&report.report_id)
+            .await
+            .unwrap()
+            .source_sha256
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn expired_tokens_are_refreshed_once_and_the_call_succeeds() {
+    let sim = start(Scenario::default()).await;
+    let client = client(&sim);
+    let created = client.create_report(&orders(US)).await.unwrap();
+
+    sim.expire_tokens();
+    let report = client
+        .get_report(&created.report_id)
+        .await
+        .expect("one refresh, then success");
+    assert_eq!(report.report_id, created.report_id);
+    let get_report = sim.calls().get("getReport");
+    assert_eq!(
+        (get_report.calls, get_report.unauthorized),
+        (2, 1),
+        "one 403, one retry with a fresh token"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn rate_limit_header_is_adopted_by_the_limiter() {
+    let mut scenario = Scenario::default();
+    scenario.rate_limits.insert(
+        "getReport".to_owned(),
+        RateLimit {
+            rate: 5.0,
+            burst: 15,
+        },
+    );
+    let sim = start(scenario).await;
+    let limiter = Arc::new(LocalRateLimiter::with_default_plans());
+    let client = SpApiClient::builder(endpoints(&sim))
+        .app_credentials(app())
+        .seller(seller())
+        .rate_limiter(limiter.clone())
+        .build()
+        .unwrap();
+
+    let created = client.create_report(&orders(US)).await.unwrap();
+    client.get_report(&created.report_id).await.unwrap();
+    assert_eq!(
+        limiter.rate_per_second(Operation::GetReport),
+        5.0,
+        "x-amzn-RateLimit-Limit replaced the default 2/s"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn concurrent_calls_share_one_token() {
+    let sim = start(Scenario::default()).await;
+    let client = client(&sim);
+    let created = client.create_report(&orders(US)).await.unwrap();
+    let first = client.seller_access_token().await.unwrap();
+
+    let calls: Vec<_> = (0..8)
+        .map(|_| {
+            let client = client.clone();
+            let id = created.report_id.clone();
+            tokio::spawn(async move { client.get_report(&id).await })
+        })
+        .collect();
+    for call in calls {
+        call.await.unwrap().unwrap();
+    }
+    let after = client.seller_access_token().await.unwrap();
+    assert_eq!(
+        after.expires_at(),
+        first.expires_at(),
+        "the cached token was reused, not refreshed per call"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn given_token_client_fails_with_token_expired_after_expiry() {
+    let sim = start(Scenario::default()).await;
+    let http = spapi::build_http_client(Default::default()).unwrap();
+    let endpoints = endpoints(&sim);
+    // What the `auth` Lambda does, and what the other Lambdas receive.
+    let lwa = LwaClient::new(http.clone(), endpoints.lwa_token.clone(), app());
+    let token = lwa.refresh_token_grant(&seller()).await.unwrap();
+    let base = SpApiClient::builder(endpoints)
+        .http_client(http)
+        .retry_policy(fast_retries(5))
+        .build()
+        .unwrap();
+    let client = base.with_access_token(token);
+
+    let created = client.create_report(&orders(US)).await.unwrap();
+    sim.expire_tokens();
+    let error = client.get_report(&created.report_id).await.unwrap_err();
+    assert_eq!(error.name(), ErrorName::TokenExpired, "{error}");
+    assert!(
+        error.request_id().is_some(),
+        "Amazon's request id is kept: {error}"
+    );
+    assert_no_secret(&format!("{error} {error:?}"));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn given_token_past_its_expiry_is_not_sent() {
+    let sim = start(Scenario {
+        token_ttl_secs: 1,
+        ..Scenario::default()
+    })
+    .await;
+    let endpoints = endpoints(&sim);
+    let lwa = LwaClient::new(
+        spapi::build_http_client(Default::default()).unwrap(),
+        endpoints.lwa_token.clone(),
+        app(),
+    );
+    let token = lwa.refresh_token_grant(&seller()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let client = SpApiClient::builder(endpoints)
+        .access_token(token)
+        .build()
+        .unwrap();
+
+    let query = GetReportsQuery::Filter(ReportsFilter {
+        report_types: vec![ORDERS.to_owned()],
+        ..ReportsFilter::default()
+    });
+    let error = client.get_reports(&query).await.unwrap_err();
+    assert_eq!(error.name(), ErrorName::TokenExpired);
+    assert_eq!(
+        calls(&sim, "getReports").0,
+        0,
+        "an expired token never leaves the process"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn throttled_create_report_is_retried_and_succeeds() {
+    let scenario = Scenario {
+        throttle_next: [("createReport".to_owned(), 2)].into(),
+        ..Scenario::default()
+    };
+    let sim = start(scenario).await;
+    let client = client(&sim);
+
+    client
+        .create_report(&orders(US))
+        .await
+        .expect("two 429s are absorbed by the retries");
+    assert_eq!(
+        calls(&sim, "createReport"),
+        (3, 2),
+        "three calls, two of them answered 429"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn throttling_beyond_max_attempts_fails_with_throttled() {
+    let scenario = Scenario {
+        throttle_next: [("createReport".to_owned(), 10)].into(),
+        ..Scenario::default()
+    };
+    let sim = start(scenario).await;
+    let client = client_with(&sim, app(), seller(), fast_retries(3));
+
+    let error = client.create_report(&orders(US)).await.unwrap_err();
+    assert_eq!(error.name(), ErrorName::Throttled, "{error}");
+    assert!(error.to_string().contains("QuotaExceeded"), "{error}");
+    assert_eq!(calls(&sim, "createReport"), (3, 3), "bounded attempts");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn fatal_report_is_a_typed_status_with_a_downloadable_error_document() {
+    let rule = ReportRule {
+        outcome: Some(Outcome::Fatal),
+        fatal_reason: Some("Report date range is not aligned".to_owned()),
+        ..ReportRule::default()
+    };
+    let sim = start(Scenario {
+        rules: vec![rule],
+        ..Scenario::default()
+    })
+    .await;
+    let client = client(&sim);
+
+    let report = finished_report(&client, &orders(US)).await;
+    assert_eq!(report.processing_status, ProcessingStatus::Fatal);
+    let document_id = report
+        .report_document_id
+        .expect("this FATAL report has an error document");
+    let document = client
+        .get_report_document(&document_id, Default::default())
+        .await
+        .unwrap();
+    let (_, content) = drain(client.download_document(&document).await.unwrap())
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&content).contains("Report date range is not aligned"));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn cancelled_report_is_a_typed_status_without_document() {
+    let rule = ReportRule {
+        outcome: Some(Outcome::Cancelled),
+        ..ReportRule::default()
+    };
+    let sim = start(Scenario {
+        rules: vec![rule],
+        ..Scenario::default()
+    })
+    .await;
+    let client = client(&sim);
+
+    let report = finished_report(&client, &orders(US)).await;
+    assert_eq!(report.processing_status, ProcessingStatus::Cancelled);
+    assert_eq!(report.report_document_id, None);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn queued_report_can_be_cancelled() {
+    let sim = start(Scenario::default()).await;
+    sim.set_scenario(Scenario {
+        in_queue_ms: 60_000,
+        ..Scenario::default()
+    });
+    let client = client(&sim);
+
+    let created = client.create_report(&orders(US)).await.unwrap();
+    client.cancel_report(&created.report_id).await.unwrap();
+    assert_eq!(
+        client
+            .get_report(&created.report_id)
+            .await
+            .unwrap()
+            .processing_status,
+        ProcessingStatus::Cancelled
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn wrong_client_secret_is_unauthorized_with_advice_and_no_secret() {
+    let sim = start(Scenario::default()).await;
+    let wrong = LwaCredentials::new(simulator::DEFAULT_CLIENT_ID, "wrong-secret");
+    let client = client_with(&sim, wrong, seller(), fast_retries(5));
+
+    let error = client.create_report(&orders(US)).await.unwrap_err();
+    assert_eq!(error.name(), ErrorName::Unauthorized, "{error}");
+    let message = error.to_string();
+    assert!(message.contains("invalid_client"), "{message}");
+    assert!(message.contains("client secret"), "{message}");
+    assert_no_secret(&format!("{message} {error:?}"));
+    assert_eq!(calls(&sim, "createReport").0, 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn revoked_refresh_token_is_unauthorized_naming_the_seller() {
+    let sim = start(Scenario::default()).await;
+    let revoked = SellerAuthorization::new(simulator::DEFAULT_SELLING_PARTNER_ID, "Atzr|revoked");
+    let client = client_with(&sim, app(), revoked, fast_retries(5));
+
+    let error = client.get_report("123").await.unwrap_err();
+    assert_eq!(error.name(), ErrorName::Unauthorized, "{error}");
+    let message = error.to_string();
+    assert!(message.contains("invalid_grant"), "{message}");
+    assert!(
+        message.contains(simulator::DEFAULT_SELLING_PARTNER_ID),
+        "{message}"
+    );
+    assert!(message.contains("re-authorise the app"), "{message}");
+    assert_no_secret(&format!("{message} {error:?}"));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_report_is_rejected_with_amazons_message_and_request_id() {
+    let sim = start(Scenario::default()).await;
+    let client = client(&sim);
+
+    let error = client.get_report("999999999").await.unwrap_err();
+    assert_eq!(error.rejected_status(), Some(404), "{error}");
+    assert_eq!(error.name(), ErrorName::ConfigInvalid);
+    assert!(error.request_id().is_some(), "{error}");
+    assert!(error.to_string().contains("NotFound"), "{error}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn expired_document_url_fails_with_document_url_expired() {
+    let rule = ReportRule {
+        url_ttl_secs: Some(1),
+        ..ReportRule::default()
+    };
+    let sim = start(Scenario {
+        rules: vec![rule],
+        ..Scenario::default()
+    })
+    .await;
+    let client = client(&sim);
+
+    let report = finished_report(&client, &orders(US)).await;
+    let document = client
+        .get_report_document(
+            report.report_document_id.as_deref().unwrap(),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let error = client.download_document(&document).await.unwrap_err();
+    assert_eq!(error.name(), ErrorName::DocumentUrlExpired, "{error}");
+    assert!(
+        !error.to_string().contains('?'),
+        "no presigned query string in the message: {error}"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn truncated_download_is_reported_and_a_fresh_download_succeeds() {
+    let rule = ReportRule {
+        truncate_first_download: true,
+        ..ReportRule::default()
+    };
+    let sim = start(Scenario {
+        rules: vec![rule],
+        ..Scenario::default()
+    })
+    .await;
+    let client = client(&sim);
+
+    let report = finished_report(&client, &orders(US)).await;
+    let document_id = report.report_document_id.unwrap();
+    let document = client
+        .get_report_document(&document_id, Default::default())
+        .await
+        .unwrap();
+    let error = drain(client.download_document(&document).await.unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        document_error_name(&error),
+        Some(ErrorName::DocumentTruncated),
+        "{error}"
+    );
+
+    let again = client
+        .get_report_document(&document_id, Default::default())
+        .await
+        .unwrap();
+    let (sha256, _) = drain(client.download_document(&again).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        sha256,
+        sim.expected_document(&report.report_id)
+            .await
+            .unwrap()
+            .source_sha256
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn report_pages_are_listed_with_next_token_alone() {
+    let sim = start(Scenario::default()).await;
+    let client = client(&sim);
+    for _ in 0..3 {
+        client.create_report(&orders(US)).await.unwrap();
+    }
+
+    let filter = ReportsFilter {
+        report_types: vec![ORDERS.to_owned()],
+        page_size: Some(2),
+        ..ReportsFilter::default()
+    };
+    let first = client
+        .get_reports(&GetReportsQuery::Filter(filter))
+        .await
+        .unwrap();
+    assert_eq!(first.reports.len(), 2);
+    let next = first
+        .next_token
+        .expect("a third report is on the next page");
+    let second = client
+        .get_reports(&GetReportsQuery::NextPage(next))
+        .await
+        .unwrap();
+    assert_eq!(second.reports.len(), 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn notification_destination_and_subscription_lifecycle() {
+    let sim = start(Scenario::default()).await;
+    let client = client(&sim);
+    let arn = "arn:aws:sqs:us-east-1:111122223333:sp-ingest-notifications";
+
+    let destination = client
+        .create_destination(&CreateDestinationRequest::sqs("sp-ingest", arn))
+        .await
+        .unwrap();
+    let destinations = client.get_destinations().await.unwrap();
+    assert!(
+        destinations
+            .iter()
+            .any(|d| d.destination_id == destination.destination_id)
+    );
+    assert_eq!(
+        client
+            .get_destination(&destination.destination_id)
+            .await
+            .unwrap()
+            .resource
+            .sqs
+            .unwrap()
+            .arn,
+        arn
+    );
+
+    let request = CreateSubscriptionRequest {
+        payload_version: spapi::notifications::REPORT_PROCESSING_FINISHED_PAYLOAD_VERSION
+            .to_owned(),
+        destination_id: destination.destination_id.clone(),
+        processing_directive: None,
+    };
+    let CreateSubscriptionOutcome::Created(subscription) = client
+        .create_subscription(REPORT_PROCESSING_FINISHED, &request)
+        .await
+        .unwrap()
+    else {
+        panic!("the first subscription is created");
+    };
+    assert_eq!(subscription.destination_id, destination.destination_id);
+    let found = client
+        .get_subscription(REPORT_PROCESSING_FINISHED, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        found.as_ref().map(|s| &s.subscription_id),
+        Some(&subscription.subscription_id)
+    );
+
+    let again = client
+        .create_subscription(REPORT_PROCESSING_FINISHED, &request)
+        .await
+        .unwrap();
+    assert!(
+        matches!(again, CreateSubscriptionOutcome::AlreadyExists { .. }),
+        "{again:?}"
+    );
+
+    let by_id = client
+        .get_subscription_by_id(REPORT_PROCESSING_FINISHED, &subscription.subscription_id)
+        .await
+        .unwrap();
+    assert_eq!(by_id, subscription);
+    client
+        .delete_subscription_by_id(REPORT_PROCESSING_FINISHED, &subscription.subscription_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        client
+            .get_subscription(REPORT_PROCESSING_FINISHED, None)
+            .await
+            .unwrap(),
+        None
+    );
+    client
+        .delete_destination(&destination.destination_id)
+        .await
+        .unwrap();
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn grantless_operation_without_app_credentials_is_a_config_error() {
+    let sim = start(Scenario::default()).await;
+    let lwa = LwaClient::new(
+        spapi::build_http_client(Default::default()).unwrap(),
+        endpoints(&sim).lwa_token,
+        app(),
+    );
+    let token = lwa.refresh_token_grant(&seller()).await.unwrap();
+    let client = SpApiClient::builder(endpoints(&sim))
+        .access_token(token)
+        .build()
+        .unwrap();
+
+    let error = client.get_destinations().await.unwrap_err();
+    assert_eq!(error.name(), ErrorName::ConfigInvalid);
+    assert!(matches!(error, Error::MissingCredentials { .. }), "{error}");
+    sim.shutdown().await;
+}
+
+/// Collects every log line written while a test runs.
+#[derive(Clone, Default)]
+struct CapturedLogs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn logs_never_contain_a_secret_a_token_or_a_url_signature() {
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    // The test runtime is single-threaded, so the simulator's tasks log here too.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let sim = start(Scenario::default()).await;
+    let wrong = LwaCredentials::new(simulator::DEFAULT_CLIENT_ID, "wrong-secret");
+    let refused = client_with(&sim, wrong, seller(), fast_retries(2))
+        .get_destinations()
+        .await
+        .unwrap_err();
+    tracing::warn!(error = %refused, details = ?refused, "as a Lambda would log it");
+
+    let client = client(&sim);
+    let report = finished_report(&client, &orders(US)).await;
+    sim.expire_tokens();
+    let document_id = report.report_document_id.unwrap();
+    let document = client
+        .get_report_document(&document_id, Default::default())
+        .await
+        .unwrap();
+    tracing::info!(?document, "as a Lambda would log it");
+    drain(client.download_document(&document).await.unwrap())
+        .await
+        .unwrap();
+    sim.shutdown().await;
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("SP-API answered"),
+        "the capture works: {text}"
+    );
+    assert_no_secret(&text);
+    assert!(
+        !text.contains("X-Amz-Signature="),
+        "a presigned URL leaked into the logs"
+    );
+}
