@@ -7,9 +7,10 @@ use std::time::Instant;
 
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use domain::{Operation, TokenKind};
 
 use crate::api_error::ApiError;
-use crate::limits::{Access, BucketKey, Operation, rate_header_value};
+use crate::limits::{BucketKey, rate_header_value};
 use crate::lwa::{Grant, NOTIFICATIONS_SCOPE};
 use crate::state::{Shared, World};
 
@@ -104,16 +105,16 @@ fn authenticate(
             "The access token you provided has expired.",
         ));
     }
-    // A token of the wrong kind gets Amazon's bare denial, without details.
+    // A token of the wrong kind gets Amazon's bare denial, without details. Every grantless
+    // operation the simulator serves is a Notifications one, so the grantless token must
+    // carry the notifications scope.
     // <https://developer-docs.amazon.com/sp-api/docs/grantless-operations>
-    match (&issued.grant, operation.access()) {
-        (Grant::Seller { selling_partner_id }, Access::Seller) => Ok(Caller {
+    match (&issued.grant, operation.token_kind()) {
+        (Grant::Seller { selling_partner_id }, TokenKind::Seller) => Ok(Caller {
             client_id: issued.client_id.clone(),
             selling_partner_id: Some(selling_partner_id.clone()),
         }),
-        (Grant::Grantless { scope }, Access::GrantlessNotifications)
-            if scope == NOTIFICATIONS_SCOPE =>
-        {
+        (Grant::Grantless { scope }, TokenKind::Grantless) if scope == NOTIFICATIONS_SCOPE => {
             Ok(Caller {
                 client_id: issued.client_id.clone(),
                 selling_partner_id: None,

@@ -14,10 +14,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
+use domain::ProcessingStatus;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::reports::{ProcessingStatus, ReportRecord};
+use crate::reports::ReportRecord;
 use crate::scenario::{Outcome, Scenario};
 use crate::state::{Shared, Simulator};
 

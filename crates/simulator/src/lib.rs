@@ -41,10 +41,10 @@ use axum::routing::post;
 use tokio::task::JoinHandle;
 
 pub use content::DocumentDigest;
+pub use domain::ProcessingStatus;
 pub use introspection::{
     CallStats, DeliveryOutcome, NotificationDelivery, OperationCalls, ReportInfo,
 };
-pub use reports::ProcessingStatus;
 pub use scenario::{
     Charset, NotificationCasing, Outcome, RateLimit, ReportRule, Scenario, ScenarioError,
 };

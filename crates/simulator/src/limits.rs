@@ -1,135 +1,14 @@
-//! Usage plans: the SP-API operations the simulator serves, the token bucket Amazon
-//! documents for each, and the buckets themselves (one per application, selling partner
-//! and operation, as Amazon meters them).
+//! Usage-plan enforcement: the token buckets themselves, one per application, selling
+//! partner and operation, as Amazon meters them. The operations and their documented
+//! plans are `domain`'s catalog ([`domain::Operation`]); a scenario may override them.
 //! Plans: <https://developer-docs.amazon.com/sp-api/docs/usage-plans-and-rate-limits-in-the-sp-api>
 
 use std::collections::HashMap;
 use std::time::Instant;
 
+use domain::Operation;
+
 use crate::scenario::RateLimit;
-
-/// Which kind of LWA token an operation accepts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Access {
-    /// A token from the refresh-token grant, acting for one selling partner.
-    Seller,
-    /// A client-credentials token with the `sellingpartnerapi::notifications` scope.
-    /// <https://developer-docs.amazon.com/sp-api/docs/grantless-operations>
-    GrantlessNotifications,
-}
-
-/// An SP-API operation, named by its `operationId` in the official models.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) enum Operation {
-    CreateReport,
-    GetReports,
-    GetReport,
-    CancelReport,
-    GetReportSchedules,
-    CreateReportSchedule,
-    GetReportSchedule,
-    CancelReportSchedule,
-    GetReportDocument,
-    GetSubscriptions,
-    GetSubscription,
-    CreateSubscription,
-    GetSubscriptionById,
-    DeleteSubscriptionById,
-    GetDestinations,
-    CreateDestination,
-    GetDestination,
-    DeleteDestination,
-}
-
-impl Operation {
-    /// Every operation, in model order.
-    pub(crate) const ALL: [Operation; 18] = [
-        Operation::CreateReport,
-        Operation::GetReports,
-        Operation::GetReport,
-        Operation::CancelReport,
-        Operation::GetReportSchedules,
-        Operation::CreateReportSchedule,
-        Operation::GetReportSchedule,
-        Operation::CancelReportSchedule,
-        Operation::GetReportDocument,
-        Operation::GetSubscriptions,
-        Operation::GetSubscription,
-        Operation::CreateSubscription,
-        Operation::GetSubscriptionById,
-        Operation::DeleteSubscriptionById,
-        Operation::GetDestinations,
-        Operation::CreateDestination,
-        Operation::GetDestination,
-        Operation::DeleteDestination,
-    ];
-
-    /// The model's `operationId`, used as the key in scenarios and call statistics.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Operation::CreateReport => "createReport",
-            Operation::GetReports => "getReports",
-            Operation::GetReport => "getReport",
-            Operation::CancelReport => "cancelReport",
-            Operation::GetReportSchedules => "getReportSchedules",
-            Operation::CreateReportSchedule => "createReportSchedule",
-            Operation::GetReportSchedule => "getReportSchedule",
-            Operation::CancelReportSchedule => "cancelReportSchedule",
-            Operation::GetReportDocument => "getReportDocument",
-            Operation::GetSubscriptions => "getSubscriptions",
-            Operation::GetSubscription => "getSubscription",
-            Operation::CreateSubscription => "createSubscription",
-            Operation::GetSubscriptionById => "getSubscriptionById",
-            Operation::DeleteSubscriptionById => "deleteSubscriptionById",
-            Operation::GetDestinations => "getDestinations",
-            Operation::CreateDestination => "createDestination",
-            Operation::GetDestination => "getDestination",
-            Operation::DeleteDestination => "deleteDestination",
-        }
-    }
-
-    /// The operation with this `operationId`.
-    pub(crate) fn from_name(name: &str) -> Option<Operation> {
-        Operation::ALL.into_iter().find(|op| op.name() == name)
-    }
-
-    /// The default usage plan from the operation's description in the model.
-    pub(crate) fn documented_rate_limit(self) -> RateLimit {
-        let (rate, burst) = match self {
-            Operation::CreateReport | Operation::GetReportDocument => (0.0167, 15),
-            Operation::GetReport => (2.0, 15),
-            Operation::GetReports
-            | Operation::CancelReport
-            | Operation::GetReportSchedules
-            | Operation::CreateReportSchedule
-            | Operation::GetReportSchedule
-            | Operation::CancelReportSchedule => (0.0222, 10),
-            Operation::GetSubscriptions
-            | Operation::GetSubscription
-            | Operation::CreateSubscription
-            | Operation::GetSubscriptionById
-            | Operation::DeleteSubscriptionById
-            | Operation::GetDestinations
-            | Operation::CreateDestination
-            | Operation::GetDestination
-            | Operation::DeleteDestination => (1.0, 5),
-        };
-        RateLimit { rate, burst }
-    }
-
-    /// The token kind the operation requires.
-    pub(crate) fn access(self) -> Access {
-        match self {
-            Operation::GetSubscriptionById
-            | Operation::DeleteSubscriptionById
-            | Operation::GetDestinations
-            | Operation::CreateDestination
-            | Operation::GetDestination
-            | Operation::DeleteDestination => Access::GrantlessNotifications,
-            _ => Access::Seller,
-        }
-    }
-}
 
 /// `x-amzn-RateLimit-Limit` value as Amazon writes it: `2.0`, `0.0167`.
 pub(crate) fn rate_header_value(rate: f64) -> String {
@@ -236,11 +115,11 @@ mod tests {
             assert_eq!(Operation::from_name(op.name()), Some(op));
         }
         assert_eq!(
-            rate_header_value(Operation::GetReport.documented_rate_limit().rate),
+            rate_header_value(RateLimit::documented(Operation::GetReport).rate),
             "2.0"
         );
         assert_eq!(
-            rate_header_value(Operation::CreateReport.documented_rate_limit().rate),
+            rate_header_value(RateLimit::documented(Operation::CreateReport).rate),
             "0.0167"
         );
     }

@@ -1,9 +1,13 @@
 //! Amazon's marketplaces: the ids createReport accepts and what the generated content
 //! needs to look local (currency, sales channel, language, SP-API region).
 //! Ids: <https://developer-docs.amazon.com/sp-api/docs/marketplace-ids>
+//!
+//! The ids and regions are Amazon's and also in `domain::marketplace` (which the client and
+//! config validation use); the columns here are only what generated content needs, and a
+//! test keeps the two tables in step.
 
 /// The marketplace id of Amazon.co.jp, whose flat files are served in Cp932.
-pub(crate) const JAPAN: &str = "A1VC38T7YXB528";
+pub(crate) use domain::marketplace::JAPAN;
 
 /// Language of product names and addresses in generated documents.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,5 +101,15 @@ mod tests {
         );
         assert!(find("XXXXXXXXXXXXX").is_none());
         assert_eq!(find_or_us("nope").id, "ATVPDKIKX0DER");
+    }
+
+    #[test]
+    fn ids_and_regions_agree_with_the_domain_table() {
+        assert_eq!(MARKETPLACES.len(), domain::marketplace::MARKETPLACES.len());
+        for market in &MARKETPLACES {
+            let amazon = domain::marketplace::marketplace(market.id)
+                .unwrap_or_else(|| panic!("{} is not in domain's table", market.id));
+            assert_eq!(market.region, amazon.region.code(), "{}", market.id);
+        }
     }
 }

@@ -13,12 +13,12 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use domain::Operation;
 use serde_json::{Value, json};
 
 use crate::api_error::ApiError;
 use crate::gateway::{self, Caller};
 use crate::introspection::NotificationDelivery;
-use crate::limits::Operation;
 use crate::query::QueryParams;
 use crate::reports::json_body;
 use crate::state::Shared;

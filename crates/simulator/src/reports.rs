@@ -16,16 +16,15 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use domain::{Operation, ProcessingStatus};
 use rand::Rng;
 use rand::distr::Alphanumeric;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::api_error::ApiError;
 use crate::content::{self, DocumentFormat, DocumentKind, DocumentSpec};
 use crate::delivery;
 use crate::gateway;
-use crate::limits::Operation;
 use crate::marketplaces;
 use crate::query::QueryParams;
 use crate::scenario::{Charset, Outcome, Scenario};
@@ -38,55 +37,6 @@ const RETENTION: chrono::Duration = chrono::Duration::days(90);
 /// Default error text of FATAL reports.
 const DEFAULT_FATAL_REASON: &str =
     "The report could not be generated because of an internal error.";
-
-/// A report's `processingStatus`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ProcessingStatus {
-    /// Not started yet.
-    InQueue,
-    /// Being processed.
-    InProgress,
-    /// Finished with a document.
-    Done,
-    /// Cancelled explicitly or for lack of data; no document.
-    Cancelled,
-    /// Aborted; the document, if any, explains why.
-    Fatal,
-}
-
-impl ProcessingStatus {
-    /// The wire spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProcessingStatus::InQueue => "IN_QUEUE",
-            ProcessingStatus::InProgress => "IN_PROGRESS",
-            ProcessingStatus::Done => "DONE",
-            ProcessingStatus::Cancelled => "CANCELLED",
-            ProcessingStatus::Fatal => "FATAL",
-        }
-    }
-
-    /// Whether the report will not change any more.
-    pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            ProcessingStatus::Done | ProcessingStatus::Cancelled | ProcessingStatus::Fatal
-        )
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        [
-            Self::InQueue,
-            Self::InProgress,
-            Self::Done,
-            Self::Cancelled,
-            Self::Fatal,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == text)
-    }
-}
 
 impl From<Outcome> for ProcessingStatus {
     fn from(outcome: Outcome) -> Self {
@@ -812,7 +762,7 @@ fn report_filter(
             values
                 .iter()
                 .map(|value| {
-                    ProcessingStatus::parse(value).ok_or_else(|| {
+                    value.parse::<ProcessingStatus>().map_err(|_| {
                         ApiError::invalid_input(format!(
                             "Invalid processingStatuses value {value:?}."
                         ))

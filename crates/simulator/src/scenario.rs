@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 
+use domain::{Operation, UsagePlan};
 use serde::{Deserialize, Serialize};
 
-use crate::limits::Operation;
 use crate::marketplaces;
 
 /// Clock and faults of the simulator; `Default` is a fast, fault-free Amazon.
@@ -45,7 +45,7 @@ impl Default for Scenario {
             enforce_rate_limits: true,
             rate_limits: Operation::ALL
                 .iter()
-                .map(|op| (op.name().to_owned(), op.documented_rate_limit()))
+                .map(|op| (op.name().to_owned(), RateLimit::documented(*op)))
                 .collect(),
             notification_casing: NotificationCasing::Camel,
             rules: Vec::new(),
@@ -59,7 +59,7 @@ impl Scenario {
         self.rate_limits
             .get(op.name())
             .copied()
-            .unwrap_or_else(|| op.documented_rate_limit())
+            .unwrap_or_else(|| RateLimit::documented(op))
     }
 
     /// The first rule matching a report request, if any.
@@ -128,6 +128,22 @@ pub struct RateLimit {
     pub rate: f64,
     /// Bucket size: how many calls may be made at once.
     pub burst: u32,
+}
+
+impl RateLimit {
+    /// Amazon's documented default plan for `op` (`domain`'s operation catalog).
+    pub(crate) fn documented(op: Operation) -> Self {
+        op.default_usage_plan().into()
+    }
+}
+
+impl From<UsagePlan> for RateLimit {
+    fn from(plan: UsagePlan) -> Self {
+        RateLimit {
+            rate: plan.rate_per_second,
+            burst: plan.burst,
+        }
+    }
 }
 
 /// Key casing of the notification envelope sent to SQS.

@@ -13,12 +13,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
+use domain::Operation;
 use rand::Rng;
 use serde_json::{Value, json};
 
 use crate::api_error::ApiError;
 use crate::gateway;
-use crate::limits::Operation;
 use crate::query::QueryParams;
 use crate::reports::{
     json_body, optional_time, reject_unrequestable, report_options, required_marketplace_ids,

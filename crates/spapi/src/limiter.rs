@@ -4,12 +4,12 @@
 //! tokens per second refill a bucket of `burst` tokens
 //! (<https://developer-docs.amazon.com/sp-api/docs/usage-plans-and-rate-limits>). The client
 //! waits for a token before each call so that it rarely sees a 429 at all, starts from the
-//! documented defaults (api-facts.md §3.1, §4.1) and adopts the rate Amazon reports in
-//! `x-amzn-RateLimit-Limit`. [`RateLimiter`] is the seam where a bucket shared between
-//! Lambdas (DynamoDB, design.md "Rate limits") replaces the in-process [`LocalRateLimiter`].
+//! documented defaults ([`Operation::default_usage_plan`], in `domain`'s operation catalog)
+//! and adopts the rate Amazon reports in `x-amzn-RateLimit-Limit`. [`RateLimiter`] is the
+//! seam where a bucket shared between Lambdas (DynamoDB, design.md "Rate limits") replaces
+//! the in-process [`LocalRateLimiter`].
 
 use std::collections::HashMap;
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
@@ -17,139 +17,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// The SP-API operations this client calls, each with Amazon's default usage plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Operation {
-    /// Reports `createReport`.
-    CreateReport,
-    /// Reports `getReports`.
-    GetReports,
-    /// Reports `getReport`.
-    GetReport,
-    /// Reports `cancelReport`.
-    CancelReport,
-    /// Reports `getReportDocument`.
-    GetReportDocument,
-    /// Notifications `getSubscription`.
-    GetSubscription,
-    /// Notifications `createSubscription`.
-    CreateSubscription,
-    /// Notifications `getSubscriptionById` (grantless).
-    GetSubscriptionById,
-    /// Notifications `deleteSubscriptionById` (grantless).
-    DeleteSubscriptionById,
-    /// Notifications `getDestinations` (grantless).
-    GetDestinations,
-    /// Notifications `createDestination` (grantless).
-    CreateDestination,
-    /// Notifications `getDestination` (grantless).
-    GetDestination,
-    /// Notifications `deleteDestination` (grantless).
-    DeleteDestination,
-}
-
-/// Which LWA token an operation needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenKind {
-    /// The selling partner's token from the refresh-token grant.
-    Seller,
-    /// The app's own token from the client-credentials grant
-    /// (<https://developer-docs.amazon.com/sp-api/docs/grantless-operations>).
-    Grantless,
-}
-
-/// A token bucket's shape: refill rate and bucket size.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct UsagePlan {
-    /// Tokens added per second.
-    pub rate_per_second: f64,
-    /// Bucket size: how many calls may go at once after a quiet period.
-    pub burst: u32,
-}
-
-impl Operation {
-    /// Every operation.
-    pub const ALL: [Operation; 13] = [
-        Operation::CreateReport,
-        Operation::GetReports,
-        Operation::GetReport,
-        Operation::CancelReport,
-        Operation::GetReportDocument,
-        Operation::GetSubscription,
-        Operation::CreateSubscription,
-        Operation::GetSubscriptionById,
-        Operation::DeleteSubscriptionById,
-        Operation::GetDestinations,
-        Operation::CreateDestination,
-        Operation::GetDestination,
-        Operation::DeleteDestination,
-    ];
-
-    /// The operation id in Amazon's model, e.g. `createReport`.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Operation::CreateReport => "createReport",
-            Operation::GetReports => "getReports",
-            Operation::GetReport => "getReport",
-            Operation::CancelReport => "cancelReport",
-            Operation::GetReportDocument => "getReportDocument",
-            Operation::GetSubscription => "getSubscription",
-            Operation::CreateSubscription => "createSubscription",
-            Operation::GetSubscriptionById => "getSubscriptionById",
-            Operation::DeleteSubscriptionById => "deleteSubscriptionById",
-            Operation::GetDestinations => "getDestinations",
-            Operation::CreateDestination => "createDestination",
-            Operation::GetDestination => "getDestination",
-            Operation::DeleteDestination => "deleteDestination",
-        }
-    }
-
-    /// Amazon's default usage plan (the model's "Usage Plan" tables; api-facts.md §3.1, §4.1).
-    pub const fn default_usage_plan(self) -> UsagePlan {
-        let (rate_per_second, burst) = match self {
-            Operation::CreateReport | Operation::GetReportDocument => (0.0167, 15),
-            Operation::GetReports | Operation::CancelReport => (0.0222, 10),
-            Operation::GetReport => (2.0, 15),
-            Operation::GetSubscription
-            | Operation::CreateSubscription
-            | Operation::GetSubscriptionById
-            | Operation::DeleteSubscriptionById
-            | Operation::GetDestinations
-            | Operation::CreateDestination
-            | Operation::GetDestination
-            | Operation::DeleteDestination => (1.0, 5),
-        };
-        UsagePlan {
-            rate_per_second,
-            burst,
-        }
-    }
-
-    /// Which token the operation needs: destinations and subscription-by-id are grantless.
-    pub const fn token_kind(self) -> TokenKind {
-        match self {
-            Operation::GetSubscriptionById
-            | Operation::DeleteSubscriptionById
-            | Operation::GetDestinations
-            | Operation::CreateDestination
-            | Operation::GetDestination
-            | Operation::DeleteDestination => TokenKind::Grantless,
-            Operation::CreateReport
-            | Operation::GetReports
-            | Operation::GetReport
-            | Operation::CancelReport
-            | Operation::GetReportDocument
-            | Operation::GetSubscription
-            | Operation::CreateSubscription => TokenKind::Seller,
-        }
-    }
-}
-
-impl fmt::Display for Operation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+// The operation catalog is Amazon's, not the client's: it lives in `domain`, shared with
+// the simulator, and stays importable from here.
+pub use domain::operation::{Operation, TokenKind, UsagePlan};
 
 /// Admission control for SP-API calls: wait for a token, learn the real rate.
 pub trait RateLimiter: Send + Sync {
