@@ -15,11 +15,15 @@ export SP_INGEST_MOTO_SERVER := $(VENV)/bin/moto_server
 help: ## List the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: $(VENV)/.installed ## Install what the tests and the demo need (Python venv with moto).
+setup: $(VENV)/.installed tests/node_modules/.installed ## Install what the tests and the demo need (Python venv with moto and cargo-lambda, Node asl-validator).
 
 $(VENV)/.installed: tests/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	touch $@
+
+tests/node_modules/.installed: tests/package.json tests/package-lock.json
+	npm ci --prefix tests --no-audit --no-fund --loglevel=error
 	touch $@
 
 test: setup ## Run every test: domain, SP-API client against the simulator, simulator with moto.

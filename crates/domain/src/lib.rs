@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod error;
+pub mod functions;
 pub mod marketplace;
 pub mod notification;
 pub mod operation;

@@ -1,0 +1,201 @@
+//! Authenticate: turns an account's LWA credentials into an access token sealed with KMS.
+//!
+//! The refresh token, client id and client secret stay in Secrets Manager and in this
+//! function's memory; what leaves is the token encrypted for the selling partner
+//! (design.md "Tokens never in plain text"). Nothing secret is logged: the credential
+//! types redact themselves, and errors name fields, never values.
+
+use std::sync::Arc;
+
+use domain::ErrorName;
+use pipeline::{ConfigStore, Failure, SealedToken, TokenSealer, aws_failure};
+use serde::{Deserialize, Serialize};
+use spapi::{LwaClient, LwaCredentials, SellerAuthorization};
+
+/// Input: which configured account to authenticate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuthRequest {
+    /// The account's config name (`accounts/<name>`).
+    pub account: String,
+}
+
+/// Output: the sealed token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthResponse {
+    /// The access token, KMS-encrypted for the account's selling partner.
+    pub token: SealedToken,
+}
+
+/// The secret an operator stores per account: a JSON object with these three fields.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LwaSecret {
+    client_id: String,
+    client_secret: String,
+    refresh_token: String,
+}
+
+impl std::fmt::Debug for LwaSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The secret's values never reach a log line, even through a stray `{:?}`.
+        f.debug_struct("LwaSecret")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The function and the clients it keeps between invocations.
+pub struct Auth {
+    config: Arc<ConfigStore>,
+    secrets: aws_sdk_secretsmanager::Client,
+    sealer: TokenSealer,
+    http: reqwest::Client,
+}
+
+impl Auth {
+    /// The function with its clients.
+    pub fn new(
+        config: Arc<ConfigStore>,
+        secrets: aws_sdk_secretsmanager::Client,
+        sealer: TokenSealer,
+    ) -> Result<Self, Failure> {
+        let http = spapi::build_http_client(spapi::HttpTimeouts::default())?;
+        Ok(Auth {
+            config,
+            secrets,
+            sealer,
+            http,
+        })
+    }
+
+    /// Fetches a fresh access token for `request.account` and seals it.
+    pub async fn handle(&self, request: AuthRequest) -> Result<AuthResponse, Failure> {
+        let config = self.config.config().await?;
+        let account = config.accounts.get(&request.account).ok_or_else(|| {
+            Failure::config(format!(
+                "no account `{}` in the configuration; configured: {}",
+                request.account,
+                config
+                    .accounts
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        let endpoints = config.regions.get(&account.region).ok_or_else(|| {
+            Failure::config(format!(
+                "no regions/{} parameter for account `{}`",
+                account.region, request.account
+            ))
+        })?;
+        let secret = self.read_secret(&account.secret_arn).await?;
+        let token_url = url::Url::parse(&endpoints.lwa_endpoint).map_err(|e| {
+            Failure::caused_by(
+                ErrorName::ConfigInvalid,
+                format!("regions/{} lwa_endpoint is not a URL", account.region),
+                e,
+            )
+        })?;
+        let lwa = LwaClient::new(
+            self.http.clone(),
+            token_url,
+            LwaCredentials::new(secret.client_id, secret.client_secret),
+        );
+        let token = lwa
+            .refresh_token_grant(&SellerAuthorization::new(
+                &account.selling_partner_id,
+                secret.refresh_token,
+            ))
+            .await?;
+        let sealed = self
+            .sealer
+            .seal(&token, &account.selling_partner_id)
+            .await?;
+        tracing::info!(account = %request.account, expires_at = %sealed.expires_at, "access token sealed");
+        Ok(AuthResponse { token: sealed })
+    }
+
+    async fn read_secret(&self, arn: &str) -> Result<LwaSecret, Failure> {
+        let output = self
+            .secrets
+            .get_secret_value()
+            .secret_id(arn)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) {
+                    Failure::caused_by(ErrorName::ConfigInvalid, format!("secret {arn} does not exist: create it with client_id, client_secret and refresh_token"), e)
+                } else {
+                    aws_failure(&format!("reading secret {arn}"), e)
+                }
+            })?;
+        let text = output.secret_string().ok_or_else(|| {
+            Failure::config(format!("secret {arn} has no string value; store JSON with client_id, client_secret and refresh_token"))
+        })?;
+        parse_secret(arn, text)
+    }
+}
+
+fn parse_secret(arn: &str, text: &str) -> Result<LwaSecret, Failure> {
+    // serde's message names the field, never the value; keep only that part.
+    serde_json::from_str(text).map_err(|e| {
+        let problem = e.to_string();
+        let problem = problem
+            .split(" at line ")
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        Failure::config(format!(
+            "secret {arn} must be JSON with client_id, client_secret and refresh_token: {problem}"
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_with_all_fields_parses() {
+        let secret = parse_secret(
+            "arn:x",
+            r#"{"client_id":"id","client_secret":"s3cr3t","refresh_token":"Atzr|r"}"#,
+        )
+        .unwrap();
+        assert_eq!(secret.client_id, "id");
+    }
+
+    #[test]
+    fn secret_debug_output_redacts_the_secret_values() {
+        let secret = parse_secret(
+            "arn:x",
+            r#"{"client_id":"id","client_secret":"s3cr3t","refresh_token":"Atzr|r"}"#,
+        )
+        .unwrap();
+        let text = format!("{secret:?}");
+        assert!(
+            !text.contains("s3cr3t") && !text.contains("Atzr|r"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn secret_problems_name_the_field_and_never_the_values() {
+        let err = parse_secret(
+            "arn:x",
+            r#"{"client_id":"id","client_secret":"s3cr3t-value"}"#,
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("missing field `refresh_token`"), "{text}");
+        assert!(!text.contains("s3cr3t-value"), "{text}");
+        let err = parse_secret("arn:x", r#"{"client_id":"id","client_secret":"s3cr3t-value","refresh_token":"Atzr|x","extra":"leak-me"}"#).unwrap_err();
+        assert!(!err.to_string().contains("leak-me"), "{err}");
+        let err = parse_secret("arn:x", "Atzr|plain-token-value").unwrap_err();
+        assert!(!err.to_string().contains("plain-token-value"), "{err}");
+        assert_eq!(err.name(), ErrorName::ConfigInvalid);
+    }
+}

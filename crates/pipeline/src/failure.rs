@@ -1,0 +1,169 @@
+//! A Lambda failure by its stable name: what the state machine matches on.
+//!
+//! `lambda_runtime` names an error after its Rust type unless the error converts into a
+//! [`Diagnostic`] itself (moto-sfn.md, "Default error name"), so every handler returns a
+//! [`Failure`], whose `errorType` is one of [`ErrorName`] and whose message tells the
+//! operator what happened and what to do.
+
+use std::error::Error as StdError;
+use std::fmt;
+
+use domain::ErrorName;
+use lambda_runtime::Diagnostic;
+
+/// A handler failure: a stable name, an operator-facing message and the cause.
+#[derive(Debug)]
+pub struct Failure {
+    name: ErrorName,
+    message: String,
+    source: Option<Box<dyn StdError + Send + Sync>>,
+}
+
+impl Failure {
+    /// A failure with a name and a message.
+    pub fn new(name: ErrorName, message: impl Into<String>) -> Self {
+        Failure {
+            name,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A failure caused by `source`, whose chain is kept for the log and the message.
+    pub fn caused_by(
+        name: ErrorName,
+        message: impl Into<String>,
+        source: impl StdError + Send + Sync + 'static,
+    ) -> Self {
+        Failure {
+            name,
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// Configuration (Parameter Store or the function's environment) is wrong.
+    pub fn config(message: impl Into<String>) -> Self {
+        Failure::new(ErrorName::ConfigInvalid, message)
+    }
+
+    /// The stable name.
+    pub fn name(&self) -> ErrorName {
+        self.name
+    }
+
+    /// The message followed by its cause chain, e.g. `saving X: service error: …`.
+    pub fn describe(&self) -> String {
+        let mut text = self.message.clone();
+        let mut next = self
+            .source
+            .as_deref()
+            .map(|s| s as &(dyn StdError + 'static));
+        while let Some(cause) = next {
+            let cause_text = cause.to_string();
+            if !text.contains(&cause_text) {
+                text.push_str(": ");
+                text.push_str(&cause_text);
+            }
+            next = cause.source();
+        }
+        text
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.name, self.message)
+    }
+}
+
+impl StdError for Failure {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_deref()
+            .map(|s| s as &(dyn StdError + 'static))
+    }
+}
+
+impl From<Failure> for Diagnostic {
+    fn from(failure: Failure) -> Self {
+        tracing::error!(error = failure.name.as_str(), message = %failure.describe(), "handler failed");
+        Diagnostic {
+            error_type: failure.name.as_str().to_owned(),
+            error_message: failure.describe(),
+        }
+    }
+}
+
+impl From<spapi::Error> for Failure {
+    fn from(error: spapi::Error) -> Self {
+        let name = error.name();
+        let message = error.to_string();
+        Failure::caused_by(name, message, error)
+    }
+}
+
+/// Names an AWS SDK error: throttling is `Throttled`, anything else `UpstreamUnavailable`
+/// (AWS answers are retried by the state machine; the message says which call failed).
+pub fn aws_failure<E>(what: &str, error: E) -> Failure
+where
+    E: StdError + Send + Sync + 'static + aws_sdk_s3::error::ProvideErrorMetadata,
+{
+    let code = error.code().unwrap_or_default().to_owned();
+    let throttled = matches!(
+        code.as_str(),
+        "ThrottlingException"
+            | "Throttling"
+            | "TooManyRequestsException"
+            | "ProvisionedThroughputExceededException"
+            | "RequestLimitExceeded"
+            | "SlowDown"
+    );
+    let name = if throttled {
+        ErrorName::Throttled
+    } else {
+        ErrorName::UpstreamUnavailable
+    };
+    let detail = aws_sdk_s3::error::DisplayErrorContext(&error).to_string();
+    Failure::caused_by(
+        name,
+        format!(
+            "{what} failed ({detail}); the state machine retries, check the service if it keeps failing"
+        ),
+        error,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("connection refused")]
+    struct Refused;
+
+    #[test]
+    fn diagnostic_carries_the_stable_name_and_the_cause() {
+        let failure = Failure::caused_by(
+            ErrorName::UpstreamUnavailable,
+            "reading parameters",
+            Refused,
+        );
+        let diagnostic = Diagnostic::from(failure);
+        assert_eq!(diagnostic.error_type, "UpstreamUnavailable");
+        assert_eq!(
+            diagnostic.error_message,
+            "reading parameters: connection refused"
+        );
+    }
+
+    #[test]
+    fn config_failure_is_config_invalid() {
+        let failure = Failure::config("SP_INGEST_STAGE is not set");
+        assert_eq!(failure.name(), ErrorName::ConfigInvalid);
+        assert_eq!(
+            failure.to_string(),
+            "ConfigInvalid: SP_INGEST_STAGE is not set"
+        );
+    }
+}

@@ -1,0 +1,482 @@
+//! The metadata table: one DynamoDB item per report request, and the race it referees.
+//!
+//! The notification that a report is done can arrive before the state machine has stored
+//! its task token, after it, twice, or never (design.md "Why the task token, and the race
+//! it brings"). Every write here is conditional, and the rule is: whichever of "token
+//! stored" and "terminal status stored" happens second sends the task result. Both sides
+//! call [`MetadataTable::claim_result`] after their write; its condition (a token is
+//! stored, the status is terminal, no result was sent for this token) lets exactly one of
+//! them win.
+//!
+//! Items (one table, string key `pk`):
+//!
+//! | pk | holds |
+//! |---|---|
+//! | `request#<request key>` | the request, reportId, status, documentId, task token, outcome |
+//! | `report#<selling partner>#<reportId>` | the request key of a report we created |
+//! | `notification#<notificationId>` | a notification already handled |
+//! | `unsolicited#<selling partner>#<reportId>` | a notification for a report nobody here asked for |
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use chrono::{DateTime, SecondsFormat, Utc};
+use domain::{PlannedRequest, ProcessingStatus, RequestKey};
+use serde::{Deserialize, Serialize};
+
+use crate::failure::{Failure, aws_failure};
+
+/// How a request ended, as recorded for operators and the run summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Outcome {
+    /// The document is in S3.
+    #[serde(rename_all = "camelCase")]
+    Stored {
+        /// The raw object's key.
+        object_key: String,
+        /// SHA-256 (hex) of the object's bytes.
+        sha256: String,
+        /// Object size.
+        bytes: u64,
+        /// Data rows.
+        rows: u64,
+    },
+    /// Amazon cancelled the report: no data for the window.
+    NoData,
+    /// Amazon ended the report FATAL.
+    #[serde(rename_all = "camelCase")]
+    Fatal {
+        /// The reason from the error document, or why none is known.
+        reason: String,
+    },
+}
+
+/// What the table knows about one request.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RequestRecord {
+    /// The request key.
+    pub key: String,
+    /// Account name.
+    pub account: String,
+    /// Selling partner.
+    pub selling_partner_id: String,
+    /// Report type.
+    pub report_type: String,
+    /// Amazon's report id, once created.
+    pub report_id: Option<String>,
+    /// Last known processing status.
+    pub status: Option<ProcessingStatus>,
+    /// The document id Amazon gave with the terminal status.
+    pub report_document_id: Option<String>,
+    /// The outcome, once recorded.
+    pub outcome: Option<Outcome>,
+}
+
+/// The result of claiming a request before createReport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// First time: create the report.
+    New,
+    /// Claimed before; reuse its report id if it has one.
+    Existing {
+        /// The report id recorded by the earlier attempt.
+        report_id: Option<String>,
+    },
+}
+
+/// What a status write changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusChange {
+    /// The report is not one we created (a schedule's, another tool's).
+    UnknownReport,
+    /// Recorded: the status moved forward.
+    Advanced {
+        /// The request key.
+        key: RequestKey,
+    },
+    /// The same status again, or an older one: nothing to do.
+    Ignored {
+        /// The request key.
+        key: RequestKey,
+        /// The status already recorded.
+        current: Option<ProcessingStatus>,
+    },
+}
+
+/// A task result to send, won by [`MetadataTable::claim_result`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskResult {
+    /// The Step Functions task token waiting for it.
+    #[serde(skip_serializing)]
+    pub task_token: String,
+    /// The terminal status.
+    pub processing_status: ProcessingStatus,
+    /// Amazon's document id (data, or error document for FATAL); always present, `null`
+    /// when there is none, because the state machine's paths read it unconditionally.
+    pub report_document_id: Option<String>,
+}
+
+/// The metadata table.
+#[derive(Debug, Clone)]
+pub struct MetadataTable {
+    client: Client,
+    table: String,
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn request_pk(key: &str) -> AttributeValue {
+    s(format!("request#{key}"))
+}
+
+fn report_pk(selling_partner_id: &str, report_id: &str) -> AttributeValue {
+    s(format!("report#{selling_partner_id}#{report_id}"))
+}
+
+fn timestamp(now: DateTime<Utc>) -> AttributeValue {
+    s(now.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+fn is_condition_failure<E, R>(error: &SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}
+
+fn text(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned()
+}
+
+const TERMINAL: [ProcessingStatus; 3] = [
+    ProcessingStatus::Done,
+    ProcessingStatus::Cancelled,
+    ProcessingStatus::Fatal,
+];
+
+impl MetadataTable {
+    /// The table named `table`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        MetadataTable {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Claims a request before creating its report: the first claim is [`Claim::New`];
+    /// later ones (a retried task, a rerun of the same window) see the earlier report id.
+    pub async fn claim(
+        &self,
+        planned: &PlannedRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Claim, Failure> {
+        let request = &planned.request;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", request_pk(planned.key.as_str()))
+            .item("key", s(planned.key.as_str()))
+            .item("account", s(&request.account))
+            .item("sellingPartnerId", s(&request.selling_partner_id))
+            .item("reportType", s(&request.report_type))
+            .item("marketplaceIds", s(request.sorted_marketplaces().join(",")))
+            .item("dataStart", timestamp(request.window.start))
+            .item("dataEnd", timestamp(request.window.end))
+            .item("createdAt", timestamp(now))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(Claim::New),
+            Err(e) if is_condition_failure(&e) => {
+                let record = self.request(&planned.key).await?;
+                Ok(Claim::Existing {
+                    report_id: record.and_then(|r| r.report_id),
+                })
+            }
+            Err(e) => Err(aws_failure("claiming the request in the metadata table", e)),
+        }
+    }
+
+    /// Records the report id of a claimed request, unless one was recorded first; returns
+    /// the id that stands (the first one), so concurrent creators converge on one report.
+    pub async fn record_report_id(
+        &self,
+        key: &RequestKey,
+        selling_partner_id: &str,
+        report_id: &str,
+    ) -> Result<String, Failure> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", request_pk(key.as_str()))
+            .update_expression("SET reportId = :r")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(reportId)")
+            .expression_attribute_values(":r", s(report_id))
+            .send()
+            .await;
+        let standing = match update {
+            Ok(_) => report_id.to_owned(),
+            Err(e) if is_condition_failure(&e) => self
+                .request(key)
+                .await?
+                .and_then(|r| r.report_id)
+                .ok_or_else(|| Failure::config(format!("request {key} is not in the metadata table; claim it before recording a report id")))?,
+            Err(e) => return Err(aws_failure("recording the report id", e)),
+        };
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", report_pk(selling_partner_id, &standing))
+            .item("requestKey", s(key.as_str()))
+            .send()
+            .await
+            .map_err(|e| aws_failure("indexing the report id", e))?;
+        Ok(standing)
+    }
+
+    /// Stores the task token of an execution waiting for the report. A new token replaces
+    /// an older one (a rerun of the same window waits afresh) and re-opens the result.
+    pub async fn store_task_token(
+        &self,
+        key: &RequestKey,
+        task_token: &str,
+    ) -> Result<(), Failure> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", request_pk(key.as_str()))
+            .update_expression("SET taskToken = :t REMOVE resultSentFor")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":t", s(task_token))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| {
+                if is_condition_failure(&e) {
+                    Failure::config(format!("request {key} is not in the metadata table; CreateReport must run before AwaitReport"))
+                } else {
+                    aws_failure("storing the task token", e)
+                }
+            })
+    }
+
+    /// Records a status Amazon reported for `report_id`, if it moves the request forward.
+    pub async fn record_status(
+        &self,
+        selling_partner_id: &str,
+        report_id: &str,
+        status: ProcessingStatus,
+        report_document_id: Option<&str>,
+    ) -> Result<StatusChange, Failure> {
+        let Some(key) = self.request_key_of(selling_partner_id, report_id).await? else {
+            return Ok(StatusChange::UnknownReport);
+        };
+        // Legal predecessors of `status` (domain rules), spelled as a condition.
+        let predecessors: Vec<ProcessingStatus> = ProcessingStatus::ALL
+            .into_iter()
+            .filter(|from| from.transition(status) == Ok(domain::Transition::Advanced))
+            .collect();
+        let mut condition = String::from("attribute_exists(pk) AND (attribute_not_exists(#status)");
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", request_pk(key.as_str()))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":s", s(status.as_str()));
+        for (i, from) in predecessors.iter().enumerate() {
+            condition.push_str(&format!(" OR #status = :p{i}"));
+            update = update.expression_attribute_values(format!(":p{i}"), s(from.as_str()));
+        }
+        condition.push(')');
+        let mut expression = String::from("SET #status = :s");
+        if let Some(document) = report_document_id {
+            expression.push_str(", reportDocumentId = :d");
+            update = update.expression_attribute_values(":d", s(document));
+        }
+        match update
+            .update_expression(expression)
+            .condition_expression(condition)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(StatusChange::Advanced { key }),
+            Err(e) if is_condition_failure(&e) => {
+                let current = self.request(&key).await?.and_then(|r| r.status);
+                Ok(StatusChange::Ignored { key, current })
+            }
+            Err(e) => Err(aws_failure("recording the report status", e)),
+        }
+    }
+
+    /// Claims the right to send the task result: succeeds for exactly one caller once both
+    /// a task token and a terminal status are stored, and never twice for one token.
+    pub async fn claim_result(&self, key: &RequestKey) -> Result<Option<TaskResult>, Failure> {
+        let claimed = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", request_pk(key.as_str()))
+            .update_expression("SET resultSentFor = taskToken")
+            .condition_expression(
+                "attribute_exists(taskToken) AND attribute_not_exists(resultSentFor) AND #status IN (:done, :cancelled, :fatal)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":done", s(TERMINAL[0].as_str()))
+            .expression_attribute_values(":cancelled", s(TERMINAL[1].as_str()))
+            .expression_attribute_values(":fatal", s(TERMINAL[2].as_str()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match claimed {
+            Ok(output) => {
+                let item = output.attributes().cloned().unwrap_or_default();
+                let status = text(&item, "status").and_then(|s| s.parse().ok());
+                match (text(&item, "taskToken"), status) {
+                    (Some(task_token), Some(processing_status)) => Ok(Some(TaskResult {
+                        task_token,
+                        processing_status,
+                        report_document_id: text(&item, "reportDocumentId"),
+                    })),
+                    _ => Ok(None),
+                }
+            }
+            Err(e) if is_condition_failure(&e) => Ok(None),
+            Err(e) => Err(aws_failure("claiming the task result", e)),
+        }
+    }
+
+    /// Records how the request ended.
+    pub async fn record_outcome(
+        &self,
+        key: &RequestKey,
+        outcome: &Outcome,
+        now: DateTime<Utc>,
+    ) -> Result<(), Failure> {
+        let json = serde_json::to_string(outcome).unwrap_or_default();
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", request_pk(key.as_str()))
+            .update_expression("SET outcome = :o, finishedAt = :t")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":o", s(json))
+            .expression_attribute_values(":t", timestamp(now))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws_failure("recording the outcome", e))
+    }
+
+    /// Whether a notification id was handled before (a duplicate delivery).
+    pub async fn notification_seen(&self, notification_id: &str) -> Result<bool, Failure> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("notification#{notification_id}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| aws_failure("looking up the notification id", e))?;
+        Ok(output.item().is_some())
+    }
+
+    /// Remembers a handled notification id. Written after the notification was acted on,
+    /// so a delivery that failed half-way is handled again rather than dropped.
+    pub async fn remember_notification(
+        &self,
+        notification_id: &str,
+        report_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Failure> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("notification#{notification_id}")))
+            .item("reportId", s(report_id))
+            .item("receivedAt", timestamp(now))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws_failure("recording the notification id", e))
+    }
+
+    /// Records a notification about a report nobody here created (kept for operators).
+    pub async fn record_unsolicited(
+        &self,
+        selling_partner_id: &str,
+        report_id: &str,
+        report_type: &str,
+        status: ProcessingStatus,
+        now: DateTime<Utc>,
+    ) -> Result<(), Failure> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(
+                "pk",
+                s(format!("unsolicited#{selling_partner_id}#{report_id}")),
+            )
+            .item("reportType", s(report_type))
+            .item("status", s(status.as_str()))
+            .item("receivedAt", timestamp(now))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws_failure("recording an unsolicited notification", e))
+    }
+
+    /// The request key of a report created here, if it is one.
+    pub async fn request_key_of(
+        &self,
+        selling_partner_id: &str,
+        report_id: &str,
+    ) -> Result<Option<RequestKey>, Failure> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", report_pk(selling_partner_id, report_id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| aws_failure("looking up the report id", e))?;
+        Ok(output
+            .item()
+            .and_then(|item| text(item, "requestKey"))
+            .and_then(|k| RequestKey::parse(&k)))
+    }
+
+    /// What the table holds for a request.
+    pub async fn request(&self, key: &RequestKey) -> Result<Option<RequestRecord>, Failure> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", request_pk(key.as_str()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| aws_failure("reading the request", e))?;
+        Ok(output.item().map(|item| RequestRecord {
+            key: key.to_string(),
+            account: text(item, "account").unwrap_or_default(),
+            selling_partner_id: text(item, "sellingPartnerId").unwrap_or_default(),
+            report_type: text(item, "reportType").unwrap_or_default(),
+            report_id: text(item, "reportId"),
+            status: text(item, "status").and_then(|s| s.parse().ok()),
+            report_document_id: text(item, "reportDocumentId"),
+            outcome: text(item, "outcome").and_then(|o| serde_json::from_str(&o).ok()),
+        }))
+    }
+}

@@ -1,0 +1,456 @@
+//! The pipeline's AWS-side pieces against a real emulator (moto): the metadata table's
+//! race rules, sealed tokens and the config store.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use chrono::{DateTime, TimeDelta, Utc};
+use domain::{
+    DataWindow, ErrorName, PlannedRequest, ProcessingStatus, Region, ReportRequest, Source,
+};
+use local_stack::{Moto, MotoOptions};
+use pipeline::{Claim, ConfigStore, MetadataTable, Outcome, StatusChange, TokenSealer};
+use secrecy::{ExposeSecret, SecretString};
+use spapi::AccessToken;
+
+struct Stack {
+    _moto: Moto,
+    aws: aws_config::SdkConfig,
+}
+
+async fn stack() -> Stack {
+    let moto = Moto::start(MotoOptions::from_env().expect("moto"))
+        .await
+        .expect("moto starts");
+    let aws = moto.sdk_config().await;
+    Stack { _moto: moto, aws }
+}
+
+async fn table(stack: &Stack) -> MetadataTable {
+    let client = aws_sdk_dynamodb::Client::new(&stack.aws);
+    client
+        .create_table()
+        .table_name("reports")
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("create table");
+    MetadataTable::new(client, "reports")
+}
+
+fn planned(day: u32) -> PlannedRequest {
+    let start: DateTime<Utc> = format!("2026-11-{day:02}T00:00:00Z").parse().unwrap();
+    let request = ReportRequest {
+        account: "acme".into(),
+        selling_partner_id: "A1SIMULATEDSELLER".into(),
+        source: Source::SpApiReports,
+        report_type: "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL".into(),
+        marketplace_ids: vec!["ATVPDKIKX0DER".into()],
+        window: DataWindow::new(start, start + TimeDelta::days(1)).unwrap(),
+        options: BTreeMap::new(),
+    };
+    PlannedRequest {
+        report: "orders".into(),
+        key: request.key(),
+        request,
+        region: Region::Na,
+        await_timeout_secs: 60,
+    }
+}
+
+const SELLER: &str = "A1SIMULATEDSELLER";
+
+#[tokio::test]
+async fn second_claim_of_a_request_reuses_its_report() {
+    let stack = stack().await;
+    let table = table(&stack).await;
+    let item = planned(1);
+    assert_eq!(table.claim(&item, Utc::now()).await.unwrap(), Claim::New);
+    assert_eq!(
+        table.claim(&item, Utc::now()).await.unwrap(),
+        Claim::Existing { report_id: None }
+    );
+    assert_eq!(
+        table
+            .record_report_id(&item.key, SELLER, "5001")
+            .await
+            .unwrap(),
+        "5001"
+    );
+    assert_eq!(
+        table.claim(&item, Utc::now()).await.unwrap(),
+        Claim::Existing {
+            report_id: Some("5001".into())
+        }
+    );
+    // A slower creator that made a second report converges on the first one.
+    assert_eq!(
+        table
+            .record_report_id(&item.key, SELLER, "5002")
+            .await
+            .unwrap(),
+        "5001"
+    );
+    assert_eq!(
+        table.request_key_of(SELLER, "5001").await.unwrap(),
+        Some(item.key.clone())
+    );
+}
+
+#[tokio::test]
+async fn notification_before_token_is_sent_when_the_token_arrives() {
+    let stack = stack().await;
+    let table = table(&stack).await;
+    let item = planned(2);
+    table.claim(&item, Utc::now()).await.unwrap();
+    table
+        .record_report_id(&item.key, SELLER, "6001")
+        .await
+        .unwrap();
+
+    let change = table
+        .record_status(SELLER, "6001", ProcessingStatus::Done, Some("doc-1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        change,
+        StatusChange::Advanced {
+            key: item.key.clone()
+        }
+    );
+    assert_eq!(
+        table.claim_result(&item.key).await.unwrap(),
+        None,
+        "no token is waiting yet"
+    );
+
+    table.store_task_token(&item.key, "token-1").await.unwrap();
+    let result = table
+        .claim_result(&item.key)
+        .await
+        .unwrap()
+        .expect("the token side comes second and sends");
+    assert_eq!(
+        (
+            result.task_token.as_str(),
+            result.processing_status,
+            result.report_document_id.as_deref()
+        ),
+        ("token-1", ProcessingStatus::Done, Some("doc-1"))
+    );
+    assert_eq!(
+        table.claim_result(&item.key).await.unwrap(),
+        None,
+        "never twice for one token"
+    );
+}
+
+#[tokio::test]
+async fn token_before_notification_is_sent_by_the_status_side_once() {
+    let stack = stack().await;
+    let table = table(&stack).await;
+    let item = planned(3);
+    table.claim(&item, Utc::now()).await.unwrap();
+    table
+        .record_report_id(&item.key, SELLER, "7001")
+        .await
+        .unwrap();
+    table.store_task_token(&item.key, "token-2").await.unwrap();
+    assert_eq!(
+        table.claim_result(&item.key).await.unwrap(),
+        None,
+        "no terminal status yet"
+    );
+
+    table
+        .record_status(SELLER, "7001", ProcessingStatus::Cancelled, None)
+        .await
+        .unwrap();
+    let result = table
+        .claim_result(&item.key)
+        .await
+        .unwrap()
+        .expect("the status side comes second and sends");
+    assert_eq!(result.processing_status, ProcessingStatus::Cancelled);
+    assert_eq!(result.report_document_id, None);
+    let json = serde_json::to_value(&result).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"processingStatus": "CANCELLED", "reportDocumentId": null}),
+        "the token stays out of the task output"
+    );
+
+    // The duplicate notification changes nothing and sends nothing.
+    let again = table
+        .record_status(SELLER, "7001", ProcessingStatus::Cancelled, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        StatusChange::Ignored {
+            key: item.key.clone(),
+            current: Some(ProcessingStatus::Cancelled)
+        }
+    );
+    assert_eq!(table.claim_result(&item.key).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn concurrent_claims_send_exactly_one_result() {
+    let stack = stack().await;
+    let table = table(&stack).await;
+    let item = planned(4);
+    table.claim(&item, Utc::now()).await.unwrap();
+    table
+        .record_report_id(&item.key, SELLER, "8001")
+        .await
+        .unwrap();
+    table.store_task_token(&item.key, "token-3").await.unwrap();
+    table
+        .record_status(SELLER, "8001", ProcessingStatus::Done, Some("doc"))
+        .await
+        .unwrap();
+    let claims = futures_claims(&table, &item, 8).await;
+    assert_eq!(
+        claims.iter().filter(|c| c.is_some()).count(),
+        1,
+        "{claims:?}"
+    );
+}
+
+async fn futures_claims(
+    table: &MetadataTable,
+    item: &PlannedRequest,
+    n: usize,
+) -> Vec<Option<pipeline::TaskResult>> {
+    let mut handles = Vec::new();
+    for _ in 0..n {
+        let (table, key) = (table.clone(), item.key.clone());
+        handles.push(tokio::spawn(async move {
+            table.claim_result(&key).await.unwrap()
+        }));
+    }
+    let mut out = Vec::new();
+    for handle in handles {
+        out.push(handle.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn terminal_status_never_goes_back_and_unknown_reports_are_told_apart() {
+    let stack = stack().await;
+    let table = table(&stack).await;
+    let item = planned(5);
+    table.claim(&item, Utc::now()).await.unwrap();
+    table
+        .record_report_id(&item.key, SELLER, "9001")
+        .await
+        .unwrap();
+    table
+        .record_status(SELLER, "9001", ProcessingStatus::InProgress, None)
+        .await
+        .unwrap();
+    table
+        .record_status(SELLER, "9001", ProcessingStatus::Fatal, Some("err-doc"))
+        .await
+        .unwrap();
+    let late = table
+        .record_status(SELLER, "9001", ProcessingStatus::InProgress, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        late,
+        StatusChange::Ignored {
+            key: item.key.clone(),
+            current: Some(ProcessingStatus::Fatal)
+        }
+    );
+    assert_eq!(
+        table
+            .record_status(SELLER, "404404", ProcessingStatus::Done, None)
+            .await
+            .unwrap(),
+        StatusChange::UnknownReport
+    );
+    assert_eq!(
+        table
+            .record_status("OTHERSELLER", "9001", ProcessingStatus::Done, None)
+            .await
+            .unwrap(),
+        StatusChange::UnknownReport,
+        "report ids are unique per selling partner only"
+    );
+}
+
+#[tokio::test]
+async fn rerun_of_a_finished_request_gets_its_result_again() {
+    let stack = stack().await;
+    let table = table(&stack).await;
+    let item = planned(6);
+    table.claim(&item, Utc::now()).await.unwrap();
+    table
+        .record_report_id(&item.key, SELLER, "9101")
+        .await
+        .unwrap();
+    table
+        .store_task_token(&item.key, "first-run")
+        .await
+        .unwrap();
+    table
+        .record_status(SELLER, "9101", ProcessingStatus::Done, Some("doc"))
+        .await
+        .unwrap();
+    assert!(table.claim_result(&item.key).await.unwrap().is_some());
+    let outcome = Outcome::Stored {
+        object_key: "k".into(),
+        sha256: "00".into(),
+        bytes: 3,
+        rows: 1,
+    };
+    table
+        .record_outcome(&item.key, &outcome, Utc::now())
+        .await
+        .unwrap();
+
+    table
+        .store_task_token(&item.key, "second-run")
+        .await
+        .unwrap();
+    let result = table
+        .claim_result(&item.key)
+        .await
+        .unwrap()
+        .expect("a new waiter gets the recorded status");
+    assert_eq!(result.task_token, "second-run");
+    let record = table.request(&item.key).await.unwrap().unwrap();
+    assert_eq!(
+        (record.report_id.as_deref(), record.outcome),
+        (Some("9101"), Some(outcome))
+    );
+}
+
+#[tokio::test]
+async fn notification_ids_are_remembered() {
+    let stack = stack().await;
+    let table = table(&stack).await;
+    assert!(!table.notification_seen("n-1").await.unwrap());
+    table
+        .remember_notification("n-1", "5001", Utc::now())
+        .await
+        .unwrap();
+    assert!(table.notification_seen("n-1").await.unwrap());
+    assert!(!table.notification_seen("n-2").await.unwrap());
+}
+
+#[tokio::test]
+async fn sealed_tokens_open_only_for_their_selling_partner_and_until_expiry() {
+    let stack = stack().await;
+    let kms = aws_sdk_kms::Client::new(&stack.aws);
+    let key = kms
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .key_id()
+        .to_owned();
+    let sealer = TokenSealer::new(kms, key);
+    let expires = Utc::now() + TimeDelta::hours(1);
+    let token = AccessToken::new(
+        SecretString::from("Atza|secret-access-token".to_owned()),
+        expires,
+    );
+    let sealed = sealer.seal(&token, SELLER).await.unwrap();
+    assert!(!sealed.ciphertext.contains("secret-access-token"));
+    assert!(!serde_json::to_string(&sealed).unwrap().contains("Atza|"));
+
+    let opened = sealer.open(&sealed, SELLER, Utc::now()).await.unwrap();
+    assert_eq!(opened.secret().expose_secret(), "Atza|secret-access-token");
+    assert_eq!(opened.expires_at(), expires);
+
+    let wrong = sealer
+        .open(&sealed, "ANOTHERSELLER", Utc::now())
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.name(), ErrorName::Unauthorized, "{wrong}");
+    let late = sealer
+        .open(&sealed, SELLER, expires + TimeDelta::seconds(1))
+        .await
+        .unwrap_err();
+    assert_eq!(late.name(), ErrorName::TokenExpired, "{late}");
+}
+
+#[tokio::test]
+async fn config_store_reads_a_stage_and_names_bad_parameters() {
+    let stack = stack().await;
+    let ssm = aws_sdk_ssm::Client::new(&stack.aws);
+    let put = |name: &str, value: serde_json::Value| {
+        let ssm = ssm.clone();
+        let name = format!("/sp-ingest/test/{name}");
+        async move {
+            ssm.put_parameter()
+                .name(name)
+                .value(value.to_string())
+                .r#type(aws_sdk_ssm::types::ParameterType::String)
+                .overwrite(true)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    put(
+        "marketplaces",
+        serde_json::to_value(domain::Config::all_marketplaces()).unwrap(),
+    )
+    .await;
+    put("regions/na", serde_json::json!({"spapi_endpoint": "http://127.0.0.1:9", "lwa_endpoint": "http://127.0.0.1:9/auth/o2/token", "aws_region": "us-east-1"})).await;
+    put("accounts/acme", serde_json::json!({"selling_partner_id": SELLER, "kind": "seller", "region": "na", "marketplaces": ["ATVPDKIKX0DER"], "secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:acme"})).await;
+    let config = ConfigStore::new(ssm.clone(), "test")
+        .config()
+        .await
+        .unwrap();
+    assert_eq!(config.accounts["acme"].selling_partner_id, SELLER);
+    assert_eq!(config.marketplaces.len(), 23);
+
+    put("accounts/broken", serde_json::json!({"selling_partner_id": SELLER, "kind": "seller", "region": "na", "marketplaces": ["A1PA6795UKMFR9"], "secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:b"})).await;
+    let failure = ConfigStore::new(ssm.clone(), "test")
+        .config()
+        .await
+        .unwrap_err();
+    assert_eq!(failure.name(), ErrorName::ConfigInvalid);
+    assert!(
+        failure
+            .to_string()
+            .contains("/sp-ingest/test/accounts/broken, field marketplaces[0]"),
+        "{failure}"
+    );
+
+    let empty = ConfigStore::new(ssm, "nothing-here")
+        .config()
+        .await
+        .unwrap_err();
+    assert!(
+        empty
+            .to_string()
+            .contains("no parameters under /sp-ingest/nothing-here/"),
+        "{empty}"
+    );
+}

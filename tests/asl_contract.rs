@@ -1,0 +1,227 @@
+//! The contract between the state machines and the Lambdas, checked without a network:
+//! every Task names a real Lambda crate, every ErrorEquals names an error the Lambdas can
+//! raise (design.md "Errors are the contract"), every transition lands on a state of the
+//! same scope and every state is reachable, and asl-validator accepts each definition.
+
+use std::collections::{BTreeSet, HashSet};
+use std::process::Command;
+
+use domain::ErrorName;
+use domain::functions::{FUNCTIONS, substitute_function_arns};
+use end_to_end::{repository_root, state_machines};
+use serde_json::Value;
+
+/// Errors raised by Step Functions or the Lambda service rather than by our code; retrying
+/// Lambda's transient service errors is AWS's own advice
+/// (<https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html>).
+const PLATFORM_ERRORS: [&str; 5] = [
+    "States.Timeout",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+];
+
+const LAMBDA_RESOURCES: [&str; 2] = [
+    "arn:aws:states:::lambda:invoke",
+    "arn:aws:states:::lambda:invoke.waitForTaskToken",
+];
+
+/// Calls `visit(scope name, state name, state)` for every state, nested ones included.
+fn walk<'a>(scope: &str, machine: &'a Value, visit: &mut dyn FnMut(&str, &str, &'a Value)) {
+    let Some(states) = machine["States"].as_object() else {
+        return;
+    };
+    for (name, state) in states {
+        visit(scope, name, state);
+        for nested in [&state["ItemProcessor"], &state["Iterator"]] {
+            if nested.is_object() {
+                walk(&format!("{scope}/{name}"), nested, visit);
+            }
+        }
+        for (i, branch) in state["Branches"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            walk(&format!("{scope}/{name}[{i}]"), branch, visit);
+        }
+    }
+}
+
+fn parse(file: &str, text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{file} is not JSON: {e}"))
+}
+
+#[test]
+fn there_is_an_ingest_state_machine() {
+    let files: Vec<String> = state_machines().into_iter().map(|(f, _)| f).collect();
+    assert!(files.contains(&"ingest.asl.json".to_owned()), "{files:?}");
+}
+
+#[test]
+fn every_task_invokes_a_real_lambda_crate() {
+    let crates = repository_root().join("crates");
+    let mut used = BTreeSet::new();
+    for (file, text) in state_machines() {
+        let machine = parse(&file, &text);
+        walk(&file, &machine, &mut |scope, name, state| {
+            if state["Type"] != "Task" {
+                return;
+            }
+            let resource = state["Resource"].as_str().unwrap_or_default();
+            assert!(
+                LAMBDA_RESOURCES.contains(&resource),
+                "{scope}/{name}: resource {resource} is not a Lambda invoke"
+            );
+            let function = state["Parameters"]["FunctionName"]
+                .as_str()
+                .unwrap_or_default();
+            let placeholder = function
+                .strip_prefix("${")
+                .and_then(|f| f.strip_suffix('}'));
+            let known = FUNCTIONS
+                .iter()
+                .find(|f| Some(f.placeholder) == placeholder);
+            let known = known.unwrap_or_else(|| panic!("{scope}/{name}: FunctionName {function} is not a ${{<Name>FunctionArn}} of a pipeline function"));
+            let main = crates.join(known.name).join("src/main.rs");
+            assert!(
+                main.is_file(),
+                "{scope}/{name}: {} has no Lambda binary ({} is missing)",
+                known.name,
+                main.display()
+            );
+            used.insert(known.name);
+        });
+    }
+    // Every function but the SQS-triggered notification-processor is a step of `ingest`.
+    let expected: BTreeSet<&str> = FUNCTIONS
+        .iter()
+        .map(|f| f.name)
+        .filter(|n| *n != "notification-processor")
+        .collect();
+    assert_eq!(used, expected);
+}
+
+#[test]
+fn every_error_equals_names_a_domain_error() {
+    let mut matched = BTreeSet::new();
+    for (file, text) in state_machines() {
+        let machine = parse(&file, &text);
+        walk(&file, &machine, &mut |scope, name, state| {
+            for rule in state["Retry"]
+                .as_array()
+                .into_iter()
+                .chain(state["Catch"].as_array())
+                .flatten()
+            {
+                for error in rule["ErrorEquals"].as_array().into_iter().flatten() {
+                    let error = error.as_str().unwrap_or_default();
+                    let ours = error.parse::<ErrorName>().is_ok();
+                    assert!(
+                        ours || PLATFORM_ERRORS.contains(&error),
+                        "{scope}/{name}: ErrorEquals `{error}` is neither a domain::ErrorName nor a known platform error"
+                    );
+                    matched.insert(error.to_owned());
+                }
+            }
+        });
+    }
+    for needed in [
+        "Throttled",
+        "TokenExpired",
+        "UpstreamUnavailable",
+        "DocumentTruncated",
+        "DocumentUrlExpired",
+        "States.Timeout",
+    ] {
+        assert!(matched.contains(needed), "no Retry/Catch handles {needed}");
+    }
+}
+
+#[test]
+fn every_transition_lands_in_scope_and_every_state_is_reachable() {
+    for (file, text) in state_machines() {
+        let machine = parse(&file, &text);
+        let mut scopes: Vec<(String, &Value)> = vec![(file.clone(), &machine)];
+        walk(&file, &machine, &mut |scope, name, state| {
+            if state["ItemProcessor"].is_object() {
+                scopes.push((format!("{scope}/{name}"), &state["ItemProcessor"]));
+            }
+        });
+        for (scope, body) in scopes {
+            let states = body["States"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{scope} has no States"));
+            let targets = |state: &Value| -> Vec<String> {
+                let mut out: Vec<String> = Vec::new();
+                out.extend(state["Next"].as_str().map(str::to_owned));
+                out.extend(state["Default"].as_str().map(str::to_owned));
+                for key in ["Choices", "Catch"] {
+                    out.extend(
+                        state[key]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|c| c["Next"].as_str().map(str::to_owned)),
+                    );
+                }
+                out
+            };
+            let mut reached = HashSet::new();
+            let mut queue = vec![body["StartAt"].as_str().unwrap_or_default().to_owned()];
+            while let Some(name) = queue.pop() {
+                let state = states
+                    .get(&name)
+                    .unwrap_or_else(|| panic!("{scope}: transition to missing state `{name}`"));
+                if reached.insert(name.clone()) {
+                    let next = targets(state);
+                    let ends = state["End"] == true
+                        || matches!(state["Type"].as_str(), Some("Succeed" | "Fail"));
+                    assert!(
+                        ends || !next.is_empty(),
+                        "{scope}/{name} neither ends nor has a next state"
+                    );
+                    queue.extend(next);
+                }
+            }
+            let unreachable: Vec<&String> =
+                states.keys().filter(|n| !reached.contains(*n)).collect();
+            assert!(
+                unreachable.is_empty(),
+                "{scope}: unreachable states {unreachable:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn asl_validator_accepts_every_definition() {
+    let validator = repository_root().join("tests/node_modules/.bin/asl-validator");
+    assert!(
+        validator.is_file(),
+        "{} is missing: run `make setup` (installs the Node tools of the tests)",
+        validator.display()
+    );
+    for (file, text) in state_machines() {
+        let definition = substitute_function_arns(&text, |name| {
+            format!("arn:aws:lambda:us-east-1:123456789012:function:{name}")
+        })
+        .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let path = std::env::temp_dir().join(format!("sp-ingest-{}-{file}", std::process::id()));
+        std::fs::write(&path, definition).expect("writing the substituted definition");
+        let output = Command::new(&validator)
+            .arg("--json-path")
+            .arg(&path)
+            .output()
+            .expect("running asl-validator");
+        let _ = std::fs::remove_file(&path);
+        assert!(
+            output.status.success(),
+            "asl-validator rejected {file}:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
