@@ -8,6 +8,7 @@ VENV := $(CURDIR)/.venv
 PYTHON ?= python3
 # Tests that need the AWS emulator find it here and fail (not skip) without it.
 export SP_INGEST_MOTO_SERVER := $(VENV)/bin/moto_server
+export SP_INGEST_CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
 
 .DEFAULT_GOAL := help
 .PHONY: help setup test lint demo
@@ -26,12 +27,12 @@ tests/node_modules/.installed: tests/package.json tests/package-lock.json
 	npm ci --prefix tests --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: setup ## Run every test: domain, SP-API client against the simulator, simulator with moto.
+test: setup ## Run every test: unit, client against the simulator, AWS pieces on moto, the pipeline end to end.
 	cargo test --workspace
 
 lint: ## cargo fmt --check and clippy with warnings as errors.
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-demo: setup ## Start the SP-API simulator and fetch one report through the client; prints what landed.
-	cargo run --quiet -p spapi --example roundtrip
+demo: setup ## Run the whole pipeline locally (moto, the real Lambdas and state machine, the SP-API simulator); prints what landed.
+	cargo run --quiet -p cli --bin sp-ingest -- demo

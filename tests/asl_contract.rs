@@ -105,7 +105,7 @@ fn every_task_invokes_a_real_lambda_crate() {
 }
 
 #[test]
-fn every_error_equals_names_a_domain_error() {
+fn every_error_equals_and_fail_state_names_a_domain_error() {
     let mut matched = BTreeSet::new();
     for (file, text) in state_machines() {
         let machine = parse(&file, &text);

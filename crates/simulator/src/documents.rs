@@ -126,7 +126,13 @@ async fn get_report_document(
                 ApiError::not_found(format!("Report document {document_id} not found."))
             })?;
         let compressed = report.plan.compress;
-        let ttl = report.plan.url_ttl_secs.unwrap_or(default_ttl);
+        let born_expired = report.plan.expire_first_url && report.urls_issued == 0;
+        report.urls_issued += 1;
+        let ttl = if born_expired {
+            0
+        } else {
+            report.plan.url_ttl_secs.unwrap_or(default_ttl)
+        };
         drop(world);
         let url = document_url(
             &sim,

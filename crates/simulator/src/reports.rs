@@ -78,6 +78,7 @@ pub(crate) struct ReportPlan {
     pub lose_notification: bool,
     pub truncate_first_download: bool,
     pub url_ttl_secs: Option<u64>,
+    pub expire_first_url: bool,
     pub fatal_reason: String,
     pub in_queue: Duration,
     pub in_progress: Duration,
@@ -118,6 +119,7 @@ impl ReportPlan {
             lose_notification: rule.lose_notification,
             truncate_first_download: rule.truncate_first_download,
             url_ttl_secs: rule.url_ttl_secs,
+            expire_first_url: rule.expire_first_url,
             fatal_reason: rule
                 .fatal_reason
                 .or(natural_reason)
@@ -191,6 +193,8 @@ pub(crate) struct ReportRecord {
     /// Planned at creation for DONE and FATAL reports; shown once terminal.
     pub document_id: Option<String>,
     pub downloads_served: u64,
+    /// Document URLs issued by getReportDocument.
+    pub urls_issued: u64,
 }
 
 impl ReportRecord {
@@ -415,6 +419,7 @@ impl ReportBook {
             cancelled: None,
             document_id,
             downloads_served: 0,
+            urls_issued: 0,
         };
         self.reports.insert(report_id.clone(), record);
         report_id

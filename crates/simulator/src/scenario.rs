@@ -226,6 +226,9 @@ pub struct ReportRule {
     pub truncate_first_download: bool,
     /// Lifetime of this report's document URLs, in seconds.
     pub url_ttl_secs: Option<u64>,
+    /// The first document URL issued for the report is already expired (as when the
+    /// download starts after the URL's 5 minutes); later ones live normally.
+    pub expire_first_url: bool,
     /// IN_QUEUE duration for this report, in milliseconds ("slow reports").
     pub in_queue_ms: Option<u64>,
     /// IN_PROGRESS duration for this report, in milliseconds.

@@ -1296,6 +1296,38 @@ async fn content_encoding_url_header_serves_gzip_as_content_encoding() {
 }
 
 #[tokio::test]
+async fn only_the_first_url_is_expired_when_asked() {
+    let h = Harness::start(Scenario {
+        rules: vec![ReportRule {
+            expire_first_url: true,
+            ..rule(ORDERS)
+        }],
+        ..fast()
+    })
+    .await;
+    let token = h.seller_token().await;
+    let report_id = h.create(&token, ORDERS, US, START, END).await;
+    let report = h.wait_terminal(&token, &report_id).await;
+    let document_id = report["reportDocumentId"].as_str().unwrap();
+    let first = h.document(&token, document_id, false).await;
+    let refused = h
+        .http
+        .get(first["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let second = h.document(&token, document_id, false).await;
+    let served = h
+        .http
+        .get(second["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn expired_url_answers_403_access_denied() {
     let short = ReportRule {
         url_ttl_secs: Some(0),

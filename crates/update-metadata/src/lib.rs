@@ -4,11 +4,12 @@
 //! terminal status is already there (the notification won the race), sends the result
 //! itself — whichever of "token stored" and "status stored" comes second sends
 //! (design.md "Why the task token"). `stored`, `no-data` and `fatal` record how a
-//! request ended; `summary` ends the run and fails it with `ReportFatal` when any report
-//! was FATAL, after every other report has finished.
+//! request ended; `summary` counts the run's outcomes, and the state machine then fails
+//! the run with `ReportFatal` when any report was FATAL — after every other report has
+//! finished, so one bad report does not stop the others.
 
 use chrono::Utc;
-use domain::{ErrorName, PlannedRequest, RequestKey};
+use domain::{PlannedRequest, RequestKey};
 use pipeline::{Failure, MetadataTable, Outcome, send_task_result};
 use serde::{Deserialize, Serialize};
 
@@ -99,7 +100,8 @@ pub struct ItemResult {
     pub recorded_at: chrono::DateTime<Utc>,
 }
 
-/// The run's summary.
+/// The run's summary. The state machine fails the run with `ReportFatal` (and `message`
+/// as its cause) when `fatal` is not zero, after every request has finished.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunSummary {
@@ -107,6 +109,10 @@ pub struct RunSummary {
     pub stored: usize,
     /// Reports Amazon had no data for.
     pub no_data: usize,
+    /// Reports Amazon ended FATAL.
+    pub fatal: usize,
+    /// What went wrong, when something did: each FATAL report and its reason.
+    pub message: Option<String>,
     /// Every request's result.
     pub results: Vec<ItemResult>,
 }
@@ -178,7 +184,7 @@ impl UpdateMetadata {
                 self.record(item, report_id, Outcome::Fatal { reason })
                     .await
             }
-            Input::Summary { results } => summarize(results).map(Output::Summary),
+            Input::Summary { results } => Ok(Output::Summary(summarize(results))),
         }
     }
 
@@ -205,9 +211,8 @@ impl UpdateMetadata {
     }
 }
 
-/// Counts the run's results; any FATAL report fails the run with `ReportFatal`, naming
-/// each one and its reason.
-pub fn summarize(results: Vec<ItemResult>) -> Result<RunSummary, Failure> {
+/// Counts the run's results and, when reports ended FATAL, says which and why.
+pub fn summarize(results: Vec<ItemResult>) -> RunSummary {
     let fatal: Vec<String> = results
         .iter()
         .filter_map(|r| match &r.outcome {
@@ -218,30 +223,27 @@ pub fn summarize(results: Vec<ItemResult>) -> Result<RunSummary, Failure> {
             _ => None,
         })
         .collect();
-    if !fatal.is_empty() {
-        return Err(Failure::new(
-            ErrorName::ReportFatal,
-            format!(
-                "{} of {} reports ended FATAL: {}; fix the request (dates, marketplaces, role) before running again",
-                fatal.len(),
-                results.len(),
-                fatal.join("; ")
-            ),
-        ));
-    }
-    let stored = results
-        .iter()
-        .filter(|r| matches!(r.outcome, Outcome::Stored { .. }))
-        .count();
-    let no_data = results
-        .iter()
-        .filter(|r| r.outcome == Outcome::NoData)
-        .count();
-    Ok(RunSummary {
-        stored,
-        no_data,
+    let message = (!fatal.is_empty()).then(|| {
+        format!(
+            "{} of {} reports ended FATAL: {}; fix the request (dates, marketplaces, role) before running again",
+            fatal.len(),
+            results.len(),
+            fatal.join("; ")
+        )
+    });
+    RunSummary {
+        stored: results
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Stored { .. }))
+            .count(),
+        no_data: results
+            .iter()
+            .filter(|r| r.outcome == Outcome::NoData)
+            .count(),
+        fatal: fatal.len(),
+        message,
         results,
-    })
+    }
 }
 
 #[cfg(test)]
@@ -270,24 +272,29 @@ mod tests {
             bytes: 1,
             rows: 1,
         };
-        let summary = summarize(vec![result(stored), result(Outcome::NoData)]).unwrap();
+        let summary = summarize(vec![result(stored), result(Outcome::NoData)]);
         assert_eq!(
-            (summary.stored, summary.no_data, summary.results.len()),
-            (1, 1, 2)
+            (
+                summary.stored,
+                summary.no_data,
+                summary.fatal,
+                summary.results.len()
+            ),
+            (1, 1, 0, 2)
         );
+        assert_eq!(summary.message, None);
     }
 
     #[test]
-    fn any_fatal_report_fails_the_run_with_report_fatal_and_its_reason() {
-        let failure = summarize(vec![
+    fn fatal_reports_are_counted_and_named_with_their_reason() {
+        let summary = summarize(vec![
             result(Outcome::NoData),
             result(Outcome::Fatal {
                 reason: "Report date range exceeds the limit".into(),
             }),
-        ])
-        .unwrap_err();
-        assert_eq!(failure.name(), ErrorName::ReportFatal);
-        let text = failure.to_string();
+        ]);
+        assert_eq!(summary.fatal, 1);
+        let text = summary.message.unwrap();
         assert!(text.contains("1 of 2 reports ended FATAL"), "{text}");
         assert!(
             text.contains(

@@ -1,0 +1,211 @@
+//! The one readable configuration file an operator edits, and pushing it to Parameter
+//! Store (design.md "Configuration").
+//!
+//! The file is the [`domain::Config`] parameters in one JSON document. Locally an account
+//! may carry its LWA `credentials` inline instead of a `secret_arn`: `push` then stores
+//! them in Secrets Manager and points the account at that secret, so nothing secret ever
+//! lands in Parameter Store.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+use domain::config::{Account, MarketplaceEntry, RegionEndpoints, ReportConfig, stage_prefix};
+use domain::{AccountKind, Config, Region};
+use serde::{Deserialize, Serialize};
+
+/// LWA credentials of one account (local use; deployed, they live in Secrets Manager).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    /// LWA client id of the app.
+    pub client_id: String,
+    /// LWA client secret of the app.
+    pub client_secret: String,
+    /// The selling partner's refresh token.
+    pub refresh_token: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An account in the file: the config's fields, with a secret ARN or inline credentials.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountEntry {
+    /// The selling partner id.
+    pub selling_partner_id: String,
+    /// Seller or vendor.
+    pub kind: AccountKind,
+    /// SP-API region.
+    pub region: Region,
+    /// Marketplaces.
+    pub marketplaces: Vec<String>,
+    /// An existing secret with the credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_arn: Option<String>,
+    /// Credentials to store in a secret of the stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<Credentials>,
+}
+
+/// The configuration file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Stage to push to.
+    pub stage: String,
+    /// Endpoints per region.
+    pub regions: BTreeMap<Region, RegionEndpoints>,
+    /// Marketplace table; Amazon's full table when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marketplaces: Option<BTreeMap<String, MarketplaceEntry>>,
+    /// Accounts by name.
+    pub accounts: BTreeMap<String, AccountEntry>,
+    /// Reports by name.
+    pub reports: BTreeMap<String, ReportConfig>,
+}
+
+impl ConfigFile {
+    /// Reads a file.
+    pub fn read(path: &Path) -> anyhow::Result<ConfigFile> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a valid configuration file", path.display()))
+    }
+
+    /// The config with each account's secret ARN resolved by `secret_arn_of` when it has
+    /// inline credentials; validated.
+    pub fn to_config(&self, secret_arn_of: impl Fn(&str) -> String) -> anyhow::Result<Config> {
+        let mut accounts = BTreeMap::new();
+        for (name, entry) in &self.accounts {
+            let secret_arn = match (&entry.secret_arn, &entry.credentials) {
+                (Some(arn), None) => arn.clone(),
+                (None, Some(_)) => secret_arn_of(name),
+                _ => bail!(
+                    "account `{name}` needs exactly one of `secret_arn` (an existing secret) or `credentials` (stored for you)"
+                ),
+            };
+            accounts.insert(
+                name.clone(),
+                Account {
+                    selling_partner_id: entry.selling_partner_id.clone(),
+                    kind: entry.kind,
+                    region: entry.region,
+                    marketplaces: entry.marketplaces.clone(),
+                    secret_arn,
+                },
+            );
+        }
+        let config = Config {
+            stage: self.stage.clone(),
+            regions: self.regions.clone(),
+            marketplaces: self
+                .marketplaces
+                .clone()
+                .unwrap_or_else(Config::all_marketplaces),
+            accounts,
+            reports: self.reports.clone(),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// The name of the secret holding an account's inline credentials.
+pub fn secret_name(stage: &str, account: &str) -> String {
+    format!("sp-ingest/{stage}/{account}")
+}
+
+/// Stores inline credentials, validates, writes every parameter and deletes the stage's
+/// parameters the file no longer has. Returns the pushed config.
+pub async fn push(aws: &aws_config::SdkConfig, file: &ConfigFile) -> anyhow::Result<Config> {
+    let secrets = aws_sdk_secretsmanager::Client::new(aws);
+    let mut arns = BTreeMap::new();
+    for (name, entry) in &file.accounts {
+        let Some(credentials) = &entry.credentials else {
+            continue;
+        };
+        let secret_name = secret_name(&file.stage, name);
+        let value = serde_json::to_string(credentials)?;
+        let arn = match secrets
+            .describe_secret()
+            .secret_id(&secret_name)
+            .send()
+            .await
+        {
+            Ok(found) => {
+                secrets
+                    .put_secret_value()
+                    .secret_id(&secret_name)
+                    .secret_string(value)
+                    .send()
+                    .await
+                    .with_context(|| format!("updating secret {secret_name}"))?;
+                found.arn().unwrap_or_default().to_owned()
+            }
+            Err(_) => secrets
+                .create_secret()
+                .name(&secret_name)
+                .secret_string(value)
+                .send()
+                .await
+                .with_context(|| format!("creating secret {secret_name}"))?
+                .arn()
+                .unwrap_or_default()
+                .to_owned(),
+        };
+        arns.insert(name.clone(), arn);
+    }
+    let config = file.to_config(|name| arns.get(name).cloned().unwrap_or_default())?;
+
+    let ssm = aws_sdk_ssm::Client::new(aws);
+    let parameters = config.to_parameters();
+    for (name, value) in &parameters {
+        ssm.put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .overwrite(true)
+            .send()
+            .await
+            .with_context(|| format!("writing parameter {name}"))?;
+    }
+    let prefix = stage_prefix(&config.stage);
+    let mut stale = Vec::new();
+    let mut next_token = None;
+    loop {
+        let page = ssm
+            .get_parameters_by_path()
+            .path(prefix.trim_end_matches('/'))
+            .recursive(true)
+            .set_next_token(next_token)
+            .send()
+            .await?;
+        stale.extend(
+            page.parameters()
+                .iter()
+                .filter_map(|p| p.name())
+                .filter(|n| !parameters.iter().any(|(p, _)| p == n))
+                .map(str::to_owned),
+        );
+        next_token = page.next_token().map(str::to_owned);
+        if next_token.is_none() {
+            break;
+        }
+    }
+    for name in stale {
+        ssm.delete_parameter()
+            .name(&name)
+            .send()
+            .await
+            .with_context(|| format!("deleting stale parameter {name}"))?;
+    }
+    Ok(config)
+}

@@ -1,0 +1,207 @@
+//! The `sp-ingest` operator CLI as a library: the local pipeline (emulated AWS, the real
+//! Lambda binaries, the real state machine), pushing configuration, subscribing to
+//! notifications and running the ingest state machine. The end-to-end tests drive the
+//! same code the commands do.
+
+pub mod config_file;
+pub mod demo;
+pub mod resources;
+pub mod results;
+pub mod run;
+pub mod subscribe;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use local_stack::{
+    LambdaBackendOption, LambdaWatchOptions, LocalStack, LocalStackOptions, SqsPoller,
+    SqsPollerOptions,
+};
+
+use crate::config_file::ConfigFile;
+use crate::resources::{Provisioned, StageResources, provision};
+use crate::run::{RunOutcome, RunRequest};
+
+/// The ingest state machine's definition, as committed.
+pub const INGEST_DEFINITION: &str = include_str!("../../../statemachines/ingest.asl.json");
+
+/// How to start the local pipeline.
+#[derive(Debug, Clone)]
+pub struct LocalOptions {
+    /// Stage name (parameters under `/sp-ingest/<stage>/`).
+    pub stage: String,
+    /// First wait of the polling fallback, seconds (small locally: the clock is real).
+    pub poll_base_seconds: u64,
+    /// Longest wait of the polling fallback, seconds.
+    pub poll_max_seconds: u64,
+    /// Extra environment for the functions.
+    pub env: Vec<(String, String)>,
+}
+
+impl Default for LocalOptions {
+    fn default() -> Self {
+        LocalOptions {
+            stage: "local".into(),
+            poll_base_seconds: 1,
+            poll_max_seconds: 2,
+            env: Vec::new(),
+        }
+    }
+}
+
+/// The running local pipeline: the stack (routing proxy, moto, `cargo lambda watch`),
+/// the stage's resources, and the SQS poller standing in for the event source mapping
+/// of the notification processor. Everything stops on [`LocalPipeline::shutdown`] or drop.
+pub struct LocalPipeline {
+    stack: LocalStack,
+    poller: SqsPoller,
+    provisioned: Provisioned,
+    aws: aws_config::SdkConfig,
+}
+
+impl LocalPipeline {
+    /// Starts everything (tools from `SP_INGEST_MOTO_SERVER` and `SP_INGEST_CARGO_LAMBDA`,
+    /// which `make setup` installs) and creates the stage's resources.
+    pub async fn up(options: LocalOptions) -> anyhow::Result<LocalPipeline> {
+        let names = StageResources::for_stage(&options.stage, "us-east-1");
+        let mut watch = LambdaWatchOptions::from_env()?;
+        watch.env.extend(names.lambda_environment());
+        watch.env.push((
+            pipeline::settings::POLL_BASE_SECONDS.to_owned(),
+            options.poll_base_seconds.to_string(),
+        ));
+        watch.env.push((
+            pipeline::settings::POLL_MAX_SECONDS.to_owned(),
+            options.poll_max_seconds.to_string(),
+        ));
+        watch.env.push((
+            "RUST_LOG".to_owned(),
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned()),
+        ));
+        watch.env.extend(options.env);
+        let stack = LocalStack::up(LocalStackOptions {
+            lambdas: LambdaBackendOption::Watch(watch),
+            ..LocalStackOptions::from_env()?
+        })
+        .await?;
+        let aws = stack.sdk_config().await;
+        let provisioned = provision(&aws, &names, INGEST_DEFINITION).await?;
+        warm_up(&stack).await?;
+        let lambda = stack
+            .lambda_client(Duration::from_secs(600))
+            .function("notification-processor");
+        let poller = SqsPoller::start(
+            aws_sdk_sqs::Client::new(&aws),
+            SqsPollerOptions::new(&provisioned.queue_url),
+            lambda,
+        )
+        .await
+        .context("starting the SQS poller")?;
+        Ok(LocalPipeline {
+            stack,
+            poller,
+            provisioned,
+            aws,
+        })
+    }
+
+    /// The AWS configuration for the local stack.
+    pub fn aws(&self) -> &aws_config::SdkConfig {
+        &self.aws
+    }
+
+    /// The stage's resources.
+    pub fn resources(&self) -> &Provisioned {
+        &self.provisioned
+    }
+
+    /// The AWS endpoint (for other processes, e.g. a simulator delivering notifications).
+    pub fn aws_endpoint_url(&self) -> String {
+        self.stack.endpoints().aws_endpoint_url
+    }
+
+    /// Where the stack is, for `sp-ingest local up`'s endpoints file.
+    pub fn endpoints(&self) -> serde_json::Value {
+        serde_json::json!({
+            "stack": self.stack.endpoints(),
+            "resources": self.provisioned,
+            "notificationQueueArn": self.provisioned.names.queue_arn(),
+            "stateMachineArn": self.provisioned.names.state_machine_arn(),
+        })
+    }
+
+    /// Pushes a configuration file to the stage (secrets, then parameters).
+    pub async fn push(&self, file: &ConfigFile) -> anyhow::Result<domain::Config> {
+        anyhow::ensure!(
+            file.stage == self.provisioned.names.stage,
+            "the file is for stage `{}`, the local stack runs stage `{}`",
+            file.stage,
+            self.provisioned.names.stage
+        );
+        config_file::push(&self.aws, file).await
+    }
+
+    /// Subscribes the file's accounts to the stage's notification queue.
+    pub async fn subscribe(
+        &self,
+        file: &ConfigFile,
+        config: &domain::Config,
+    ) -> anyhow::Result<Vec<subscribe::Subscribed>> {
+        subscribe::subscribe(file, config, &self.provisioned.names.queue_arn()).await
+    }
+
+    /// Runs the ingest state machine to its end.
+    pub async fn run(
+        &self,
+        request: &RunRequest,
+        timeout: Duration,
+        progress: impl FnMut(Duration, &str),
+    ) -> anyhow::Result<RunOutcome> {
+        let sfn = aws_sdk_sfn::Client::new(&self.aws);
+        run::run(
+            &sfn,
+            &self.provisioned.names.state_machine_arn(),
+            request,
+            timeout,
+            progress,
+        )
+        .await
+    }
+
+    /// Messages the poller handed to the notification processor, and their fate.
+    pub fn poller_stats(&self) -> local_stack::SqsPollerStats {
+        self.poller.stats()
+    }
+
+    /// Stops the poller, the functions, moto and the proxy.
+    pub async fn shutdown(self) {
+        self.poller.shutdown().await;
+        self.stack.shutdown().await;
+    }
+}
+
+/// Invokes every function once, so the watch builds and starts them now rather than
+/// inside the first execution (a cold build of the AWS SDK graph takes minutes). The
+/// empty event is refused by most handlers; any answer means the function runs.
+async fn warm_up(stack: &LocalStack) -> anyhow::Result<()> {
+    let client = stack.lambda_client(Duration::from_secs(1800));
+    for function in domain::functions::FUNCTIONS {
+        let started = std::time::Instant::now();
+        client
+            .invoke(function.name, &serde_json::json!({}))
+            .await
+            .with_context(|| format!("starting function {}", function.name))?;
+        tracing::info!(
+            function = function.name,
+            elapsed_ms = started.elapsed().as_millis(),
+            "function ready"
+        );
+    }
+    Ok(())
+}
+
+/// The repository root (for config files and the state machine definitions).
+pub fn repository_root() -> PathBuf {
+    local_stack::watch::workspace_root()
+}

@@ -1,0 +1,205 @@
+//! Running the ingest state machine once and following it to the end.
+//!
+//! The execution name is deterministic (report set + run time), so the same run started
+//! twice is refused by Step Functions itself (design.md "Idempotency"); progress is read
+//! from the execution history, and the run's summary from the output of `Summarize`,
+//! which exists whether the run then succeeded or failed with `ReportFatal`.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
+use chrono::{DateTime, SecondsFormat, Utc};
+use update_metadata::RunSummary;
+
+/// One run to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRequest {
+    /// Reports to run (config names); empty = all.
+    pub reports: Vec<String>,
+    /// The run's time: windows end relative to it.
+    pub run_at: DateTime<Utc>,
+    /// Appended to the execution name, for deliberate reruns of the same window.
+    pub attempt: Option<String>,
+}
+
+impl RunRequest {
+    /// The execution name: `<reports>-<run time>[-<attempt>]`, within Step Functions'
+    /// 80 characters of `[A-Za-z0-9-_]`.
+    pub fn execution_name(&self) -> String {
+        let reports = if self.reports.is_empty() {
+            "all".to_owned()
+        } else {
+            self.reports.join("+")
+        };
+        let mut name = format!("{}-{}", self.run_at.format("%Y%m%dT%H%M%SZ"), reports);
+        if let Some(attempt) = &self.attempt {
+            name.push('-');
+            name.push_str(attempt);
+        }
+        let name: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        name.chars().take(80).collect()
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOutcome {
+    /// The execution's ARN.
+    pub execution_arn: String,
+    /// SUCCEEDED, FAILED, TIMED_OUT or ABORTED.
+    pub status: String,
+    /// The error name when it failed.
+    pub error: Option<String>,
+    /// The error's cause when it failed.
+    pub cause: Option<String>,
+    /// The summary, when the run got as far as `Summarize`.
+    pub summary: Option<RunSummary>,
+    /// From StartExecution to the end.
+    pub elapsed: Duration,
+}
+
+/// Starts the run and waits for its end, calling `progress` with each state entered.
+pub async fn run(
+    sfn: &aws_sdk_sfn::Client,
+    state_machine_arn: &str,
+    request: &RunRequest,
+    timeout: Duration,
+    mut progress: impl FnMut(Duration, &str),
+) -> anyhow::Result<RunOutcome> {
+    let input = serde_json::json!({
+        "reports": request.reports,
+        "runAt": request.run_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+    });
+    let started = Instant::now();
+    let execution_arn = sfn
+        .start_execution()
+        .state_machine_arn(state_machine_arn)
+        .name(request.execution_name())
+        .input(input.to_string())
+        .send()
+        .await
+        .with_context(|| format!("starting execution {}", request.execution_name()))?
+        .execution_arn()
+        .to_owned();
+    let mut seen = HashSet::new();
+    loop {
+        let history = history(sfn, &execution_arn).await?;
+        let entered = [
+            HistoryEventType::TaskStateEntered,
+            HistoryEventType::ChoiceStateEntered,
+            HistoryEventType::WaitStateEntered,
+        ];
+        for event in &history {
+            if entered.contains(event.r#type())
+                && seen.insert(event.id())
+                && let Some(details) = event.state_entered_event_details()
+            {
+                progress(started.elapsed(), details.name());
+            }
+        }
+        let described = sfn
+            .describe_execution()
+            .execution_arn(&execution_arn)
+            .send()
+            .await
+            .context("describing the execution")?;
+        let status = described.status().clone();
+        if status != ExecutionStatus::Running && status != ExecutionStatus::PendingRedrive {
+            // A successful run's output is the summary; a failed one's is in the history.
+            let from_output = described
+                .output()
+                .and_then(|o| serde_json::from_str::<RunSummary>(o).ok());
+            let summary = from_output.or_else(|| {
+                history.iter().rev().find_map(|event| {
+                    let exited = event.state_exited_event_details()?;
+                    (exited.name() == "Summarize")
+                        .then(|| exited.output().and_then(|o| serde_json::from_str(o).ok()))
+                        .flatten()
+                })
+            });
+            if summary.is_none() {
+                tracing::warn!(output = ?described.output(), "the run's summary could not be read");
+            }
+            return Ok(RunOutcome {
+                execution_arn,
+                status: status.as_str().to_owned(),
+                error: described.error().map(str::to_owned),
+                cause: described.cause().map(str::to_owned),
+                summary,
+                elapsed: started.elapsed(),
+            });
+        }
+        if started.elapsed() > timeout {
+            anyhow::bail!(
+                "execution {execution_arn} still running after {} s; see its history",
+                timeout.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+async fn history(
+    sfn: &aws_sdk_sfn::Client,
+    execution_arn: &str,
+) -> anyhow::Result<Vec<aws_sdk_sfn::types::HistoryEvent>> {
+    let mut events = Vec::new();
+    let mut next_token = None;
+    loop {
+        let page = sfn
+            .get_execution_history()
+            .execution_arn(execution_arn)
+            .max_results(1000)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .context("reading the execution history")?;
+        events.extend(page.events().iter().cloned());
+        next_token = page.next_token().map(str::to_owned);
+        if next_token.is_none() {
+            return Ok(events);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn execution_name_is_deterministic_and_valid() {
+        let request = RunRequest {
+            reports: vec!["orders".into(), "jp orders".into()],
+            run_at: "2026-11-25T06:00:00Z".parse().unwrap(),
+            attempt: None,
+        };
+        assert_eq!(
+            request.execution_name(),
+            "20261125T060000Z-orders+jp_orders".replace('+', "_")
+        );
+        let again = RunRequest {
+            attempt: Some("2".into()),
+            ..request.clone()
+        };
+        assert_eq!(
+            again.execution_name(),
+            "20261125T060000Z-orders_jp_orders-2"
+        );
+        let all = RunRequest {
+            reports: vec![],
+            ..request
+        };
+        assert_eq!(all.execution_name(), "20261125T060000Z-all");
+    }
+}

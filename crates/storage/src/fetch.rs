@@ -1,0 +1,117 @@
+//! Download and store, starting over from a fresh URL when the download fails in a way a
+//! fresh URL fixes.
+//!
+//! Amazon's document URLs expire 5 minutes after getReportDocument
+//! (api-facts.md §3.3, §8 pitfall 10), and a long download, a slow Step Functions hop or
+//! a retried Lambda easily outlives one; a cut-off body or broken gzip is also cured by
+//! downloading again. Each attempt is a complete [`store_document`]: its multipart upload
+//! is aborted before the next attempt starts, and nothing is resumed, so the stored bytes
+//! always come from a single download.
+
+use aws_sdk_s3::Client;
+use domain::ErrorName;
+use spapi::{ReportDocument, ReportDocumentOptions, SpApiClient};
+
+use crate::error::StoreError;
+use crate::stream::{StoreOptions, StoredObject, UploadTarget, metadata, store_document};
+use crate::transcode::SourceCharset;
+
+/// Fresh URLs fetched after `DocumentUrlExpired` (before or during the download).
+pub const URL_EXPIRED_RETRIES: u32 = 2;
+/// Fresh URLs fetched after `DocumentTruncated`.
+pub const TRUNCATED_RETRIES: u32 = 1;
+
+/// Downloads `document` with `client` and stores it at `target`, fetching a fresh URL
+/// (getReportDocument) and starting over on an expired URL (up to
+/// [`URL_EXPIRED_RETRIES`] times) or a truncated download ([`TRUNCATED_RETRIES`]).
+///
+/// The charset comes from the download's `Content-Type`, else from Amazon's flat-file
+/// default for `marketplace_id`. Besides [`store_document`]'s metadata the object gets
+/// `source-compression`. After the budget the last error is returned inside
+/// [`StoreError::GaveUp`], with its stable name.
+pub async fn fetch_and_store(
+    client: &SpApiClient,
+    document: &ReportDocument,
+    marketplace_id: &str,
+    s3: &Client,
+    target: &UploadTarget,
+    options: &StoreOptions,
+) -> Result<StoredObject, StoreError> {
+    let document_id = document.report_document_id.as_str();
+    let mut fresh = None;
+    let (mut expired, mut truncated, mut attempts) = (0, 0, 0);
+    loop {
+        attempts += 1;
+        let current = fresh.as_ref().unwrap_or(document);
+        let error = match store_once(client, current, marketplace_id, s3, target, options).await {
+            Ok(stored) => return Ok(stored),
+            Err(error) => error,
+        };
+        let retry = match error.name() {
+            ErrorName::DocumentUrlExpired if expired < URL_EXPIRED_RETRIES => {
+                expired += 1;
+                true
+            }
+            ErrorName::DocumentTruncated if truncated < TRUNCATED_RETRIES => {
+                truncated += 1;
+                true
+            }
+            _ => false,
+        };
+        if !retry {
+            return Err(if attempts == 1 {
+                error
+            } else {
+                StoreError::GaveUp {
+                    document_id: document_id.to_owned(),
+                    attempts,
+                    source: Box::new(error),
+                }
+            });
+        }
+        tracing::warn!(
+            document_id,
+            attempt = attempts,
+            name = %error.name(),
+            error = &error as &dyn std::error::Error,
+            "document download failed; starting over from a fresh URL"
+        );
+        let refreshed = client
+            .get_report_document(document_id, ReportDocumentOptions::default())
+            .await
+            .map_err(|source| StoreError::RefreshUrl {
+                document_id: document_id.to_owned(),
+                source: Box::new(source),
+            })?;
+        fresh = Some(refreshed);
+    }
+}
+
+/// One attempt: start the download, pick the charset, stream it to S3.
+async fn store_once(
+    client: &SpApiClient,
+    document: &ReportDocument,
+    marketplace_id: &str,
+    s3: &Client,
+    target: &UploadTarget,
+    options: &StoreOptions,
+) -> Result<StoredObject, StoreError> {
+    let stream =
+        client
+            .download_document(document)
+            .await
+            .map_err(|source| StoreError::Download {
+                document_id: document.report_document_id.clone(),
+                source: Box::new(source),
+            })?;
+    let charset = SourceCharset::resolve(stream.charset(), marketplace_id, target.format)?;
+    let mut target = target.clone();
+    target.metadata.insert(
+        metadata::SOURCE_COMPRESSION.to_owned(),
+        stream
+            .compression()
+            .map_or("none", |compression| compression.as_str())
+            .to_owned(),
+    );
+    store_document(stream, charset, s3, &target, options).await
+}

@@ -1,0 +1,126 @@
+//! The Store step: the Lambda handler around [`crate::fetch_and_store`].
+//!
+//! Input is the request, its sealed token, the report id and the document descriptor
+//! from GetDocument; output is what Record keeps. The object key is the deterministic
+//! [`domain::RawObjectKey`], so a retried Store overwrites the same object.
+
+use std::collections::BTreeMap;
+
+use domain::{ErrorName, PlannedRequest, RawObjectKey, ReportTypeSpec};
+use pipeline::{Failure, SealedToken, SpApiAccess};
+use serde::{Deserialize, Serialize};
+use spapi::ReportDocument;
+
+use crate::{StoreError, StoreOptions, UploadTarget, fetch_and_store};
+
+/// Input of the Store step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreInput {
+    /// The request.
+    pub item: PlannedRequest,
+    /// Access token from `auth` (for fetching a fresh URL).
+    pub token: SealedToken,
+    /// Amazon's report id.
+    pub report_id: String,
+    /// The document descriptor from GetDocument.
+    pub document: ReportDocument,
+}
+
+/// Output of the Store step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreOutput {
+    /// The raw object's key.
+    pub object_key: String,
+    /// SHA-256 (hex) of the object.
+    pub sha256: String,
+    /// Object size.
+    pub bytes: u64,
+    /// Data rows.
+    pub rows: u64,
+    /// The charset the document came in.
+    pub source_charset: String,
+}
+
+/// The function and the clients it keeps between invocations.
+pub struct Storage {
+    spapi: SpApiAccess,
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+    kms_key_id: String,
+    options: StoreOptions,
+}
+
+impl Storage {
+    /// The function with its clients, writing to `bucket` encrypted with `kms_key_id`.
+    pub fn new(
+        spapi: SpApiAccess,
+        s3: aws_sdk_s3::Client,
+        bucket: String,
+        kms_key_id: String,
+    ) -> Self {
+        Storage {
+            spapi,
+            s3,
+            bucket,
+            kms_key_id,
+            options: StoreOptions::default(),
+        }
+    }
+
+    /// Streams the document into the raw bucket.
+    pub async fn handle(&self, input: StoreInput) -> Result<StoreOutput, Failure> {
+        let request = &input.item.request;
+        let format = ReportTypeSpec::of(&request.report_type).format;
+        let key = RawObjectKey::new(request, &input.report_id, format).map_err(|e| {
+            Failure::caused_by(
+                ErrorName::ConfigInvalid,
+                "the report cannot be given an S3 key",
+                e,
+            )
+        })?;
+        let marketplace = request
+            .sorted_marketplaces()
+            .first()
+            .map(|m| (*m).to_owned())
+            .unwrap_or_default();
+        let target = UploadTarget {
+            bucket: self.bucket.clone(),
+            key: key.to_string(),
+            kms_key_id: Some(self.kms_key_id.clone()),
+            format,
+            metadata: BTreeMap::from([
+                ("report-id".to_owned(), input.report_id.clone()),
+                ("request-key".to_owned(), input.item.key.to_string()),
+                ("report-type".to_owned(), request.report_type.clone()),
+                ("account".to_owned(), request.account.clone()),
+            ]),
+        };
+        let client = self.spapi.client_for(&input.item, &input.token).await?;
+        let stored = fetch_and_store(
+            &client,
+            &input.document,
+            &marketplace,
+            &self.s3,
+            &target,
+            &self.options,
+        )
+        .await
+        .map_err(failure)?;
+        tracing::info!(key = %stored.key, bytes = stored.bytes, rows = stored.rows, parts = stored.parts, charset = %stored.source_charset, "document stored");
+        Ok(StoreOutput {
+            object_key: stored.key,
+            sha256: stored.sha256,
+            bytes: stored.bytes,
+            rows: stored.rows,
+            source_charset: stored.source_charset,
+        })
+    }
+}
+
+fn failure(error: StoreError) -> Failure {
+    let name = error.name();
+    let message = error.to_string();
+    Failure::caused_by(name, message, error)
+}

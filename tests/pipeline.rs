@@ -1,0 +1,634 @@
+//! The pipeline end to end: the real Lambda binaries under `cargo lambda watch`, the real
+//! `ingest` state machine in moto's interpreter, the SP-API simulator delivering
+//! notifications to the stage's SQS queue — one scenario per behaviour a user relies on.
+//!
+//! One local stack serves every scenario (starting it costs seconds), so this file runs
+//! without the libtest harness: each scenario prints `test <name> ... ok|FAILED` and the
+//! binary exits non-zero when any failed.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail, ensure};
+use chrono::{DateTime, TimeDelta, Utc};
+use cli::config_file::ConfigFile;
+use cli::run::{RunOutcome, RunRequest};
+use cli::{LocalOptions, LocalPipeline};
+use domain::config::ReportConfig;
+use pipeline::{Claim, MetadataTable, Outcome};
+use simulator::scenario::{Outcome as SimOutcome, ReportRule, Scenario};
+use spapi::{
+    CreateReportSpecification, Endpoints, LwaCredentials, SellerAuthorization, SpApiClient,
+};
+
+const ORDERS: &str = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL";
+const US: &str = "ATVPDKIKX0DER";
+
+struct World {
+    local: LocalPipeline,
+    sim: simulator::RunningSimulator,
+    file: ConfigFile,
+    config: domain::Config,
+    table: MetadataTable,
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+type Scenario_ = for<'a> fn(&'a World) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + 'a>>;
+
+fn main() -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async {
+        let started = Instant::now();
+        let world = match World::start().await {
+            Ok(world) => world,
+            Err(error) => {
+                eprintln!("could not start the local pipeline: {error:#}");
+                return ExitCode::FAILURE;
+            }
+        };
+        println!(
+            "local pipeline up in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        let scenarios: Vec<(&str, Scenario_)> = vec![
+            ("happy_path_stores_exactly_the_bytes_amazon_served", |w| {
+                Box::pin(happy_path(w))
+            }),
+            ("japanese_cp932_report_lands_as_utf8", |w| {
+                Box::pin(japanese_report(w))
+            }),
+            (
+                "rerun_of_the_same_window_reuses_the_report_and_the_key",
+                |w| Box::pin(rerun_same_window(w)),
+            ),
+            (
+                "notification_before_token_registered_resumes_at_once",
+                |w| Box::pin(notification_before_token(w)),
+            ),
+            (
+                "duplicate_and_unsolicited_notifications_give_one_object",
+                |w| Box::pin(duplicates_and_unsolicited(w)),
+            ),
+            ("lost_notification_falls_back_to_polling", |w| {
+                Box::pin(lost_notification(w))
+            }),
+            (
+                "fatal_report_fails_the_run_with_its_reason_and_no_object",
+                |w| Box::pin(fatal_report(w)),
+            ),
+            ("cancelled_report_is_recorded_as_no_data", |w| {
+                Box::pin(cancelled_report(w))
+            }),
+            ("expired_document_url_is_fetched_again", |w| {
+                Box::pin(expired_url(w))
+            }),
+            ("truncated_gzip_is_retried_without_a_partial_object", |w| {
+                Box::pin(truncated_download(w))
+            }),
+            ("throttled_create_report_still_completes", |w| {
+                Box::pin(throttled_create(w))
+            }),
+        ];
+        let only = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
+        let mut failed = Vec::new();
+        for (name, scenario) in scenarios {
+            if only.as_deref().is_some_and(|o| !name.contains(o)) {
+                continue;
+            }
+            let began = Instant::now();
+            match scenario(&world).await {
+                Ok(()) => println!(
+                    "test {name} ... ok ({:.1} s)",
+                    began.elapsed().as_secs_f64()
+                ),
+                Err(error) => {
+                    println!(
+                        "test {name} ... FAILED ({:.1} s)\n    {error:#}",
+                        began.elapsed().as_secs_f64()
+                    );
+                    failed.push(name);
+                }
+            }
+        }
+        world.sim.shutdown().await;
+        world.local.shutdown().await;
+        if failed.is_empty() {
+            println!(
+                "end-to-end: all scenarios passed in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        } else {
+            println!("end-to-end: {} failed: {failed:?}", failed.len());
+            ExitCode::FAILURE
+        }
+    })
+}
+
+impl World {
+    async fn start() -> anyhow::Result<World> {
+        let local = LocalPipeline::up(LocalOptions::default()).await?;
+        let sim = simulator::start(simulator::SimConfig {
+            sqs: Some(simulator::SqsTarget {
+                endpoint_url: Some(local.aws_endpoint_url()),
+                region: "us-east-1".into(),
+            }),
+            scenario: fast(vec![]),
+            ..simulator::SimConfig::default()
+        })
+        .await?;
+        let mut file = cli::demo::demo_config("local", &sim.base_url(), &sim.lwa_token_url());
+        let base = file.reports["orders"].clone();
+        // A short patience, so the polling fallback starts quickly when a notification is lost.
+        file.reports.insert(
+            "orders-impatient".into(),
+            ReportConfig {
+                await_timeout_secs: 2,
+                ..base
+            },
+        );
+        let config = local.push(&file).await?;
+        local.subscribe(&file, &config).await?;
+        let aws = local.aws().clone();
+        let table = MetadataTable::new(
+            aws_sdk_dynamodb::Client::new(&aws),
+            local.resources().names.metadata_table.clone(),
+        );
+        let s3 = pipeline::s3_client(&aws);
+        let bucket = local.resources().names.raw_bucket.clone();
+        Ok(World {
+            local,
+            sim,
+            file,
+            config,
+            table,
+            s3,
+            bucket,
+        })
+    }
+
+    /// Runs `report` for the day before `day` and returns the outcome.
+    async fn run(
+        &self,
+        report: &str,
+        day: u32,
+        attempt: Option<&str>,
+    ) -> anyhow::Result<RunOutcome> {
+        let run_at = run_at(day);
+        let request = RunRequest {
+            reports: vec![report.to_owned()],
+            run_at,
+            attempt: attempt.map(str::to_owned),
+        };
+        self.local
+            .run(&request, Duration::from_secs(300), |_, _| {})
+            .await
+    }
+
+    fn planned(&self, report: &str, day: u32) -> anyhow::Result<domain::PlannedRequest> {
+        self.config
+            .plan(run_at(day), &[report.to_owned()])
+            .into_iter()
+            .next()
+            .context("nothing planned")
+    }
+
+    async fn objects_under(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
+        let listed = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .send()
+            .await?;
+        Ok(listed
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect())
+    }
+
+    /// The request's key prefix in S3 (everything before the report id).
+    fn key_prefix(&self, planned: &domain::PlannedRequest) -> anyhow::Result<String> {
+        let key = domain::RawObjectKey::new(&planned.request, "x", domain::DocumentFormat::Tsv)?;
+        Ok(key.as_str().trim_end_matches("x.tsv").to_owned())
+    }
+
+    /// Checks the one stored result against S3 and the simulator; returns it.
+    async fn assert_stored(
+        &self,
+        outcome: &RunOutcome,
+    ) -> anyhow::Result<update_metadata::ItemResult> {
+        ensure!(
+            outcome.status == "SUCCEEDED",
+            "execution {}: {:?} {:?}",
+            outcome.status,
+            outcome.error,
+            outcome.cause
+        );
+        let summary = outcome.summary.as_ref().context("no summary")?;
+        ensure!(
+            summary.results.len() == 1 && summary.stored == 1,
+            "summary: {summary:?}"
+        );
+        let result = summary.results[0].clone();
+        let Outcome::Stored {
+            object_key,
+            sha256,
+            rows,
+            bytes,
+        } = &result.outcome
+        else {
+            bail!("not stored: {result:?}")
+        };
+        let lines =
+            cli::results::read_back(&self.s3, &self.bucket, std::slice::from_ref(&result)).await?;
+        ensure!(
+            lines[0].object_sha256.as_deref() == Some(sha256.as_str()),
+            "the object's sha256 differs from what Store reported"
+        );
+        let expected = self
+            .sim
+            .expected_document(&result.report_id)
+            .await
+            .context("the simulator has no such document")?;
+        ensure!(
+            expected.sha256 == *sha256,
+            "object sha256 {sha256} != simulator's {}",
+            expected.sha256
+        );
+        ensure!(
+            expected.rows == *rows && expected.bytes == *bytes,
+            "rows/bytes {rows}/{bytes} != simulator's {}/{}",
+            expected.rows,
+            expected.bytes
+        );
+        let head = self
+            .s3
+            .head_object()
+            .bucket(&self.bucket)
+            .key(object_key)
+            .send()
+            .await?;
+        ensure!(
+            head.server_side_encryption().map(|e| e.as_str()) == Some("aws:kms"),
+            "object is not SSE-KMS: {:?}",
+            head.server_side_encryption()
+        );
+        Ok(result)
+    }
+}
+
+fn run_at(day: u32) -> DateTime<Utc> {
+    let base: DateTime<Utc> = "2026-10-01T06:00:00Z".parse().expect("time");
+    base + TimeDelta::days(i64::from(day))
+}
+
+fn fast(rules: Vec<ReportRule>) -> Scenario {
+    Scenario {
+        in_queue_ms: 100,
+        in_progress_ms: 200,
+        rules,
+        ..Scenario::default()
+    }
+}
+
+fn rule(report_type: &str) -> ReportRule {
+    ReportRule {
+        report_type: Some(report_type.to_owned()),
+        ..ReportRule::default()
+    }
+}
+
+async fn happy_path(w: &World) -> anyhow::Result<()> {
+    w.sim.set_scenario(fast(vec![]));
+    let outcome = w.run("orders", 1, None).await?;
+    let result = w.assert_stored(&outcome).await?;
+    let planned = w.planned("orders", 1)?;
+    ensure!(result.key == planned.key, "result for another request");
+    ensure!(
+        w.objects_under(&w.key_prefix(&planned)?).await?.len() == 1,
+        "not exactly one object"
+    );
+    Ok(())
+}
+
+async fn japanese_report(w: &World) -> anyhow::Result<()> {
+    w.sim.set_scenario(fast(vec![]));
+    let outcome = w.run("jp-orders", 1, None).await?;
+    let result = w.assert_stored(&outcome).await?;
+    let expected = w
+        .sim
+        .expected_document(&result.report_id)
+        .await
+        .context("digest")?;
+    ensure!(
+        expected.source_charset == "Cp932",
+        "the simulator served {}",
+        expected.source_charset
+    );
+    let Outcome::Stored { object_key, .. } = &result.outcome else {
+        bail!("not stored")
+    };
+    let head =
+        w.s3.head_object()
+            .bucket(&w.bucket)
+            .key(object_key)
+            .send()
+            .await?;
+    let charset = head
+        .metadata()
+        .and_then(|m| m.get("source-charset"))
+        .cloned();
+    ensure!(
+        charset.as_deref() == Some("Cp932"),
+        "source-charset metadata: {charset:?}"
+    );
+    let body =
+        w.s3.get_object()
+            .bucket(&w.bucket)
+            .key(object_key)
+            .send()
+            .await?
+            .body
+            .collect()
+            .await?
+            .into_bytes();
+    let text = std::str::from_utf8(&body).context("the object is not UTF-8")?;
+    ensure!(
+        text.chars()
+            .any(|c| ('\u{3040}'..='\u{30ff}').contains(&c)
+                || ('\u{4e00}'..='\u{9fff}').contains(&c)),
+        "no Japanese text in the object"
+    );
+    Ok(())
+}
+
+async fn rerun_same_window(w: &World) -> anyhow::Result<()> {
+    w.sim.set_scenario(fast(vec![]));
+    let planned = w.planned("orders", 1)?;
+    let creates_before = w.sim.calls().calls("createReport");
+    let outcome = w.run("orders", 1, Some("rerun")).await?;
+    let result = w.assert_stored(&outcome).await?;
+    ensure!(
+        w.sim.calls().calls("createReport") == creates_before,
+        "the rerun called createReport again"
+    );
+    ensure!(result.key == planned.key);
+    let objects = w.objects_under(&w.key_prefix(&planned)?).await?;
+    ensure!(
+        objects.len() == 1,
+        "objects for the request after a rerun: {objects:?}"
+    );
+    // The same execution name again is refused by Step Functions itself.
+    ensure!(
+        w.run("orders", 1, Some("rerun")).await.is_err(),
+        "a duplicate execution name was accepted"
+    );
+    Ok(())
+}
+
+async fn notification_before_token(w: &World) -> anyhow::Result<()> {
+    w.sim.set_scenario(fast(vec![]));
+    // A previous attempt claimed the request and created the report, then died before
+    // AwaitReport; Amazon's notification arrives while nobody waits.
+    let planned = w.planned("orders", 2)?;
+    ensure!(w.table.claim(&planned, Utc::now()).await? == Claim::New);
+    let credentials = w.file.accounts["demo-us"]
+        .credentials
+        .clone()
+        .context("credentials")?;
+    let client = SpApiClient::builder(Endpoints::parse(&w.sim.base_url(), &w.sim.lwa_token_url())?)
+        .app_credentials(LwaCredentials::new(
+            credentials.client_id,
+            credentials.client_secret,
+        ))
+        .seller(SellerAuthorization::new(
+            &planned.request.selling_partner_id,
+            credentials.refresh_token,
+        ))
+        .build()?;
+    let spec = CreateReportSpecification::new(ORDERS, [US]).with_data_window(
+        planned.request.window.start,
+        planned.request.window.amazon_end(),
+    );
+    let report_id = client.create_report(&spec).await?.report_id;
+    w.table
+        .record_report_id(
+            &planned.key,
+            &planned.request.selling_partner_id,
+            &report_id,
+        )
+        .await?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while w.table.request(&planned.key).await?.and_then(|r| r.status)
+        != Some(domain::ProcessingStatus::Done)
+    {
+        ensure!(
+            Instant::now() < deadline,
+            "the notification was not recorded within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let started = Instant::now();
+    let outcome = w.run("orders", 2, None).await?;
+    let result = w.assert_stored(&outcome).await?;
+    ensure!(result.report_id == report_id, "a second report was created");
+    ensure!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}: the task waited for a timeout",
+        started.elapsed()
+    );
+    Ok(())
+}
+
+async fn duplicates_and_unsolicited(w: &World) -> anyhow::Result<()> {
+    w.sim.set_scenario(fast(vec![ReportRule {
+        duplicate_notifications: 2,
+        renotify: 2,
+        unsolicited_notifications: 2,
+        ..rule(ORDERS)
+    }]));
+    let reports_before = w.sim.reports().len();
+    let outcome = w.run("orders", 3, None).await?;
+    w.assert_stored(&outcome).await?;
+    let planned = w.planned("orders", 3)?;
+    ensure!(
+        w.objects_under(&w.key_prefix(&planned)?).await?.len() == 1,
+        "not exactly one object"
+    );
+    // Let the extra deliveries drain, then check they were acknowledged, not retried.
+    let unsolicited: Vec<String> = w.sim.reports()[reports_before..]
+        .iter()
+        .filter(|r| r.report_schedule_id.is_some())
+        .map(|r| r.report_id.clone())
+        .collect();
+    ensure!(
+        unsolicited.len() == 2,
+        "the simulator made {} unsolicited reports",
+        unsolicited.len()
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for report_id in &unsolicited {
+        let client = aws_sdk_dynamodb::Client::new(w.local.aws());
+        let pk = format!(
+            "unsolicited#{}#{report_id}",
+            planned.request.selling_partner_id
+        );
+        loop {
+            let item = client
+                .get_item()
+                .table_name(&w.local.resources().names.metadata_table)
+                .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.clone()))
+                .send()
+                .await?;
+            if item.item().is_some() {
+                break;
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "unsolicited report {report_id} was not recorded"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    ensure!(
+        w.local.poller_stats().reported_failures == 0,
+        "some notification was reported as failed: {:?}",
+        w.local.poller_stats()
+    );
+    Ok(())
+}
+
+async fn lost_notification(w: &World) -> anyhow::Result<()> {
+    w.sim.set_scenario(fast(vec![ReportRule {
+        lose_notification: true,
+        ..rule(ORDERS)
+    }]));
+    let outcome = w.run("orders-impatient", 4, None).await?;
+    w.assert_stored(&outcome).await?;
+    Ok(())
+}
+
+async fn fatal_report(w: &World) -> anyhow::Result<()> {
+    let reason = "Report date range exceeds the limit for this report type";
+    w.sim.set_scenario(fast(vec![ReportRule {
+        outcome: Some(SimOutcome::Fatal),
+        fatal_reason: Some(reason.into()),
+        ..rule(ORDERS)
+    }]));
+    let outcome = w.run("orders", 5, None).await?;
+    ensure!(
+        outcome.status == "FAILED" && outcome.error.as_deref() == Some("ReportFatal"),
+        "{} {:?}",
+        outcome.status,
+        outcome.error
+    );
+    ensure!(
+        outcome.cause.as_deref().is_some_and(|c| c.contains(reason)),
+        "cause: {:?}",
+        outcome.cause
+    );
+    let planned = w.planned("orders", 5)?;
+    let record = w.table.request(&planned.key).await?.context("no record")?;
+    ensure!(
+        matches!(&record.outcome, Some(Outcome::Fatal { reason: r }) if r.contains(reason)),
+        "recorded: {:?}",
+        record.outcome
+    );
+    ensure!(
+        w.objects_under(&w.key_prefix(&planned)?).await?.is_empty(),
+        "an object was stored for a FATAL report"
+    );
+    Ok(())
+}
+
+async fn cancelled_report(w: &World) -> anyhow::Result<()> {
+    w.sim.set_scenario(fast(vec![ReportRule {
+        outcome: Some(SimOutcome::Cancelled),
+        ..rule(ORDERS)
+    }]));
+    let outcome = w.run("orders", 6, None).await?;
+    ensure!(
+        outcome.status == "SUCCEEDED",
+        "{} {:?}",
+        outcome.status,
+        outcome.cause
+    );
+    let summary = outcome.summary.context("no summary")?;
+    ensure!(summary.no_data == 1 && summary.stored == 0, "{summary:?}");
+    let planned = w.planned("orders", 6)?;
+    ensure!(w.table.request(&planned.key).await?.and_then(|r| r.outcome) == Some(Outcome::NoData));
+    ensure!(w.objects_under(&w.key_prefix(&planned)?).await?.is_empty());
+    Ok(())
+}
+
+async fn expired_url(w: &World) -> anyhow::Result<()> {
+    w.sim.set_scenario(fast(vec![ReportRule {
+        expire_first_url: true,
+        ..rule(ORDERS)
+    }]));
+    let documents_before = w.sim.calls().calls("getReportDocument");
+    let outcome = w.run("orders", 7, None).await?;
+    let result = w.assert_stored(&outcome).await?;
+    ensure!(
+        w.sim.calls().calls("getReportDocument") == documents_before + 2,
+        "the URL was not fetched again exactly once"
+    );
+    ensure!(
+        w.sim
+            .report(&result.report_id)
+            .context("report")?
+            .downloads_served
+            == 1,
+        "more than one download was served"
+    );
+    Ok(())
+}
+
+async fn truncated_download(w: &World) -> anyhow::Result<()> {
+    w.sim.set_scenario(fast(vec![ReportRule {
+        truncate_first_download: true,
+        ..rule(ORDERS)
+    }]));
+    let outcome = w.run("orders", 8, None).await?;
+    let result = w.assert_stored(&outcome).await?;
+    let info = w.sim.report(&result.report_id).context("report")?;
+    ensure!(
+        info.downloads_served == 2,
+        "downloads served: {}",
+        info.downloads_served
+    );
+    let uploads =
+        w.s3.list_multipart_uploads()
+            .bucket(&w.bucket)
+            .send()
+            .await?;
+    ensure!(
+        uploads.uploads().is_empty(),
+        "multipart uploads left open: {}",
+        uploads.uploads().len()
+    );
+    Ok(())
+}
+
+async fn throttled_create(w: &World) -> anyhow::Result<()> {
+    let mut scenario = fast(vec![]);
+    scenario.throttle_next.insert("createReport".into(), 2);
+    w.sim.set_scenario(scenario);
+    let throttled_before = w.sim.calls().throttled("createReport");
+    let outcome = w.run("orders", 9, None).await?;
+    w.assert_stored(&outcome).await?;
+    ensure!(
+        w.sim.calls().throttled("createReport") == throttled_before + 2,
+        "429s served: {}",
+        w.sim.calls().throttled("createReport") - throttled_before
+    );
+    Ok(())
+}
