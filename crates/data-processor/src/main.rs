@@ -1,32 +1,15 @@
 //! The `data-processor` Lambda: clients built once per container, then the runtime loop.
 
-use std::sync::Arc;
-
 use lambda_runtime::{LambdaEvent, service_fn};
-use pipeline::{ConfigStore, MetadataTable, SpApiAccess, TokenSealer, settings};
+use pipeline::settings;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    pipeline::init_tracing();
-    let aws = pipeline::aws_config().await;
-    let config = Arc::new(ConfigStore::new(
-        aws_sdk_ssm::Client::new(&aws),
-        settings::required(settings::STAGE)?,
-    ));
-    let sealer = TokenSealer::new(
-        aws_sdk_kms::Client::new(&aws),
-        settings::required(settings::KMS_KEY_ID)?,
-    );
-    let table = MetadataTable::new(
-        aws_sdk_dynamodb::Client::new(&aws),
-        settings::required(settings::METADATA_TABLE)?,
-    );
-    let (base, max) = (
-        settings::seconds(settings::POLL_BASE_SECONDS, 15)?,
-        settings::seconds(settings::POLL_MAX_SECONDS, 300)?,
-    );
+    let env = pipeline::FunctionEnv::load().await;
+    let base = settings::seconds(settings::POLL_BASE_SECONDS, 15)?;
+    let max = settings::seconds(settings::POLL_MAX_SECONDS, 300)?;
     let function =
-        data_processor::DataProcessor::new(SpApiAccess::new(config, sealer)?, table, base, max);
+        data_processor::DataProcessor::new(env.spapi_access()?, env.metadata_table()?, base, max);
     let function = &function;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<data_processor::Input>| function.handle(event.payload),

@@ -7,6 +7,7 @@
 
 pub mod config_store;
 pub mod failure;
+pub mod function_env;
 pub mod metadata;
 pub mod sealed_token;
 pub mod settings;
@@ -15,6 +16,7 @@ pub mod task_result;
 
 pub use config_store::ConfigStore;
 pub use failure::{Failure, aws_failure};
+pub use function_env::FunctionEnv;
 pub use metadata::{Claim, MetadataTable, Outcome, RequestRecord, StatusChange, TaskResult};
 pub use sealed_token::{SealedToken, TokenSealer};
 pub use spapi_access::SpApiAccess;
