@@ -153,8 +153,8 @@ impl World {
                 ..base
             },
         );
-        let config = local.push(&file).await?;
-        local.subscribe(&file, &config).await?;
+        let config = local.stage().push(&file).await?;
+        local.stage().subscribe(&file, &config).await?;
         let aws = local.aws().clone();
         let table = MetadataTable::new(
             aws_sdk_dynamodb::Client::new(&aws),
@@ -187,6 +187,7 @@ impl World {
             attempt: attempt.map(str::to_owned),
         };
         self.local
+            .stage()
             .run(&request, Duration::from_secs(300), |_, _| {})
             .await
     }

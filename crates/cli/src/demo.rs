@@ -17,6 +17,7 @@ use domain::{AccountKind, Region, Source};
 use crate::config_file::{AccountEntry, ConfigFile, Credentials};
 use crate::results::{Landed, read_back, table};
 use crate::run::RunRequest;
+use crate::stage::StageHandle;
 use crate::{LocalOptions, LocalPipeline};
 
 /// The demo's configuration for a simulator at `simulator_url`.
@@ -149,13 +150,24 @@ pub async fn run_demo() -> anyhow::Result<bool> {
 
 async fn demo_on(local: &LocalPipeline, sim: &simulator::RunningSimulator) -> anyhow::Result<bool> {
     let file = demo_config("local", &sim.base_url(), &sim.lwa_token_url());
-    let config = local.push(&file).await?;
+    run_file(local.stage(), &file, Some(sim)).await
+}
+
+/// Pushes `file` to the stage, subscribes its accounts, runs every report once and prints
+/// what landed; with a simulator, each object is also checked against what it served.
+/// Returns whether every report landed.
+pub async fn run_file(
+    stage: &StageHandle,
+    file: &ConfigFile,
+    sim: Option<&simulator::RunningSimulator>,
+) -> anyhow::Result<bool> {
+    let config = stage.push(file).await?;
     println!(
         "configuration pushed: {} accounts, {} reports",
         config.accounts.len(),
         config.reports.len()
     );
-    for s in local.subscribe(&file, &config).await? {
+    for s in stage.subscribe(file, &config).await? {
         println!(
             "subscribed {} to REPORT_PROCESSING_FINISHED (destination {})",
             s.account, s.destination_id
@@ -167,7 +179,7 @@ async fn demo_on(local: &LocalPipeline, sim: &simulator::RunningSimulator) -> an
         attempt: None,
     };
     println!("running {} …", request.execution_name());
-    let outcome = local
+    let outcome = stage
         .run(&request, Duration::from_secs(900), |elapsed, state| {
             println!("  {:>6.1} s  {state}", elapsed.as_secs_f64())
         })
@@ -190,11 +202,13 @@ async fn demo_on(local: &LocalPipeline, sim: &simulator::RunningSimulator) -> an
         );
         return Ok(false);
     };
-    let s3 = pipeline::s3_client(local.aws());
-    let mut lines = read_back(&s3, &local.resources().names.raw_bucket, &summary.results).await?;
-    compare_with_simulator(sim, &mut lines).await;
+    let s3 = pipeline::s3_client(stage.aws());
+    let mut lines = read_back(&s3, &stage.resources().names.raw_bucket, &summary.results).await?;
+    if let Some(sim) = sim {
+        compare_with_simulator(sim, &mut lines).await;
+    }
     print!("\n{}", table(&lines));
     Ok(outcome.status == "SUCCEEDED"
-        && lines.len() == config.reports.len()
+        && lines.len() == config.plan(request.run_at, &[]).len()
         && lines.iter().all(Landed::is_ok))
 }

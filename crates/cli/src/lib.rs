@@ -8,6 +8,7 @@ pub mod demo;
 pub mod resources;
 pub mod results;
 pub mod run;
+pub mod stage;
 pub mod subscribe;
 
 use std::path::PathBuf;
@@ -19,9 +20,8 @@ use local_stack::{
     SqsPollerOptions,
 };
 
-use crate::config_file::ConfigFile;
 use crate::resources::{Provisioned, StageResources, provision};
-use crate::run::{RunOutcome, RunRequest};
+use crate::stage::{EndpointsFile, StageHandle};
 
 /// The ingest state machine's definition, as committed.
 pub const INGEST_DEFINITION: &str = include_str!("../../../statemachines/ingest.asl.json");
@@ -58,6 +58,7 @@ pub struct LocalPipeline {
     poller: SqsPoller,
     provisioned: Provisioned,
     aws: aws_config::SdkConfig,
+    stage: StageHandle,
 }
 
 impl LocalPipeline {
@@ -101,6 +102,7 @@ impl LocalPipeline {
         Ok(LocalPipeline {
             stack,
             poller,
+            stage: StageHandle::new(aws.clone(), provisioned.clone()),
             provisioned,
             aws,
         })
@@ -122,51 +124,19 @@ impl LocalPipeline {
     }
 
     /// Where the stack is, for `sp-ingest local up`'s endpoints file.
-    pub fn endpoints(&self) -> serde_json::Value {
-        serde_json::json!({
-            "stack": self.stack.endpoints(),
-            "resources": self.provisioned,
-            "notificationQueueArn": self.provisioned.names.queue_arn(),
-            "stateMachineArn": self.provisioned.names.state_machine_arn(),
-        })
+    pub fn endpoints(&self) -> EndpointsFile {
+        EndpointsFile {
+            aws_endpoint_url: self.aws_endpoint_url(),
+            resources: self.provisioned.clone(),
+            notification_queue_arn: self.provisioned.names.queue_arn(),
+            state_machine_arn: self.provisioned.names.state_machine_arn(),
+            pid: std::process::id(),
+        }
     }
 
-    /// Pushes a configuration file to the stage (secrets, then parameters).
-    pub async fn push(&self, file: &ConfigFile) -> anyhow::Result<domain::Config> {
-        anyhow::ensure!(
-            file.stage == self.provisioned.names.stage,
-            "the file is for stage `{}`, the local stack runs stage `{}`",
-            file.stage,
-            self.provisioned.names.stage
-        );
-        config_file::push(&self.aws, file).await
-    }
-
-    /// Subscribes the file's accounts to the stage's notification queue.
-    pub async fn subscribe(
-        &self,
-        file: &ConfigFile,
-        config: &domain::Config,
-    ) -> anyhow::Result<Vec<subscribe::Subscribed>> {
-        subscribe::subscribe(file, config, &self.provisioned.names.queue_arn()).await
-    }
-
-    /// Runs the ingest state machine to its end.
-    pub async fn run(
-        &self,
-        request: &RunRequest,
-        timeout: Duration,
-        progress: impl FnMut(Duration, &str),
-    ) -> anyhow::Result<RunOutcome> {
-        let sfn = aws_sdk_sfn::Client::new(&self.aws);
-        run::run(
-            &sfn,
-            &self.provisioned.names.state_machine_arn(),
-            request,
-            timeout,
-            progress,
-        )
-        .await
+    /// The stage: push config, subscribe, run.
+    pub fn stage(&self) -> &StageHandle {
+        &self.stage
     }
 
     /// Messages the poller handed to the notification processor, and their fate.

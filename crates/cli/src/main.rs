@@ -30,6 +30,22 @@ enum Local {
         #[arg(long, default_value = ".local/endpoints.json")]
         endpoints: PathBuf,
     },
+    /// Pushes a config file to the running local stack, subscribes its accounts and runs
+    /// every report once; prints what landed.
+    Run {
+        /// The configuration file (see `config/example.json`).
+        #[arg(long)]
+        config: PathBuf,
+        /// The endpoints file `local up` wrote.
+        #[arg(long, default_value = ".local/endpoints.json")]
+        endpoints: PathBuf,
+    },
+    /// Stops the local stack that `local up` started.
+    Down {
+        /// The endpoints file `local up` wrote.
+        #[arg(long, default_value = ".local/endpoints.json")]
+        endpoints: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -44,6 +60,8 @@ async fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Demo => cli::demo::run_demo().await,
         Command::Local(Local::Up { endpoints }) => local_up(endpoints).await.map(|()| true),
+        Command::Local(Local::Run { config, endpoints }) => local_run(&config, &endpoints).await,
+        Command::Local(Local::Down { endpoints }) => local_down(&endpoints).await.map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -65,10 +83,44 @@ async fn local_up(endpoints: PathBuf) -> anyhow::Result<()> {
         serde_json::to_string_pretty(&local.endpoints())?,
     )?;
     println!(
-        "local stack up; endpoints in {} — Ctrl-C stops it",
+        "local stack up; endpoints in {} — Ctrl-C or `sp-ingest local down` stops it",
         endpoints.display()
     );
-    tokio::signal::ctrl_c().await?;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result?,
+        _ = terminate.recv() => {}
+    }
     local.shutdown().await;
+    let _ = std::fs::remove_file(&endpoints);
     Ok(())
+}
+
+async fn local_run(config: &std::path::Path, endpoints: &std::path::Path) -> anyhow::Result<bool> {
+    let file = cli::config_file::ConfigFile::read(config)?;
+    let (stage, _) = cli::stage::StageHandle::attach(endpoints).await?;
+    cli::demo::run_file(&stage, &file, None).await
+}
+
+async fn local_down(endpoints: &std::path::Path) -> anyhow::Result<()> {
+    let (_, file) = cli::stage::StageHandle::attach(endpoints).await?;
+    // SIGTERM lets `local up` stop its processes in order; `kill` avoids unsafe libc calls.
+    let status = tokio::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(file.pid.to_string())
+        .status()
+        .await?;
+    anyhow::ensure!(
+        status.success(),
+        "no `local up` process {} (already stopped?)",
+        file.pid
+    );
+    for _ in 0..300 {
+        if !endpoints.exists() {
+            println!("local stack stopped");
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("`local up` ({}) did not stop within 30 s", file.pid)
 }

@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::LocalStackError;
 pub use invoke::{InvokeOutcome, LambdaBackend, LambdaFunction, LambdaInvokeClient};
-pub use moto::{Moto, MotoOptions};
+pub use moto::{Moto, MotoOptions, sdk_config_for};
 pub use proxy::{ProxyListener, ProxyTargets, RoutingProxy};
 pub use sqs_poller::{SqsPoller, SqsPollerOptions, SqsPollerStats};
 pub use watch::{LambdaWatch, LambdaWatchOptions};

@@ -216,7 +216,7 @@ pub(crate) fn aws_env_for(endpoint_url: &str) -> Vec<(String, String)> {
 }
 
 /// An SDK configuration for a local endpoint that ignores the host's AWS environment and profiles.
-pub(crate) async fn sdk_config_for(endpoint_url: &str) -> aws_config::SdkConfig {
+pub async fn sdk_config_for(endpoint_url: &str) -> aws_config::SdkConfig {
     let credentials = aws_sdk_sqs::config::Credentials::new(
         TEST_CREDENTIAL,
         TEST_CREDENTIAL,
