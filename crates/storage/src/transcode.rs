@@ -316,10 +316,78 @@ pub enum RowCounter {
     Tsv(LineCounter),
     /// JSON Lines: one record per line.
     JsonLines(LineCounter),
-    /// One JSON document: not counted yet (always 0). Counting records of the main array
-    /// needs a streaming JSON parser per report type; the Transform step counts them when
-    /// it reads the document.
-    Json,
+    /// One JSON document: the records of its top-level arrays (see [`JsonRecordCounter`]).
+    Json(JsonRecordCounter),
+}
+
+/// Counts the records of a JSON report as it streams by, without parsing it: the
+/// elements of every array that is a value of the root object (`salesAndTrafficByDate`,
+/// `salesAndTrafficByAsin`, `dataByAsin`, …), or of the root array itself. SP-API JSON
+/// reports put their rows there and their `reportSpecification` in an object, so this is
+/// the row count of every report type without a schema per type. Strings are skipped with
+/// their escapes, so brackets and commas inside text do not count.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JsonRecordCounter {
+    records: u64,
+    depth: u32,
+    /// Whether the containers at depth 1 and 2 are counted arrays.
+    counted: [bool; 2],
+    /// Whether the root is an object (its array values are counted).
+    root_is_object: bool,
+    in_string: bool,
+    escaped: bool,
+    /// After `[` or `,` in a counted array: the next value starts a record.
+    expecting_record: bool,
+}
+
+impl JsonRecordCounter {
+    fn in_counted_array(&self) -> bool {
+        matches!(self.depth, 1 | 2) && self.counted[self.depth as usize - 1]
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                } else if byte == b'\\' {
+                    self.escaped = true;
+                } else if byte == b'"' {
+                    self.in_string = false;
+                }
+                continue;
+            }
+            if byte.is_ascii_whitespace() {
+                continue;
+            }
+            if self.expecting_record && byte != b']' {
+                self.records += 1;
+                self.expecting_record = false;
+            }
+            match byte {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => {
+                    self.depth += 1;
+                    let array = byte == b'[';
+                    let counted =
+                        array && (self.depth == 1 || (self.depth == 2 && self.root_is_object));
+                    if self.depth == 1 {
+                        self.root_is_object = !array;
+                    }
+                    if matches!(self.depth, 1 | 2) {
+                        self.counted[self.depth as usize - 1] = counted;
+                    }
+                    self.expecting_record = counted;
+                }
+                b'}' | b']' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    self.expecting_record = false;
+                }
+                b',' => self.expecting_record = self.in_counted_array(),
+                _ => {}
+            }
+        }
+    }
 }
 
 /// Lines seen so far in a stream of bytes.
@@ -350,7 +418,7 @@ impl RowCounter {
         match format {
             DocumentFormat::Tsv => RowCounter::Tsv(LineCounter::default()),
             DocumentFormat::Jsonl => RowCounter::JsonLines(LineCounter::default()),
-            DocumentFormat::Json => RowCounter::Json,
+            DocumentFormat::Json => RowCounter::Json(JsonRecordCounter::default()),
         }
     }
 
@@ -358,7 +426,7 @@ impl RowCounter {
     pub fn update(&mut self, utf8: &[u8]) {
         match self {
             RowCounter::Tsv(lines) | RowCounter::JsonLines(lines) => lines.update(utf8),
-            RowCounter::Json => {}
+            RowCounter::Json(records) => records.update(utf8),
         }
     }
 
@@ -367,7 +435,7 @@ impl RowCounter {
         match self {
             RowCounter::Tsv(lines) => lines.lines().saturating_sub(1),
             RowCounter::JsonLines(lines) => lines.lines(),
-            RowCounter::Json => 0,
+            RowCounter::Json(records) => records.records,
         }
     }
 }
@@ -375,6 +443,39 @@ impl RowCounter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn json_rows_in_chunks(document: &str, chunk: usize) -> u64 {
+        let mut counter = RowCounter::for_format(DocumentFormat::Json);
+        for piece in document.as_bytes().chunks(chunk.max(1)) {
+            counter.update(piece);
+        }
+        counter.rows()
+    }
+
+    #[test]
+    fn json_rows_are_the_records_of_the_top_level_arrays_at_any_chunking() {
+        let document = r#"{"reportSpecification":{"reportType":"GET_SALES_AND_TRAFFIC_REPORT","marketplaceIds":["ATVPDKIKX0DER","A2EUQ1WTGCTBG2"]},
+            "salesAndTrafficByDate":[{"date":"2026-11-24","sales":{"units":[1,2]}},{"date":"2026-11-25"}],
+            "salesAndTrafficByAsin":[ {"asin":"B0[1,2]","title":"a \"quoted\" ], text, {"}, {"asin":"B02"}, {"asin":"B03"} ],
+            "empty":[], "scalars":[1, "two", null, true]}"#;
+        for chunk in 1..=document.len() {
+            assert_eq!(
+                json_rows_in_chunks(document, chunk),
+                2 + 3 + 4,
+                "chunk size {chunk}"
+            );
+        }
+    }
+
+    #[test]
+    fn json_root_array_counts_its_elements() {
+        assert_eq!(
+            json_rows_in_chunks(r#"[{"a":[1,2,3]},{"b":{}}, [] ]"#, 3),
+            3
+        );
+        assert_eq!(json_rows_in_chunks("[]", 1), 0);
+        assert_eq!(json_rows_in_chunks(r#"{"reportSpecification":{}}"#, 2), 0);
+    }
 
     /// Japanese report text with 2-byte CP932 characters (incl. NEC row 13 "①", the IBM
     /// extension "髙", CP932's "～" for the wave dash), half-width katakana and ASCII, so
@@ -568,8 +669,8 @@ mod tests {
     }
 
     #[test]
-    fn json_lines_count_records_and_json_is_not_counted() {
+    fn json_lines_count_lines_and_json_counts_top_level_array_records() {
         assert_eq!(rows(DocumentFormat::Jsonl, &["{}\n{}\n", "{}"]), 3);
-        assert_eq!(rows(DocumentFormat::Json, &["{\"a\":[1,\n2]}\n"]), 0);
+        assert_eq!(rows(DocumentFormat::Json, &["{\"a\":[1,\n2]}\n"]), 2);
     }
 }
