@@ -11,7 +11,6 @@ pub mod run;
 pub mod stage;
 pub mod subscribe;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -56,8 +55,6 @@ impl Default for LocalOptions {
 pub struct LocalPipeline {
     stack: LocalStack,
     poller: SqsPoller,
-    provisioned: Provisioned,
-    aws: aws_config::SdkConfig,
     stage: StageHandle,
 }
 
@@ -102,20 +99,18 @@ impl LocalPipeline {
         Ok(LocalPipeline {
             stack,
             poller,
-            stage: StageHandle::new(aws.clone(), provisioned.clone()),
-            provisioned,
-            aws,
+            stage: StageHandle::new(aws, provisioned),
         })
     }
 
     /// The AWS configuration for the local stack.
     pub fn aws(&self) -> &aws_config::SdkConfig {
-        &self.aws
+        self.stage.aws()
     }
 
     /// The stage's resources.
     pub fn resources(&self) -> &Provisioned {
-        &self.provisioned
+        self.stage.resources()
     }
 
     /// The AWS endpoint (for other processes, e.g. a simulator delivering notifications).
@@ -127,9 +122,9 @@ impl LocalPipeline {
     pub fn endpoints(&self) -> EndpointsFile {
         EndpointsFile {
             aws_endpoint_url: self.aws_endpoint_url(),
-            resources: self.provisioned.clone(),
-            notification_queue_arn: self.provisioned.names.queue_arn(),
-            state_machine_arn: self.provisioned.names.state_machine_arn(),
+            resources: self.resources().clone(),
+            notification_queue_arn: self.resources().names.queue_arn(),
+            state_machine_arn: self.resources().names.state_machine_arn(),
             pid: std::process::id(),
         }
     }
@@ -169,9 +164,4 @@ async fn warm_up(stack: &LocalStack) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// The repository root (for config files and the state machine definitions).
-pub fn repository_root() -> PathBuf {
-    local_stack::watch::workspace_root()
 }
