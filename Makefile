@@ -11,7 +11,7 @@ export SP_INGEST_MOTO_SERVER := $(VENV)/bin/moto_server
 export SP_INGEST_CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint demo
+.PHONY: help setup test lint demo asl
 
 help: ## List the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -36,3 +36,6 @@ lint: ## cargo fmt --check and clippy with warnings as errors.
 
 demo: setup ## Run the whole pipeline locally (moto, the real Lambdas and state machine, the SP-API simulator); prints what landed.
 	cargo run --quiet -p cli --bin sp-ingest -- demo
+
+asl: ## Rewrite statemachines/*.asl.json from crates/contract/src/asl (commit the result).
+	SP_INGEST_WRITE_ASL=1 cargo test --quiet -p contract --lib committed_definitions

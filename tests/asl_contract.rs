@@ -2,12 +2,15 @@
 //! every Task names a real Lambda crate, every ErrorEquals names an error the Lambdas can
 //! raise (design.md "Errors are the contract"), every transition lands on a state of the
 //! same scope and every state is reachable, and asl-validator accepts each definition.
+//! Also the workspace's shape: no Lambda crate depends on another, the CLI on none, and
+//! the Lambda crates share one dependency list. (The payloads themselves are checked in
+//! `crates/contract`.)
 
 use std::collections::{BTreeSet, HashSet};
 use std::process::Command;
 
+use contract::functions::{FUNCTIONS, substitute_function_arns};
 use domain::ErrorName;
-use domain::functions::{FUNCTIONS, substitute_function_arns};
 use end_to_end::{repository_root, state_machines};
 use serde_json::Value;
 
@@ -222,6 +225,88 @@ fn asl_validator_accepts_every_definition() {
             "asl-validator rejected {file}:\n{}{}",
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+/// The workspace's packages, from `cargo metadata`: name → normal dependencies.
+fn packages() -> Vec<(String, BTreeSet<String>)> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(repository_root())
+        .output()
+        .expect("running cargo metadata");
+    assert!(
+        output.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: Value = serde_json::from_slice(&output.stdout).expect("cargo metadata is JSON");
+    metadata["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|package| {
+            let dependencies = package["dependencies"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|d| d["kind"].is_null())
+                .filter_map(|d| d["name"].as_str().map(str::to_owned))
+                .collect();
+            (
+                package["name"].as_str().unwrap_or_default().to_owned(),
+                dependencies,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn no_lambda_crate_depends_on_another_and_the_cli_on_none() {
+    let lambdas: BTreeSet<&str> = FUNCTIONS.iter().map(|f| f.name).collect();
+    let packages = packages();
+    assert!(
+        lambdas
+            .iter()
+            .all(|l| packages.iter().any(|(name, _)| name == l)),
+        "a function in contract::FUNCTIONS has no crate: {lambdas:?}"
+    );
+    for (name, dependencies) in &packages {
+        let on_lambdas: Vec<&String> = dependencies
+            .iter()
+            .filter(|d| lambdas.contains(d.as_str()))
+            .collect();
+        assert!(
+            on_lambdas.is_empty(),
+            "{name} depends on the Lambda crate(s) {on_lambdas:?}: move what it needs into `contract` or `pipeline`"
+        );
+    }
+}
+
+#[test]
+fn lambda_crates_share_one_dependency_list() {
+    // `cargo lambda watch` builds each function on its own; identical lists resolve to
+    // identical features, so the AWS SDK graph is compiled once for all of them.
+    let lambdas: BTreeSet<&str> = FUNCTIONS.iter().map(|f| f.name).collect();
+    let lists: Vec<(String, BTreeSet<String>)> = packages()
+        .into_iter()
+        .filter(|(name, _)| lambdas.contains(name.as_str()))
+        .collect();
+    let (first, expected) = &lists[0];
+    for (name, dependencies) in &lists[1..] {
+        let missing: Vec<&String> = expected.difference(dependencies).collect();
+        let extra: Vec<&String> = dependencies.difference(expected).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{name}'s [dependencies] differ from {first}'s: missing {missing:?}, extra {extra:?}; keep the Lambda crates' lists identical"
         );
     }
 }

@@ -16,8 +16,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use cli::config_file::ConfigFile;
 use cli::run::{RunOutcome, RunRequest};
 use cli::{LocalOptions, LocalPipeline};
+use contract::{Outcome, StoredObject};
 use domain::config::ReportConfig;
-use pipeline::{Claim, MetadataTable, Outcome};
+use pipeline::{Claim, MetadataTable};
 use simulator::scenario::{Outcome as SimOutcome, ReportRule, Scenario};
 use spapi::{
     CreateReportSpecification, Endpoints, LwaCredentials, SellerAuthorization, SpApiClient,
@@ -222,10 +223,7 @@ impl World {
     }
 
     /// Checks the one stored result against S3 and the simulator; returns it.
-    async fn assert_stored(
-        &self,
-        outcome: &RunOutcome,
-    ) -> anyhow::Result<update_metadata::ItemResult> {
+    async fn assert_stored(&self, outcome: &RunOutcome) -> anyhow::Result<contract::ItemResult> {
         ensure!(
             outcome.status == "SUCCEEDED",
             "execution {}: {:?} {:?}",
@@ -239,12 +237,13 @@ impl World {
             "summary: {summary:?}"
         );
         let result = summary.results[0].clone();
-        let Outcome::Stored {
+        let Outcome::Stored(StoredObject {
             object_key,
             sha256,
             rows,
             bytes,
-        } = &result.outcome
+            ..
+        }) = &result.outcome
         else {
             bail!("not stored: {result:?}")
         };
@@ -334,7 +333,7 @@ async fn japanese_report(w: &World) -> anyhow::Result<()> {
         "the simulator served {}",
         expected.source_charset
     );
-    let Outcome::Stored { object_key, .. } = &result.outcome else {
+    let Outcome::Stored(StoredObject { object_key, .. }) = &result.outcome else {
         bail!("not stored")
     };
     let head =

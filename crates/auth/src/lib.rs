@@ -7,26 +7,12 @@
 
 use std::sync::Arc;
 
+use contract::{AuthInput, AuthenticateOutput};
 use domain::ErrorName;
-use pipeline::{ConfigStore, Failure, SealedToken, TokenSealer, aws_failure};
-use serde::{Deserialize, Serialize};
+use lambda_runtime::LambdaEvent;
+use pipeline::{ConfigStore, Failure, TokenSealer, aws_failure};
+use serde::Deserialize;
 use spapi::{LwaClient, LwaCredentials, SellerAuthorization};
-
-/// Input: which configured account to authenticate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct AuthRequest {
-    /// The account's config name (`accounts/<name>`).
-    pub account: String,
-}
-
-/// Output: the sealed token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AuthResponse {
-    /// The access token, KMS-encrypted for the account's selling partner.
-    pub token: SealedToken,
-}
 
 /// The secret an operator stores per account: a JSON object with these three fields.
 #[derive(Deserialize)]
@@ -70,8 +56,12 @@ impl Auth {
         })
     }
 
-    /// Fetches a fresh access token for `request.account` and seals it.
-    pub async fn handle(&self, request: AuthRequest) -> Result<AuthResponse, Failure> {
+    /// Fetches a fresh access token for the input's account and seals it.
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<AuthInput>,
+    ) -> Result<AuthenticateOutput, Failure> {
+        let AuthInput::Authenticate(request) = event.payload;
         let config = self.config.config().await?;
         let account = config.accounts.get(&request.account).ok_or_else(|| {
             Failure::config(format!(
@@ -115,7 +105,7 @@ impl Auth {
             .seal(&token, &account.selling_partner_id)
             .await?;
         tracing::info!(account = %request.account, expires_at = %sealed.expires_at, "access token sealed");
-        Ok(AuthResponse { token: sealed })
+        Ok(AuthenticateOutput { token: sealed })
     }
 
     async fn read_secret(&self, arn: &str) -> Result<LwaSecret, Failure> {

@@ -8,8 +8,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let secrets = aws_sdk_secretsmanager::Client::new(&env.aws);
     let function = auth::Auth::new(env.config_store()?, secrets, env.token_sealer()?)?;
     let function = &function;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<auth::AuthRequest>| {
-        function.handle(event.payload)
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<contract::AuthInput>| function.handle(event),
+    ))
     .await
 }

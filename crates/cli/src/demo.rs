@@ -105,7 +105,7 @@ pub fn demo_config(stage: &str, simulator_url: &str, lwa_url: &str) -> ConfigFil
 pub async fn compare_with_simulator(sim: &simulator::RunningSimulator, lines: &mut [Landed]) {
     let deliveries = sim.notification_deliveries();
     for line in lines.iter_mut() {
-        if let pipeline::Outcome::Stored { .. } = line.result.outcome {
+        if let contract::Outcome::Stored(_) = line.result.outcome {
             let expected = sim.expected_document(&line.result.report_id).await;
             line.matches_source =
                 Some(expected.is_some_and(|d| Some(d.sha256) == line.object_sha256));

@@ -151,7 +151,7 @@ impl LocalPipeline {
 /// empty event is refused by most handlers; any answer means the function runs.
 async fn warm_up(stack: &LocalStack) -> anyhow::Result<()> {
     let client = stack.lambda_client(Duration::from_secs(1800));
-    for function in domain::functions::FUNCTIONS {
+    for function in contract::functions::FUNCTIONS {
         let started = std::time::Instant::now();
         client
             .invoke(function.name, &serde_json::json!({}))

@@ -217,7 +217,7 @@ pub async fn provision(
     tracing::debug!(%dlq_url, %queue_url, "queues ready");
 
     let definition =
-        domain::functions::substitute_function_arns(definition, |f| names.function_arn(f))
+        contract::functions::substitute_function_arns(definition, |f| names.function_arn(f))
             .map_err(anyhow::Error::msg)?;
     let sfn = aws_sdk_sfn::Client::new(aws);
     let role = format!(

@@ -3,9 +3,8 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use pipeline::Outcome;
+use contract::{ItemResult, Outcome};
 use sha2::{Digest, Sha256};
-use update_metadata::ItemResult;
 
 /// One line of the results table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,8 +23,8 @@ impl Landed {
     /// Whether the line is a success: stored and (where checked) byte-identical, or no data.
     pub fn is_ok(&self) -> bool {
         match &self.result.outcome {
-            Outcome::Stored { sha256, .. } => {
-                self.object_sha256.as_deref() == Some(sha256.as_str())
+            Outcome::Stored(object) => {
+                self.object_sha256.as_deref() == Some(object.sha256.as_str())
                     && self.matches_source != Some(false)
             }
             Outcome::NoData => true,
@@ -43,9 +42,7 @@ pub async fn read_back(
     let mut out = Vec::new();
     for result in results {
         let object_sha256 = match &result.outcome {
-            Outcome::Stored { object_key, .. } => {
-                Some(object_sha256(s3, bucket, object_key).await?)
-            }
+            Outcome::Stored(object) => Some(object_sha256(s3, bucket, &object.object_key).await?),
             _ => None,
         };
         out.push(Landed {
@@ -103,17 +100,12 @@ pub fn table(lines: &[Landed]) -> String {
     for line in lines {
         let r = &line.result;
         let (status, key, bytes, rows, sha) = match &r.outcome {
-            Outcome::Stored {
-                object_key,
-                sha256,
-                bytes,
-                rows,
-            } => (
+            Outcome::Stored(object) => (
                 "STORED",
-                object_key.as_str(),
-                bytes.to_string(),
-                rows.to_string(),
-                sha256[..16.min(sha256.len())].to_owned(),
+                object.object_key.as_str(),
+                object.bytes.to_string(),
+                object.rows.to_string(),
+                object.sha256[..16.min(object.sha256.len())].to_owned(),
             ),
             Outcome::NoData => ("NO DATA", "-", "-".into(), "-".into(), "-".into()),
             Outcome::Fatal { reason } => {

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
-use chrono::{DateTime, SecondsFormat, Utc};
-use update_metadata::RunSummary;
+use chrono::{DateTime, Utc};
+use contract::{RunInput, RunSummary};
 
 /// One run to start.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,16 +77,16 @@ pub async fn run(
     timeout: Duration,
     mut progress: impl FnMut(Duration, &str),
 ) -> anyhow::Result<RunOutcome> {
-    let input = serde_json::json!({
-        "reports": request.reports,
-        "runAt": request.run_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-    });
+    let input = RunInput {
+        reports: request.reports.clone(),
+        run_at: request.run_at,
+    };
     let started = Instant::now();
     let execution_arn = sfn
         .start_execution()
         .state_machine_arn(state_machine_arn)
         .name(request.execution_name())
-        .input(input.to_string())
+        .input(serde_json::to_string(&input)?)
         .send()
         .await
         .with_context(|| format!("starting execution {}", request.execution_name()))?

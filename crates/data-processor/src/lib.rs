@@ -1,87 +1,23 @@
-//! PollStatus and GetDocument: the Reports API calls the state machine makes itself.
+//! PollStatus and ReadFatalReason: the Reports API calls the state machine makes itself.
 //!
-//! `status` is the polling fallback for lost notifications (and for sources that send
+//! PollStatus is the polling fallback for lost notifications (and for sources that send
 //! none): one getReport (2/s, burst 15, so polling is cheap but not free), the status
 //! written to the metadata table, and the wait before the next poll, growing
-//! exponentially. `document` fetches the document descriptor right before Store.
-//! `error-document` reads the reason a FATAL report gives, if Amazon gave one
-//! (api-facts.md §8 pitfall 3: often it does not).
+//! exponentially. ReadFatalReason reads the reason a FATAL report gives, if Amazon gave
+//! one (api-facts.md §8 pitfall 3: often it does not).
 
 use chrono::Utc;
-use domain::{PlannedRequest, ProcessingStatus};
-use pipeline::{Failure, MetadataTable, SealedToken, SpApiAccess};
-use serde::{Deserialize, Serialize};
-use spapi::{ReportDocument, ReportDocumentOptions};
+use contract::{
+    DataProcessorInput, DataProcessorOutput, FatalReason, PollStatusInput, PollStatusOutput,
+    ReadFatalReasonInput,
+};
+use lambda_runtime::LambdaEvent;
+use pipeline::{Failure, MetadataTable, SpApiAccess};
+use spapi::ReportDocumentOptions;
 use tokio::io::AsyncReadExt;
 
 /// The longest error document read; Amazon's are a few hundred bytes.
 const ERROR_DOCUMENT_LIMIT: u64 = 64 * 1024;
-
-/// Input, by mode.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "mode", rename_all = "kebab-case")]
-pub enum Input {
-    /// Poll getReport once.
-    #[serde(rename_all = "camelCase")]
-    Status {
-        /// The request.
-        item: Box<PlannedRequest>,
-        /// Access token from `auth`.
-        token: SealedToken,
-        /// Amazon's report id.
-        report_id: String,
-        /// Polls made so far.
-        #[serde(default)]
-        attempt: u32,
-    },
-    /// Fetch the document descriptor (URL valid 5 minutes).
-    #[serde(rename_all = "camelCase")]
-    Document {
-        /// The request.
-        item: Box<PlannedRequest>,
-        /// Access token from `auth`.
-        token: SealedToken,
-        /// The document id.
-        report_document_id: String,
-    },
-    /// Read the reason of a FATAL report.
-    #[serde(rename_all = "camelCase")]
-    ErrorDocument {
-        /// The request.
-        item: Box<PlannedRequest>,
-        /// Access token from `auth`.
-        token: SealedToken,
-        /// The error document id, when Amazon gave one.
-        #[serde(default)]
-        report_document_id: Option<String>,
-    },
-}
-
-/// Output, by mode.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Output {
-    /// `status`.
-    #[serde(rename_all = "camelCase")]
-    Status {
-        /// Amazon's status now.
-        processing_status: ProcessingStatus,
-        /// The document id once terminal; `null` otherwise (the state machine reads the
-        /// field unconditionally).
-        report_document_id: Option<String>,
-        /// Polls made so far, this one included.
-        attempt: u32,
-        /// How long to wait before the next poll.
-        wait_seconds: u64,
-    },
-    /// `document`.
-    Document(ReportDocument),
-    /// `error-document`.
-    Reason {
-        /// Why Amazon ended the report FATAL, as far as known.
-        reason: String,
-    },
-}
 
 /// How long to wait before poll number `attempt + 1`: `base` doubling per poll, capped.
 pub fn poll_delay(attempt: u32, base_seconds: u64, max_seconds: u64) -> u64 {
@@ -115,14 +51,18 @@ impl DataProcessor {
     }
 
     /// Runs one invocation.
-    pub async fn handle(&self, input: Input) -> Result<Output, Failure> {
-        match input {
-            Input::Status {
-                item,
-                token,
-                report_id,
-                attempt,
-            } => {
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<DataProcessorInput>,
+    ) -> Result<DataProcessorOutput, Failure> {
+        match event.payload {
+            DataProcessorInput::PollStatus(input) => {
+                let PollStatusInput {
+                    item,
+                    token,
+                    report_id,
+                    attempt,
+                } = *input;
                 let client = self.spapi.client_for(&item, &token).await?;
                 let report = client.get_report(&report_id).await?;
                 let status = report.processing_status;
@@ -139,33 +79,23 @@ impl DataProcessor {
                 let wait_seconds =
                     poll_delay(attempt, self.poll_base_seconds, self.poll_max_seconds);
                 tracing::info!(key = %item.key, %report_id, %status, attempt = attempt + 1, wait_seconds, "polled");
-                Ok(Output::Status {
+                Ok(DataProcessorOutput::PollStatus(PollStatusOutput {
                     processing_status: status,
                     report_document_id: report.report_document_id,
                     attempt: attempt + 1,
                     wait_seconds,
-                })
+                }))
             }
-            Input::Document {
-                item,
-                token,
-                report_document_id,
-            } => {
-                let client = self.spapi.client_for(&item, &token).await?;
-                let document = client
-                    .get_report_document(&report_document_id, ReportDocumentOptions::default())
-                    .await?;
-                Ok(Output::Document(document))
-            }
-            Input::ErrorDocument {
-                item,
-                token,
-                report_document_id,
-            } => {
+            DataProcessorInput::ReadFatalReason(input) => {
+                let ReadFatalReasonInput {
+                    item,
+                    token,
+                    report_document_id,
+                } = *input;
                 let Some(document_id) = report_document_id else {
-                    return Ok(Output::Reason {
+                    return Ok(DataProcessorOutput::ReadFatalReason(FatalReason {
                         reason: NO_ERROR_DOCUMENT.to_owned(),
-                    });
+                    }));
                 };
                 let client = self.spapi.client_for(&item, &token).await?;
                 let document = client
@@ -185,7 +115,7 @@ impl DataProcessor {
                     })?;
                 let reason = reason_of(&String::from_utf8_lossy(&text));
                 tracing::info!(key = %item.key, %reason, at = %Utc::now(), "FATAL reason read");
-                Ok(Output::Reason { reason })
+                Ok(DataProcessorOutput::ReadFatalReason(FatalReason { reason }))
             }
         }
     }
@@ -226,20 +156,5 @@ mod tests {
         );
         assert_eq!(reason_of("plain words\n"), "plain words");
         assert!(reason_of("  ").contains("without an error document"));
-    }
-
-    #[test]
-    fn status_output_keeps_a_null_document_id() {
-        let json = serde_json::to_value(Output::Status {
-            processing_status: ProcessingStatus::InProgress,
-            report_document_id: None,
-            attempt: 1,
-            wait_seconds: 15,
-        })
-        .unwrap();
-        assert_eq!(
-            json,
-            serde_json::json!({"processingStatus":"IN_PROGRESS","reportDocumentId":null,"attempt":1,"waitSeconds":15})
-        );
     }
 }

@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         data_processor::DataProcessor::new(env.spapi_access()?, env.metadata_table()?, base, max);
     let function = &function;
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<data_processor::Input>| function.handle(event.payload),
+        move |event: LambdaEvent<contract::DataProcessorInput>| function.handle(event),
     ))
     .await
 }

@@ -3,7 +3,6 @@
 
 pub mod config;
 pub mod error;
-pub mod functions;
 pub mod marketplace;
 pub mod notification;
 pub mod operation;

@@ -15,15 +15,17 @@
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::Utc;
 use domain::notification::{Notification, parse_notification};
-use pipeline::{Failure, MetadataTable, StatusChange, send_task_result};
+use lambda_runtime::LambdaEvent;
+use pipeline::{Delivery, Failure, MetadataTable, StatusChange};
 
 /// What happened to one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Handled {
-    /// A new status was recorded; `sent` when this message resumed a waiting task.
+    /// A new status was recorded.
     Recorded {
-        /// Whether the task result was sent.
-        sent: bool,
+        /// `None`: no task was waiting yet (AwaitReport will send the result when it
+        /// stores its token); otherwise what became of the result this message sent.
+        delivery: Option<Delivery>,
     },
     /// The same notification or status was already handled.
     Duplicate,
@@ -46,7 +48,8 @@ impl NotificationProcessor {
     }
 
     /// Handles a batch; the response lists only the messages to deliver again.
-    pub async fn handle(&self, event: SqsEvent) -> Result<SqsBatchResponse, Failure> {
+    pub async fn handle(&self, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Failure> {
+        let event = event.payload;
         let mut response = SqsBatchResponse::default();
         for message in &event.records {
             let id = message.message_id.clone().unwrap_or_default();
@@ -108,16 +111,9 @@ impl NotificationProcessor {
                 Handled::Unsolicited
             }
             StatusChange::Ignored { .. } => Handled::Duplicate,
-            StatusChange::Advanced { key } => {
-                let sent = match self.table.claim_result(&key).await? {
-                    Some(result) => {
-                        send_task_result(&self.sfn, &result).await?;
-                        true
-                    }
-                    None => false,
-                };
-                Handled::Recorded { sent }
-            }
+            StatusChange::Advanced { key } => Handled::Recorded {
+                delivery: self.table.resume_if_ready(&self.sfn, &key).await?,
+            },
         };
         self.table
             .remember_notification(notification_id, &payload.report_id, now)

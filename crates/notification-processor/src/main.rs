@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     );
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-        function.handle(event.payload)
+        function.handle(event)
     }))
     .await
 }

@@ -8,6 +8,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use domain::ErrorName;
 use lambda_runtime::Diagnostic;
 
@@ -103,35 +104,68 @@ impl From<spapi::Error> for Failure {
     }
 }
 
-/// Names an AWS SDK error: throttling is `Throttled`, anything else `UpstreamUnavailable`
-/// (AWS answers are retried by the state machine; the message says which call failed).
-pub fn aws_failure<E>(what: &str, error: E) -> Failure
+/// AWS error codes that mean "slow down", across the services the pipeline calls (S3
+/// reports KMS's own as `KMS.…` when it calls KMS for SSE-KMS).
+/// <https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList>
+const THROTTLING_CODES: &[&str] = &[
+    "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+    "TooManyRequests",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "KMS.ThrottlingException",
+    "KMS.LimitExceededException",
+];
+
+/// AWS error codes no retry can fix: a resource, the role or the KMS key is
+/// misconfigured, and retrying AccessDenied for hours helps nobody.
+const DEPLOYMENT_CODES: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "AllAccessDisabled",
+    "InvalidAccessKeyId",
+    "UnrecognizedClientException",
+    "NoSuchBucket",
+    "InvalidBucketName",
+    "KMS.DisabledException",
+    "KMS.NotFoundException",
+    "KMS.KMSInvalidStateException",
+    "KMS.InvalidKeyUsageException",
+    "DisabledException",
+    "KMSInvalidStateException",
+    "InvalidKeyUsageException",
+];
+
+/// The one rule naming an AWS service error: throttling → `Throttled`; a misconfigured
+/// bucket, table, role or key → `ConfigInvalid`; everything else (5xx, timeouts,
+/// connection failures) → `UpstreamUnavailable`, which the state machine retries.
+pub fn classify_aws(code: Option<&str>, status: Option<u16>) -> ErrorName {
+    match code {
+        Some(code) if THROTTLING_CODES.contains(&code) => ErrorName::Throttled,
+        Some(code) if DEPLOYMENT_CODES.contains(&code) => ErrorName::ConfigInvalid,
+        _ if status == Some(429) => ErrorName::Throttled,
+        _ => ErrorName::UpstreamUnavailable,
+    }
+}
+
+/// A failure for a failed AWS SDK call, named by [`classify_aws`]; the message says
+/// which call failed and what the operator can do.
+pub fn aws_failure<E>(what: &str, error: SdkError<E>) -> Failure
 where
-    E: StdError + Send + Sync + 'static + aws_sdk_s3::error::ProvideErrorMetadata,
+    E: StdError + Send + Sync + 'static + ProvideErrorMetadata,
 {
-    let code = error.code().unwrap_or_default().to_owned();
-    let throttled = matches!(
-        code.as_str(),
-        "ThrottlingException"
-            | "Throttling"
-            | "TooManyRequestsException"
-            | "ProvisionedThroughputExceededException"
-            | "RequestLimitExceeded"
-            | "SlowDown"
-    );
-    let name = if throttled {
-        ErrorName::Throttled
-    } else {
-        ErrorName::UpstreamUnavailable
+    let status = error.raw_response().map(|r| r.status().as_u16());
+    let name = classify_aws(error.code(), status);
+    let detail = DisplayErrorContext(&error).to_string();
+    let advice = match name {
+        ErrorName::ConfigInvalid => {
+            "check that the resource exists and that the function's role may use it and its KMS key"
+        }
+        _ => "the state machine retries; check the service if it keeps failing",
     };
-    let detail = aws_sdk_s3::error::DisplayErrorContext(&error).to_string();
-    Failure::caused_by(
-        name,
-        format!(
-            "{what} failed ({detail}); the state machine retries, check the service if it keeps failing"
-        ),
-        error,
-    )
+    Failure::caused_by(name, format!("{what} failed ({detail}); {advice}"), error)
 }
 
 #[cfg(test)]
@@ -155,6 +189,41 @@ mod tests {
             diagnostic.error_message,
             "reading parameters: connection refused"
         );
+    }
+
+    #[test]
+    fn aws_codes_are_named_by_one_rule() {
+        assert_eq!(
+            classify_aws(Some("SlowDown"), Some(503)),
+            ErrorName::Throttled
+        );
+        assert_eq!(
+            classify_aws(Some("ProvisionedThroughputExceededException"), Some(400)),
+            ErrorName::Throttled
+        );
+        assert_eq!(
+            classify_aws(Some("KMS.ThrottlingException"), Some(400)),
+            ErrorName::Throttled
+        );
+        assert_eq!(classify_aws(None, Some(429)), ErrorName::Throttled);
+        assert_eq!(
+            classify_aws(Some("AccessDeniedException"), Some(400)),
+            ErrorName::ConfigInvalid
+        );
+        assert_eq!(
+            classify_aws(Some("NoSuchBucket"), Some(404)),
+            ErrorName::ConfigInvalid
+        );
+        assert_eq!(
+            classify_aws(Some("InternalError"), Some(500)),
+            ErrorName::UpstreamUnavailable
+        );
+        // A multipart upload a lifecycle rule aborted: start again.
+        assert_eq!(
+            classify_aws(Some("NoSuchUpload"), Some(404)),
+            ErrorName::UpstreamUnavailable
+        );
+        assert_eq!(classify_aws(None, None), ErrorName::UpstreamUnavailable);
     }
 
     #[test]

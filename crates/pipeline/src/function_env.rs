@@ -4,7 +4,7 @@
 //! token sealer, the metadata table and SP-API access. Building them here keeps each
 //! `main.rs` to choosing which, and a missing variable is a `ConfigInvalid` naming it.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::config_store::ConfigStore;
 use crate::failure::Failure;
@@ -14,10 +14,12 @@ use crate::settings;
 use crate::spapi_access::SpApiAccess;
 
 /// The function's AWS configuration and the clients built from it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct FunctionEnv {
     /// AWS configuration (honours `AWS_ENDPOINT_URL`).
     pub aws: aws_config::SdkConfig,
+    /// One config store per container, however many parts of the function read it.
+    config_store: OnceLock<Arc<ConfigStore>>,
 }
 
 impl FunctionEnv {
@@ -26,15 +28,21 @@ impl FunctionEnv {
         crate::init_tracing();
         FunctionEnv {
             aws: crate::aws_config().await,
+            config_store: OnceLock::new(),
         }
     }
 
-    /// The stage's configuration (`SP_INGEST_STAGE`), read on first use.
+    /// The stage's configuration (`SP_INGEST_STAGE`), read on first use; every caller
+    /// shares the one store, so the parameters are read once per container.
     pub fn config_store(&self) -> Result<Arc<ConfigStore>, Failure> {
-        Ok(Arc::new(ConfigStore::new(
+        if let Some(store) = self.config_store.get() {
+            return Ok(store.clone());
+        }
+        let store = Arc::new(ConfigStore::new(
             aws_sdk_ssm::Client::new(&self.aws),
             settings::required(settings::STAGE)?,
-        )))
+        ));
+        Ok(self.config_store.get_or_init(|| store).clone())
     }
 
     /// Seals and opens tokens with the stage's key (`SP_INGEST_KMS_KEY_ID`).

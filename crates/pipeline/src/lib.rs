@@ -15,9 +15,10 @@ pub mod spapi_access;
 pub mod task_result;
 
 pub use config_store::ConfigStore;
-pub use failure::{Failure, aws_failure};
+pub use contract::Outcome;
+pub use failure::{Failure, aws_failure, classify_aws};
 pub use function_env::FunctionEnv;
-pub use metadata::{Claim, MetadataTable, Outcome, RequestRecord, StatusChange, TaskResult};
+pub use metadata::{Claim, MetadataTable, RequestRecord, StatusChange, TaskResult};
 pub use sealed_token::{SealedToken, TokenSealer};
 pub use spapi_access::SpApiAccess;
 pub use task_result::{Delivery, send_task_result};

@@ -24,35 +24,11 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, SecondsFormat, Utc};
 use domain::{PlannedRequest, ProcessingStatus, RequestKey};
-use serde::{Deserialize, Serialize};
+
+use contract::{Delivery, Outcome, ReportStatus};
 
 use crate::failure::{Failure, aws_failure};
-
-/// How a request ended, as recorded for operators and the run summary.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Outcome {
-    /// The document is in S3.
-    #[serde(rename_all = "camelCase")]
-    Stored {
-        /// The raw object's key.
-        object_key: String,
-        /// SHA-256 (hex) of the object's bytes.
-        sha256: String,
-        /// Object size.
-        bytes: u64,
-        /// Data rows.
-        rows: u64,
-    },
-    /// Amazon cancelled the report: no data for the window.
-    NoData,
-    /// Amazon ended the report FATAL.
-    #[serde(rename_all = "camelCase")]
-    Fatal {
-        /// The reason from the error document, or why none is known.
-        reason: String,
-    },
-}
+use crate::task_result::send_task_result;
 
 /// What the table knows about one request.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -107,17 +83,12 @@ pub enum StatusChange {
 }
 
 /// A task result to send, won by [`MetadataTable::claim_result`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskResult {
     /// The Step Functions task token waiting for it.
-    #[serde(skip_serializing)]
     pub task_token: String,
-    /// The terminal status.
-    pub processing_status: ProcessingStatus,
-    /// Amazon's document id (data, or error document for FATAL); always present, `null`
-    /// when there is none, because the state machine's paths read it unconditionally.
-    pub report_document_id: Option<String>,
+    /// What the task resumes with.
+    pub status: ReportStatus,
 }
 
 /// The metadata table.
@@ -344,14 +315,31 @@ impl MetadataTable {
                 match (text(&item, "taskToken"), status) {
                     (Some(task_token), Some(processing_status)) => Ok(Some(TaskResult {
                         task_token,
-                        processing_status,
-                        report_document_id: text(&item, "reportDocumentId"),
+                        status: ReportStatus {
+                            processing_status,
+                            report_document_id: text(&item, "reportDocumentId"),
+                        },
                     })),
                     _ => Ok(None),
                 }
             }
             Err(e) if is_condition_failure(&e) => Ok(None),
             Err(e) => Err(aws_failure("claiming the task result", e)),
+        }
+    }
+
+    /// Sends the task result if this caller is the one to send it: after storing either
+    /// the task token or a terminal status, both sides call this, and only the second
+    /// finds both present ([`MetadataTable::claim_result`]). `None`: not ready, or
+    /// someone else sent it.
+    pub async fn resume_if_ready(
+        &self,
+        sfn: &aws_sdk_sfn::Client,
+        key: &RequestKey,
+    ) -> Result<Option<Delivery>, Failure> {
+        match self.claim_result(key).await? {
+            Some(result) => send_task_result(sfn, &result).await.map(Some),
+            None => Ok(None),
         }
     }
 

@@ -12,23 +12,14 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
 use domain::ErrorName;
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
 use spapi::AccessToken;
+
+pub use contract::SealedToken;
 
 use crate::failure::{Failure, aws_failure};
 
 /// The `purpose` in the encryption context of sealed SP-API access tokens.
 pub const PURPOSE: &str = "sp-api-access-token";
-
-/// An access token encrypted with KMS, as it travels through the state machine.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SealedToken {
-    /// KMS ciphertext, base64.
-    pub ciphertext: String,
-    /// When the token inside expires.
-    pub expires_at: DateTime<Utc>,
-}
 
 /// Seals and opens access tokens with one KMS key.
 #[derive(Debug, Clone)]

@@ -7,22 +7,14 @@
 
 use crate::failure::{Failure, aws_failure};
 use crate::metadata::TaskResult;
-
-/// Whether the waiting execution took the result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    /// The task resumed with the result.
-    Delivered,
-    /// The task was no longer waiting (timed out into polling, or stopped).
-    NoLongerWaiting,
-}
+pub use contract::Delivery;
 
 /// Sends `result` to its task with SendTaskSuccess.
 pub async fn send_task_result(
     sfn: &aws_sdk_sfn::Client,
     result: &TaskResult,
 ) -> Result<Delivery, Failure> {
-    let output = serde_json::to_string(result).unwrap_or_default();
+    let output = serde_json::to_string(&result.status).unwrap_or_default();
     match sfn
         .send_task_success()
         .task_token(&result.task_token)
@@ -31,7 +23,7 @@ pub async fn send_task_result(
         .await
     {
         Ok(_) => {
-            tracing::info!(status = %result.processing_status, "task result sent");
+            tracing::info!(status = %result.status.processing_status, "task result sent");
             Ok(Delivery::Delivered)
         }
         Err(e)
@@ -39,7 +31,7 @@ pub async fn send_task_result(
                 s.is_task_timed_out() || s.is_invalid_token() || s.is_task_does_not_exist()
             }) =>
         {
-            tracing::info!(status = %result.processing_status, "the task is no longer waiting; polling will pick the status up");
+            tracing::info!(status = %result.status.processing_status, "the task is no longer waiting; polling will pick the status up");
             Ok(Delivery::NoLongerWaiting)
         }
         Err(e) => Err(aws_failure("sending the task result to Step Functions", e)),

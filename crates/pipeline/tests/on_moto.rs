@@ -149,8 +149,8 @@ async fn notification_before_token_is_sent_when_the_token_arrives() {
     assert_eq!(
         (
             result.task_token.as_str(),
-            result.processing_status,
-            result.report_document_id.as_deref()
+            result.status.processing_status,
+            result.status.report_document_id.as_deref()
         ),
         ("token-1", ProcessingStatus::Done, Some("doc-1"))
     );
@@ -187,13 +187,13 @@ async fn token_before_notification_is_sent_by_the_status_side_once() {
         .await
         .unwrap()
         .expect("the status side comes second and sends");
-    assert_eq!(result.processing_status, ProcessingStatus::Cancelled);
-    assert_eq!(result.report_document_id, None);
-    let json = serde_json::to_value(&result).unwrap();
+    assert_eq!(result.status.processing_status, ProcessingStatus::Cancelled);
+    assert_eq!(result.status.report_document_id, None);
+    // What SendTaskSuccess carries is the status alone: the token stays out of the output.
+    let json = serde_json::to_value(&result.status).unwrap();
     assert_eq!(
         json,
-        serde_json::json!({"processingStatus": "CANCELLED", "reportDocumentId": null}),
-        "the token stays out of the task output"
+        serde_json::json!({"processingStatus": "CANCELLED", "reportDocumentId": null})
     );
 
     // The duplicate notification changes nothing and sends nothing.
@@ -318,12 +318,13 @@ async fn rerun_of_a_finished_request_gets_its_result_again() {
         .await
         .unwrap();
     assert!(table.claim_result(&item.key).await.unwrap().is_some());
-    let outcome = Outcome::Stored {
+    let outcome = Outcome::Stored(contract::StoredObject {
         object_key: "k".into(),
         sha256: "00".into(),
         bytes: 3,
         rows: 1,
-    };
+        source_charset: "UTF-8".into(),
+    });
     table
         .record_outcome(&item.key, &outcome, Utc::now())
         .await

@@ -9,53 +9,14 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use contract::{
+    CreateReportInput, CreateReportOutput, PlanInput, PlanOutput, ReportCreatorInput,
+    ReportCreatorOutput, SealedToken,
+};
 use domain::PlannedRequest;
-use pipeline::{Claim, ConfigStore, Failure, MetadataTable, SealedToken, SpApiAccess};
-use serde::{Deserialize, Serialize};
+use lambda_runtime::LambdaEvent;
+use pipeline::{Claim, ConfigStore, Failure, MetadataTable, SpApiAccess};
 use spapi::CreateReportSpecification;
-
-/// Input, by mode.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "mode", rename_all = "kebab-case")]
-pub enum Input {
-    /// Expand config into requests.
-    #[serde(rename_all = "camelCase")]
-    Plan {
-        /// Only these reports (config names); empty = all.
-        #[serde(default)]
-        reports: Vec<String>,
-        /// The run's time (the schedule's time); default now.
-        #[serde(default)]
-        run_at: Option<DateTime<Utc>>,
-    },
-    /// Create the report of one planned request.
-    #[serde(rename_all = "camelCase")]
-    Create {
-        /// The request.
-        item: Box<PlannedRequest>,
-        /// Access token from `auth`.
-        token: SealedToken,
-    },
-}
-
-/// Output, by mode.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Output {
-    /// The run's requests.
-    Plan {
-        /// One per report × account × marketplace.
-        requests: Vec<PlannedRequest>,
-    },
-    /// The report standing for the request.
-    #[serde(rename_all = "camelCase")]
-    Create {
-        /// Amazon's report id.
-        report_id: String,
-        /// True when an earlier attempt had created it.
-        reused: bool,
-    },
-}
 
 /// The function and the clients it keeps between invocations.
 pub struct ReportCreator {
@@ -75,16 +36,25 @@ impl ReportCreator {
     }
 
     /// Runs one invocation.
-    pub async fn handle(&self, input: Input) -> Result<Output, Failure> {
-        match input {
-            Input::Plan { reports, run_at } => {
-                self.plan(&reports, run_at.unwrap_or_else(Utc::now)).await
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<ReportCreatorInput>,
+    ) -> Result<ReportCreatorOutput, Failure> {
+        match event.payload {
+            ReportCreatorInput::Plan(PlanInput { reports, run_at }) => self
+                .plan(&reports, run_at.unwrap_or_else(Utc::now))
+                .await
+                .map(ReportCreatorOutput::Plan),
+            ReportCreatorInput::CreateReport(input) => {
+                let CreateReportInput { item, token } = *input;
+                self.create(&item, &token)
+                    .await
+                    .map(ReportCreatorOutput::CreateReport)
             }
-            Input::Create { item, token } => self.create(&item, &token).await,
         }
     }
 
-    async fn plan(&self, reports: &[String], run_at: DateTime<Utc>) -> Result<Output, Failure> {
+    async fn plan(&self, reports: &[String], run_at: DateTime<Utc>) -> Result<PlanOutput, Failure> {
         let config = self.config.config().await?;
         let unknown: Vec<&String> = reports
             .iter()
@@ -103,16 +73,20 @@ impl ReportCreator {
         }
         let requests = config.plan(run_at, reports);
         tracing::info!(requests = requests.len(), %run_at, "planned");
-        Ok(Output::Plan { requests })
+        Ok(PlanOutput { requests })
     }
 
-    async fn create(&self, item: &PlannedRequest, token: &SealedToken) -> Result<Output, Failure> {
+    async fn create(
+        &self,
+        item: &PlannedRequest,
+        token: &SealedToken,
+    ) -> Result<CreateReportOutput, Failure> {
         if let Claim::Existing {
             report_id: Some(report_id),
         } = self.table.claim(item, Utc::now()).await?
         {
             tracing::info!(key = %item.key, %report_id, "request already has a report; reusing it");
-            return Ok(Output::Create {
+            return Ok(CreateReportOutput {
                 report_id,
                 reused: true,
             });
@@ -131,46 +105,9 @@ impl ReportCreator {
             .record_report_id(&item.key, &request.selling_partner_id, &created.report_id)
             .await?;
         tracing::info!(key = %item.key, report_id = %standing, report_type = %request.report_type, "report created");
-        Ok(Output::Create {
+        Ok(CreateReportOutput {
             reused: standing != created.report_id,
             report_id: standing,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plan_input_defaults_to_all_reports_and_now() {
-        let input: Input = serde_json::from_str(r#"{"mode":"plan"}"#).unwrap();
-        assert_eq!(
-            input,
-            Input::Plan {
-                reports: vec![],
-                run_at: None
-            }
-        );
-        let input: Input = serde_json::from_str(
-            r#"{"mode":"plan","reports":["orders"],"runAt":"2026-11-25T06:00:00Z"}"#,
-        )
-        .unwrap();
-        assert!(matches!(input, Input::Plan { reports, run_at: Some(_) } if reports == ["orders"]));
-    }
-
-    #[test]
-    fn unknown_mode_is_rejected() {
-        assert!(serde_json::from_str::<Input>(r#"{"mode":"delete"}"#).is_err());
-    }
-
-    #[test]
-    fn create_output_is_camel_case() {
-        let json = serde_json::to_value(Output::Create {
-            report_id: "1".into(),
-            reused: false,
-        })
-        .unwrap();
-        assert_eq!(json, serde_json::json!({"reportId": "1", "reused": false}));
     }
 }

@@ -11,7 +11,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let function = report_creator::ReportCreator::new(config, spapi, env.metadata_table()?);
     let function = &function;
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<report_creator::Input>| function.handle(event.payload),
+        move |event: LambdaEvent<contract::ReportCreatorInput>| function.handle(event),
     ))
     .await
 }

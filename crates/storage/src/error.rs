@@ -161,7 +161,7 @@ impl StoreError {
         let status = error
             .raw_response()
             .map(|response| response.status().as_u16());
-        let name = classify_s3(code.as_deref(), status);
+        let name = pipeline::failure::classify_aws(code.as_deref(), status);
         StoreError::S3 {
             operation,
             bucket: bucket.to_owned(),
@@ -180,43 +180,6 @@ fn read_error_name(error: &io::Error) -> ErrorName {
         io::ErrorKind::UnexpectedEof => ErrorName::DocumentTruncated,
         _ => ErrorName::UpstreamUnavailable,
     })
-}
-
-/// S3 codes that mean "slow down": S3's own, and KMS's when S3 calls it for SSE-KMS.
-/// <https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList>
-const THROTTLING_CODES: &[&str] = &[
-    "SlowDown",
-    "Throttling",
-    "ThrottlingException",
-    "TooManyRequests",
-    "RequestLimitExceeded",
-    "KMS.ThrottlingException",
-    "KMS.LimitExceededException",
-];
-
-/// S3 codes no retry can fix: the bucket, the role or the KMS key is misconfigured.
-const DEPLOYMENT_CODES: &[&str] = &[
-    "AccessDenied",
-    "AllAccessDisabled",
-    "InvalidAccessKeyId",
-    "NoSuchBucket",
-    "InvalidBucketName",
-    "KMS.DisabledException",
-    "KMS.NotFoundException",
-    "KMS.KMSInvalidStateException",
-    "KMS.InvalidKeyUsageException",
-];
-
-/// Throttling → `Throttled`; a misconfigured bucket, role or KMS key → `ConfigInvalid`
-/// (retrying AccessDenied for hours helps nobody); everything else — 5xx, timeouts,
-/// connection failures, `NoSuchUpload` after a lifecycle abort — → `UpstreamUnavailable`.
-fn classify_s3(code: Option<&str>, status: Option<u16>) -> ErrorName {
-    match code {
-        Some(code) if THROTTLING_CODES.contains(&code) => ErrorName::Throttled,
-        Some(code) if DEPLOYMENT_CODES.contains(&code) => ErrorName::ConfigInvalid,
-        _ if status == Some(429) => ErrorName::Throttled,
-        _ => ErrorName::UpstreamUnavailable,
-    }
 }
 
 fn s3_said(code: Option<&str>, status: Option<u16>) -> String {
@@ -244,36 +207,6 @@ fn s3_advice(name: ErrorName) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn s3_codes_map_to_stable_names() {
-        assert_eq!(
-            classify_s3(Some("SlowDown"), Some(503)),
-            ErrorName::Throttled
-        );
-        assert_eq!(
-            classify_s3(Some("KMS.ThrottlingException"), Some(400)),
-            ErrorName::Throttled
-        );
-        assert_eq!(classify_s3(None, Some(429)), ErrorName::Throttled);
-        assert_eq!(
-            classify_s3(Some("AccessDenied"), Some(403)),
-            ErrorName::ConfigInvalid
-        );
-        assert_eq!(
-            classify_s3(Some("NoSuchBucket"), Some(404)),
-            ErrorName::ConfigInvalid
-        );
-        assert_eq!(
-            classify_s3(Some("InternalError"), Some(500)),
-            ErrorName::UpstreamUnavailable
-        );
-        assert_eq!(
-            classify_s3(Some("NoSuchUpload"), Some(404)),
-            ErrorName::UpstreamUnavailable
-        );
-        assert_eq!(classify_s3(None, None), ErrorName::UpstreamUnavailable);
-    }
 
     #[test]
     fn read_errors_keep_the_document_stream_name() {

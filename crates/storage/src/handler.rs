@@ -1,47 +1,19 @@
 //! The Store step: the Lambda handler around [`crate::fetch_and_store`].
 //!
-//! Input is the request, its sealed token, the report id and the document descriptor
-//! from GetDocument; output is what Record keeps. The object key is the deterministic
-//! [`domain::RawObjectKey`], so a retried Store overwrites the same object.
+//! Input is the request, its sealed token, the report id and the document id; Store asks
+//! Amazon for the document's presigned URL itself, so that read credential never enters
+//! the execution's state or history. Output is what Record keeps. The object key is the
+//! deterministic [`domain::RawObjectKey`], so a retried Store overwrites the same object.
 
 use std::collections::BTreeMap;
 
-use domain::{ErrorName, PlannedRequest, RawObjectKey, ReportTypeSpec};
-use pipeline::{Failure, SealedToken, SpApiAccess};
-use serde::{Deserialize, Serialize};
-use spapi::ReportDocument;
+use contract::{StorageInput, StoreInput, StoredObject};
+use domain::{ErrorName, RawObjectKey, ReportTypeSpec};
+use lambda_runtime::LambdaEvent;
+use pipeline::{Failure, SpApiAccess};
+use spapi::ReportDocumentOptions;
 
 use crate::{StoreError, StoreOptions, UploadTarget, fetch_and_store};
-
-/// Input of the Store step.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StoreInput {
-    /// The request.
-    pub item: PlannedRequest,
-    /// Access token from `auth` (for fetching a fresh URL).
-    pub token: SealedToken,
-    /// Amazon's report id.
-    pub report_id: String,
-    /// The document descriptor from GetDocument.
-    pub document: ReportDocument,
-}
-
-/// Output of the Store step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StoreOutput {
-    /// The raw object's key.
-    pub object_key: String,
-    /// SHA-256 (hex) of the object.
-    pub sha256: String,
-    /// Object size.
-    pub bytes: u64,
-    /// Data rows.
-    pub rows: u64,
-    /// The charset the document came in.
-    pub source_charset: String,
-}
 
 /// The function and the clients it keeps between invocations.
 pub struct Storage {
@@ -70,7 +42,9 @@ impl Storage {
     }
 
     /// Streams the document into the raw bucket.
-    pub async fn handle(&self, input: StoreInput) -> Result<StoreOutput, Failure> {
+    pub async fn handle(&self, event: LambdaEvent<StorageInput>) -> Result<StoredObject, Failure> {
+        let StorageInput::Store(input) = event.payload;
+        let input: StoreInput = *input;
         let request = &input.item.request;
         let format = ReportTypeSpec::of(&request.report_type).format;
         let key = RawObjectKey::new(request, &input.report_id, format).map_err(|e| {
@@ -98,9 +72,12 @@ impl Storage {
             ]),
         };
         let client = self.spapi.client_for(&input.item, &input.token).await?;
+        let document = client
+            .get_report_document(&input.report_document_id, ReportDocumentOptions::default())
+            .await?;
         let stored = fetch_and_store(
             &client,
-            &input.document,
+            &document,
             &marketplace,
             &self.s3,
             &target,
@@ -109,7 +86,7 @@ impl Storage {
         .await
         .map_err(failure)?;
         tracing::info!(key = %stored.key, bytes = stored.bytes, rows = stored.rows, parts = stored.parts, charset = %stored.source_charset, "document stored");
-        Ok(StoreOutput {
+        Ok(StoredObject {
             object_key: stored.key,
             sha256: stored.sha256,
             bytes: stored.bytes,

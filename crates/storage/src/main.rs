@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let function = storage::handler::Storage::new(env.spapi_access()?, s3, bucket, kms_key_id);
     let function = &function;
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<storage::handler::StoreInput>| function.handle(event.payload),
+        move |event: LambdaEvent<contract::StorageInput>| function.handle(event),
     ))
     .await
 }

@@ -9,7 +9,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         update_metadata::UpdateMetadata::new(env.metadata_table()?, env.step_functions());
     let function = &function;
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<update_metadata::Input>| function.handle(event.payload),
+        move |event: LambdaEvent<contract::UpdateMetadataInput>| function.handle(event),
     ))
     .await
 }

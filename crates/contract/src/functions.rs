@@ -5,7 +5,7 @@
 //! stack and the local one alike; [`substitute_function_arns`] fills them in.
 
 /// A Lambda function of the pipeline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Function {
     /// Crate, binary and function name, e.g. `report-creator`.
     pub name: &'static str,
@@ -13,32 +13,45 @@ pub struct Function {
     pub placeholder: &'static str,
 }
 
+/// `auth`: LWA credentials → sealed access token.
+pub const AUTH: Function = Function {
+    name: "auth",
+    placeholder: "AuthFunctionArn",
+};
+/// `report-creator`: Plan and CreateReport.
+pub const REPORT_CREATOR: Function = Function {
+    name: "report-creator",
+    placeholder: "ReportCreatorFunctionArn",
+};
+/// `update-metadata`: AwaitReport, Record* and Summarize.
+pub const UPDATE_METADATA: Function = Function {
+    name: "update-metadata",
+    placeholder: "UpdateMetadataFunctionArn",
+};
+/// `notification-processor`: SQS notifications → the waiting executions (not a step).
+pub const NOTIFICATION_PROCESSOR: Function = Function {
+    name: "notification-processor",
+    placeholder: "NotificationProcessorFunctionArn",
+};
+/// `data-processor`: PollStatus and ReadFatalReason.
+pub const DATA_PROCESSOR: Function = Function {
+    name: "data-processor",
+    placeholder: "DataProcessorFunctionArn",
+};
+/// `storage`: Store.
+pub const STORAGE: Function = Function {
+    name: "storage",
+    placeholder: "StorageFunctionArn",
+};
+
 /// Every function of the ingest pipeline.
 pub const FUNCTIONS: [Function; 6] = [
-    Function {
-        name: "auth",
-        placeholder: "AuthFunctionArn",
-    },
-    Function {
-        name: "report-creator",
-        placeholder: "ReportCreatorFunctionArn",
-    },
-    Function {
-        name: "update-metadata",
-        placeholder: "UpdateMetadataFunctionArn",
-    },
-    Function {
-        name: "notification-processor",
-        placeholder: "NotificationProcessorFunctionArn",
-    },
-    Function {
-        name: "data-processor",
-        placeholder: "DataProcessorFunctionArn",
-    },
-    Function {
-        name: "storage",
-        placeholder: "StorageFunctionArn",
-    },
+    AUTH,
+    REPORT_CREATOR,
+    UPDATE_METADATA,
+    NOTIFICATION_PROCESSOR,
+    DATA_PROCESSOR,
+    STORAGE,
 ];
 
 /// Replaces every `${<Name>FunctionArn}` with `arn_of(function name)`; an unknown

@@ -1,0 +1,190 @@
+//! How a request ended, and the run's summary: what Record writes, Summarize counts and
+//! the CLI prints.
+
+use chrono::{DateTime, Utc};
+use domain::RequestKey;
+use serde::{Deserialize, Serialize};
+
+/// The raw object Store wrote; declared once, used by Store, Record and the summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StoredObject {
+    /// The raw object's key.
+    pub object_key: String,
+    /// SHA-256 (hex) of the object's bytes.
+    pub sha256: String,
+    /// Object size in bytes (UTF-8).
+    pub bytes: u64,
+    /// Data rows.
+    pub rows: u64,
+    /// The charset the document arrived in, before transcoding to UTF-8.
+    pub source_charset: String,
+}
+
+/// How a request ended, as recorded for operators and the run summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Outcome {
+    /// The document is in S3.
+    Stored(StoredObject),
+    /// Amazon cancelled the report: no data for the window.
+    NoData,
+    /// Amazon ended the report FATAL.
+    #[serde(rename_all = "camelCase")]
+    Fatal {
+        /// The reason from the error document, or why none is known.
+        reason: String,
+    },
+}
+
+/// How one request of the run ended, as shown to operators.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemResult {
+    /// The report's config name.
+    pub report: String,
+    /// The account.
+    pub account: String,
+    /// The report type.
+    pub report_type: String,
+    /// Marketplaces.
+    pub marketplace_ids: Vec<String>,
+    /// The data date (window start).
+    pub data_date: String,
+    /// The request key.
+    pub key: RequestKey,
+    /// Amazon's report id.
+    pub report_id: String,
+    /// How it ended.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// The run's summary. The state machine fails the run with `ReportFatal` (and `message`
+/// as its cause) when `fatal` is not zero, after every request has finished.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunSummary {
+    /// Reports stored.
+    pub stored: usize,
+    /// Reports Amazon had no data for.
+    pub no_data: usize,
+    /// Reports Amazon ended FATAL.
+    pub fatal: usize,
+    /// What went wrong, when something did: each FATAL report and its reason.
+    pub message: Option<String>,
+    /// Every request's result.
+    pub results: Vec<ItemResult>,
+}
+
+/// Counts the run's results and, when reports ended FATAL, says which and why.
+pub fn summarize(results: Vec<ItemResult>) -> RunSummary {
+    let fatal: Vec<String> = results
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            Outcome::Fatal { reason } => Some(format!(
+                "{} ({} {}, report {}): {reason}",
+                r.report, r.account, r.data_date, r.report_id
+            )),
+            _ => None,
+        })
+        .collect();
+    let message = (!fatal.is_empty()).then(|| {
+        format!(
+            "{} of {} reports ended FATAL: {}; fix the request (dates, marketplaces, role) before running again",
+            fatal.len(),
+            results.len(),
+            fatal.join("; ")
+        )
+    });
+    RunSummary {
+        stored: results
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Stored(_)))
+            .count(),
+        no_data: results
+            .iter()
+            .filter(|r| r.outcome == Outcome::NoData)
+            .count(),
+        fatal: fatal.len(),
+        message,
+        results,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(outcome: Outcome) -> ItemResult {
+        ItemResult {
+            report: "orders".into(),
+            account: "acme".into(),
+            report_type: "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL".into(),
+            marketplace_ids: vec!["ATVPDKIKX0DER".into()],
+            data_date: "2026-11-24".into(),
+            key: RequestKey::parse("b37071399f5c0e7aa527e411c0903ff5").unwrap(),
+            report_id: "5001".into(),
+            outcome,
+            recorded_at: Utc::now(),
+        }
+    }
+
+    fn stored() -> Outcome {
+        Outcome::Stored(StoredObject {
+            object_key: "k".into(),
+            sha256: "s".into(),
+            bytes: 1,
+            rows: 1,
+            source_charset: "UTF-8".into(),
+        })
+    }
+
+    #[test]
+    fn summary_counts_stored_and_no_data() {
+        let summary = summarize(vec![result(stored()), result(Outcome::NoData)]);
+        assert_eq!(
+            (
+                summary.stored,
+                summary.no_data,
+                summary.fatal,
+                summary.results.len()
+            ),
+            (1, 1, 0, 2)
+        );
+        assert_eq!(summary.message, None);
+    }
+
+    #[test]
+    fn fatal_reports_are_counted_and_named_with_their_reason() {
+        let summary = summarize(vec![
+            result(Outcome::NoData),
+            result(Outcome::Fatal {
+                reason: "Report date range exceeds the limit".into(),
+            }),
+        ]);
+        assert_eq!(summary.fatal, 1);
+        let text = summary.message.unwrap();
+        assert!(text.contains("1 of 2 reports ended FATAL"), "{text}");
+        assert!(
+            text.contains(
+                "orders (acme 2026-11-24, report 5001): Report date range exceeds the limit"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn item_result_flattens_the_outcome() {
+        let json = serde_json::to_value(result(stored())).unwrap();
+        assert_eq!(json["outcome"], "STORED");
+        assert_eq!(json["objectKey"], "k");
+        let json = serde_json::to_value(result(Outcome::Fatal { reason: "r".into() })).unwrap();
+        assert_eq!(json["outcome"], "FATAL");
+        assert_eq!(json["reason"], "r");
+        let back: ItemResult = serde_json::from_value(json).unwrap();
+        assert_eq!(back.outcome, Outcome::Fatal { reason: "r".into() });
+    }
+}

@@ -1,0 +1,463 @@
+//! Every step's input and output, and each Lambda's input and output as the union of the
+//! steps it serves.
+//!
+//! The `step` tag of an input is the [`Step`] that invoked the function; a step that is
+//! repeated under another state name (the `Reauthenticate…` states) sends the step it
+//! repeats. Inputs refuse unknown fields, so a field the state machine renamed fails at
+//! once rather than arriving as a default.
+
+use chrono::{DateTime, Utc};
+use domain::{PlannedRequest, ProcessingStatus, RequestKey};
+use serde::{Deserialize, Serialize};
+
+use crate::functions::Function;
+use crate::outcome::{ItemResult, RunSummary, StoredObject};
+use crate::token::SealedToken;
+
+/// A step of the state machine that invokes a Lambda, by the name in its `step` tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Step {
+    /// Expand the config into the run's requests.
+    Plan,
+    /// Turn an account's LWA credentials into a sealed access token.
+    Authenticate,
+    /// createReport, at most once per request key.
+    CreateReport,
+    /// Wait for the notification (`.waitForTaskToken`).
+    AwaitReport,
+    /// One getReport, when no notification came in time.
+    PollStatus,
+    /// Stream the report document into the raw bucket.
+    Store,
+    /// Read why Amazon ended a report FATAL.
+    ReadFatalReason,
+    /// Record a stored report.
+    RecordStored,
+    /// Record a report Amazon cancelled (no data).
+    RecordNoData,
+    /// Record a FATAL report and its reason.
+    RecordFatal,
+    /// Count the run's outcomes.
+    Summarize,
+}
+
+impl Step {
+    /// Every step, in the order a report meets them.
+    pub const ALL: [Step; 11] = [
+        Step::Plan,
+        Step::Authenticate,
+        Step::CreateReport,
+        Step::AwaitReport,
+        Step::PollStatus,
+        Step::Store,
+        Step::ReadFatalReason,
+        Step::RecordStored,
+        Step::RecordNoData,
+        Step::RecordFatal,
+        Step::Summarize,
+    ];
+
+    /// The `step` tag, which is also the name of the state that normally runs it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Step::Plan => "Plan",
+            Step::Authenticate => "Authenticate",
+            Step::CreateReport => "CreateReport",
+            Step::AwaitReport => "AwaitReport",
+            Step::PollStatus => "PollStatus",
+            Step::Store => "Store",
+            Step::ReadFatalReason => "ReadFatalReason",
+            Step::RecordStored => "RecordStored",
+            Step::RecordNoData => "RecordNoData",
+            Step::RecordFatal => "RecordFatal",
+            Step::Summarize => "Summarize",
+        }
+    }
+
+    /// The Lambda that serves the step.
+    pub const fn function(self) -> Function {
+        use crate::functions::{AUTH, DATA_PROCESSOR, REPORT_CREATOR, STORAGE, UPDATE_METADATA};
+        match self {
+            Step::Plan | Step::CreateReport => REPORT_CREATOR,
+            Step::Authenticate => AUTH,
+            Step::AwaitReport
+            | Step::RecordStored
+            | Step::RecordNoData
+            | Step::RecordFatal
+            | Step::Summarize => UPDATE_METADATA,
+            Step::PollStatus | Step::ReadFatalReason => DATA_PROCESSOR,
+            Step::Store => STORAGE,
+        }
+    }
+}
+
+/// The input an execution of `ingest` starts with (a schedule's, or `sp-ingest run`'s).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunInput {
+    /// Only these reports (config names); empty = all.
+    #[serde(default)]
+    pub reports: Vec<String>,
+    /// The run's time (the schedule's time): windows end relative to it.
+    pub run_at: DateTime<Utc>,
+}
+
+/// Plan: which reports, as of when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlanInput {
+    /// Only these reports (config names); empty = all.
+    #[serde(default)]
+    pub reports: Vec<String>,
+    /// The run's time; now when absent.
+    #[serde(default)]
+    pub run_at: Option<DateTime<Utc>>,
+}
+
+/// Plan's answer: the Map's items.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanOutput {
+    /// One per report × account × marketplace.
+    pub requests: Vec<PlannedRequest>,
+}
+
+/// Authenticate: which configured account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuthenticateInput {
+    /// The account's config name (`accounts/<name>`).
+    pub account: String,
+}
+
+/// Authenticate's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthenticateOutput {
+    /// The access token, KMS-encrypted for the account's selling partner.
+    pub token: SealedToken,
+}
+
+/// CreateReport: the request and a token to create it with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateReportInput {
+    /// The request.
+    pub item: PlannedRequest,
+    /// Access token from Authenticate.
+    pub token: SealedToken,
+}
+
+/// CreateReport's answer: the report standing for the request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateReportOutput {
+    /// Amazon's report id.
+    pub report_id: String,
+    /// True when an earlier attempt had created it.
+    pub reused: bool,
+}
+
+/// AwaitReport: the request and the task token to resume.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AwaitReportInput {
+    /// The request.
+    pub key: RequestKey,
+    /// `$$.Task.Token`.
+    pub task_token: String,
+}
+
+/// Whether a waiting task took the result it was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Delivery {
+    /// The task resumed with the result.
+    Delivered,
+    /// The task was no longer waiting (it timed out into polling, or was stopped).
+    NoLongerWaiting,
+}
+
+/// AwaitReport's own answer (Step Functions ignores it; the task's result is the
+/// [`ReportStatus`] sent with SendTaskSuccess). Logged, and useful in tests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AwaitReportOutput {
+    /// `None`: the report is not done yet and the notification will resume the task;
+    /// otherwise what became of the result this call sent.
+    pub delivery: Option<Delivery>,
+}
+
+/// The result of AwaitReport, sent by whoever stored the second of "task token" and
+/// "terminal status".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReportStatus {
+    /// The terminal status.
+    pub processing_status: ProcessingStatus,
+    /// Amazon's document id (data, or error document for FATAL); `null` when none.
+    pub report_document_id: Option<String>,
+}
+
+/// PollStatus: one getReport.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PollStatusInput {
+    /// The request.
+    pub item: PlannedRequest,
+    /// Access token from Authenticate.
+    pub token: SealedToken,
+    /// Amazon's report id.
+    pub report_id: String,
+    /// Polls made so far.
+    pub attempt: u32,
+}
+
+/// PollStatus's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PollStatusOutput {
+    /// Amazon's status now.
+    pub processing_status: ProcessingStatus,
+    /// The document id once terminal; `null` otherwise.
+    pub report_document_id: Option<String>,
+    /// Polls made so far, this one included.
+    pub attempt: u32,
+    /// How long to wait before the next poll.
+    pub wait_seconds: u64,
+}
+
+/// Store: which document of which report. The presigned URL is not here: Store asks for
+/// it itself, so a read credential for the seller's data never enters the execution state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StoreInput {
+    /// The request.
+    pub item: PlannedRequest,
+    /// Access token from Authenticate.
+    pub token: SealedToken,
+    /// Amazon's report id.
+    pub report_id: String,
+    /// The report's document id.
+    pub report_document_id: String,
+}
+
+/// ReadFatalReason: the error document, when Amazon gave one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReadFatalReasonInput {
+    /// The request.
+    pub item: PlannedRequest,
+    /// Access token from Authenticate.
+    pub token: SealedToken,
+    /// The error document id; `null` when Amazon gave none.
+    pub report_document_id: Option<String>,
+}
+
+/// ReadFatalReason's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FatalReason {
+    /// Why Amazon ended the report FATAL, as far as known.
+    pub reason: String,
+}
+
+/// RecordStored: the object Store wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RecordStoredInput {
+    /// The request.
+    pub item: PlannedRequest,
+    /// Amazon's report id.
+    pub report_id: String,
+    /// What Store wrote.
+    pub stored: StoredObject,
+}
+
+/// RecordNoData: Amazon cancelled the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RecordNoDataInput {
+    /// The request.
+    pub item: PlannedRequest,
+    /// Amazon's report id.
+    pub report_id: String,
+}
+
+/// RecordFatal: Amazon ended the report FATAL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RecordFatalInput {
+    /// The request.
+    pub item: PlannedRequest,
+    /// Amazon's report id.
+    pub report_id: String,
+    /// The reason from the error document.
+    pub reason: String,
+}
+
+/// Summarize: the Map's results, one per request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SummarizeInput {
+    /// One per Map item.
+    pub results: Vec<ItemResult>,
+}
+
+/// What `auth` is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step")]
+pub enum AuthInput {
+    /// [`Step::Authenticate`].
+    Authenticate(AuthenticateInput),
+}
+
+/// What `report-creator` is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step")]
+pub enum ReportCreatorInput {
+    /// [`Step::Plan`].
+    Plan(PlanInput),
+    /// [`Step::CreateReport`].
+    CreateReport(Box<CreateReportInput>),
+}
+
+/// What `report-creator` answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ReportCreatorOutput {
+    /// [`Step::Plan`].
+    Plan(PlanOutput),
+    /// [`Step::CreateReport`].
+    CreateReport(CreateReportOutput),
+}
+
+/// What `data-processor` is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step")]
+pub enum DataProcessorInput {
+    /// [`Step::PollStatus`].
+    PollStatus(Box<PollStatusInput>),
+    /// [`Step::ReadFatalReason`].
+    ReadFatalReason(Box<ReadFatalReasonInput>),
+}
+
+/// What `data-processor` answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum DataProcessorOutput {
+    /// [`Step::PollStatus`].
+    PollStatus(PollStatusOutput),
+    /// [`Step::ReadFatalReason`].
+    ReadFatalReason(FatalReason),
+}
+
+/// What `storage` is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step")]
+pub enum StorageInput {
+    /// [`Step::Store`].
+    Store(Box<StoreInput>),
+}
+
+/// What `update-metadata` is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step")]
+pub enum UpdateMetadataInput {
+    /// [`Step::AwaitReport`].
+    AwaitReport(AwaitReportInput),
+    /// [`Step::RecordStored`].
+    RecordStored(Box<RecordStoredInput>),
+    /// [`Step::RecordNoData`].
+    RecordNoData(Box<RecordNoDataInput>),
+    /// [`Step::RecordFatal`].
+    RecordFatal(Box<RecordFatalInput>),
+    /// [`Step::Summarize`].
+    Summarize(SummarizeInput),
+}
+
+/// What `update-metadata` answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum UpdateMetadataOutput {
+    /// [`Step::AwaitReport`].
+    AwaitReport(AwaitReportOutput),
+    /// [`Step::RecordStored`], [`Step::RecordNoData`], [`Step::RecordFatal`].
+    Recorded(Box<ItemResult>),
+    /// [`Step::Summarize`].
+    Summarize(RunSummary),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_input_defaults_to_all_reports_and_now() {
+        let input: ReportCreatorInput = serde_json::from_str(r#"{"step":"Plan"}"#).unwrap();
+        assert_eq!(
+            input,
+            ReportCreatorInput::Plan(PlanInput {
+                reports: vec![],
+                run_at: None
+            })
+        );
+        let input: ReportCreatorInput = serde_json::from_str(
+            r#"{"step":"Plan","reports":["orders"],"runAt":"2026-11-25T06:00:00Z"}"#,
+        )
+        .unwrap();
+        assert!(
+            matches!(input, ReportCreatorInput::Plan(PlanInput { reports, run_at: Some(_) }) if reports == ["orders"])
+        );
+    }
+
+    #[test]
+    fn unknown_steps_and_fields_are_refused() {
+        let err = serde_json::from_str::<ReportCreatorInput>(r#"{"step":"Delete"}"#).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown variant `Delete`"),
+            "{err}"
+        );
+        let err = serde_json::from_str::<ReportCreatorInput>(r#"{"step":"Plan","report":["x"]}"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("unknown field `report`"), "{err}");
+    }
+
+    #[test]
+    fn optional_fields_are_written_as_null() {
+        let json = serde_json::to_value(PollStatusOutput {
+            processing_status: ProcessingStatus::InProgress,
+            report_document_id: None,
+            attempt: 1,
+            wait_seconds: 15,
+        })
+        .unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"processingStatus":"IN_PROGRESS","reportDocumentId":null,"attempt":1,"waitSeconds":15})
+        );
+    }
+
+    #[test]
+    fn every_step_is_a_variant_of_its_functions_input() {
+        for step in Step::ALL {
+            let payload = serde_json::json!({ "step": step.as_str() }).to_string();
+            let error = match step.function().name {
+                "auth" => serde_json::from_str::<AuthInput>(&payload).err(),
+                "report-creator" => serde_json::from_str::<ReportCreatorInput>(&payload).err(),
+                "data-processor" => serde_json::from_str::<DataProcessorInput>(&payload).err(),
+                "storage" => serde_json::from_str::<StorageInput>(&payload).err(),
+                "update-metadata" => serde_json::from_str::<UpdateMetadataInput>(&payload).err(),
+                other => panic!("{step:?} is served by {other}, which takes no steps"),
+            };
+            // Plan has only optional fields; every other step misses a required one.
+            if let Some(error) = error {
+                assert!(
+                    error.to_string().contains("missing field"),
+                    "{step:?} is not a variant of {}'s input: {error}",
+                    step.function().name
+                );
+            }
+        }
+    }
+}
