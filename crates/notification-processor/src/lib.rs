@@ -121,3 +121,235 @@ impl NotificationProcessor {
         Ok(handled)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Every branch of a message's handling, against the real DynamoDB and Step Functions
+    //! clients answered by `aws-smithy-mocks`: no network, milliseconds.
+
+    use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+    use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
+    use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use aws_sdk_dynamodb::types::error::ProvisionedThroughputExceededException;
+    use aws_sdk_sfn::operation::send_task_success::{SendTaskSuccessError, SendTaskSuccessOutput};
+    use aws_sdk_sfn::types::error::TaskTimedOut;
+    use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+
+    use super::*;
+
+    const SELLER: &str = "A3TH9S8BH6GOGM";
+    const KEY: &str = "b37071399f5c0e7aa527e411c0903ff5";
+
+    fn notification(status: &str) -> String {
+        format!(
+            r#"{{"notificationVersion":"2020-09-04","notificationType":"REPORT_PROCESSING_FINISHED","payloadVersion":"2020-09-04","eventTime":"2026-11-25T03:35:13.214Z",
+            "payload":{{"reportProcessingFinishedNotification":{{"sellerId":"{SELLER}","accountId":"amzn1.merchant.o.{SELLER}","reportId":"5001","reportType":"GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL","processingStatus":"{status}","reportDocumentId":"amzn1.tortuga.doc"}}}},
+            "notificationMetadata":{{"applicationId":"amzn1.sellerapps.app.x","subscriptionId":"s-1","publishTime":"2026-11-25T03:35:14.000Z","notificationId":"n-1"}}}}"#
+        )
+    }
+
+    fn event(bodies: &[&str]) -> LambdaEvent<SqsEvent> {
+        let mut event = SqsEvent::default();
+        for (i, body) in bodies.iter().enumerate() {
+            let mut message = SqsMessage::default();
+            message.message_id = Some(format!("m-{i}"));
+            message.body = Some((*body).to_owned());
+            event.records.push(message);
+        }
+        LambdaEvent::new(event, lambda_runtime::Context::default())
+    }
+
+    fn pk_of(key: Option<&std::collections::HashMap<String, AttributeValue>>) -> String {
+        key.and_then(|k| k.get("pk"))
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// GetItem answers: the notification id seen or not, the report ours or not.
+    fn lookups(seen: bool, ours: bool) -> Rule {
+        mock!(aws_sdk_dynamodb::Client::get_item).then_compute_output(move |input| {
+            let pk = pk_of(input.key());
+            let found =
+                (pk.starts_with("notification#") && seen) || (pk.starts_with("report#") && ours);
+            let item = found.then(|| {
+                [("pk", pk.as_str()), ("requestKey", KEY)]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), AttributeValue::S(v.to_owned())))
+                    .collect()
+            });
+            GetItemOutput::builder().set_item(item).build()
+        })
+    }
+
+    fn puts() -> Rule {
+        mock!(aws_sdk_dynamodb::Client::put_item).then_output(|| PutItemOutput::builder().build())
+    }
+
+    /// UpdateItem: the status write succeeds; the result claim finds a waiting token.
+    fn updates(token_waiting: bool) -> Rule {
+        mock!(aws_sdk_dynamodb::Client::update_item).then_compute_output(move |input| {
+            let claiming = input
+                .update_expression()
+                .is_some_and(|e| e.contains("resultSentFor"));
+            let attributes = (claiming && token_waiting).then(|| {
+                [
+                    ("taskToken", "token-1"),
+                    ("status", "DONE"),
+                    ("reportDocumentId", "amzn1.tortuga.doc"),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), AttributeValue::S(v.to_owned())))
+                .collect()
+            });
+            UpdateItemOutput::builder()
+                .set_attributes(attributes)
+                .build()
+        })
+    }
+
+    fn processor_with(dynamodb: &[&Rule], sfn: &[&Rule]) -> NotificationProcessor {
+        let table = MetadataTable::new(
+            mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, dynamodb),
+            "metadata",
+        );
+        NotificationProcessor::new(table, mock_client!(aws_sdk_sfn, RuleMode::MatchAny, sfn))
+    }
+
+    fn sent() -> Rule {
+        mock!(aws_sdk_sfn::Client::send_task_success)
+            .match_requests(|r| {
+                r.task_token() == Some("token-1")
+                    && r.output()
+                        .is_some_and(|o| o.contains(r#""processingStatus":"DONE""#))
+            })
+            .then_output(|| SendTaskSuccessOutput::builder().build())
+    }
+
+    async fn handled(processor: &NotificationProcessor, body: &str) -> Result<Handled, Failure> {
+        let mut message = SqsMessage::default();
+        message.body = Some(body.to_owned());
+        processor.handle_message(&message).await
+    }
+
+    #[tokio::test]
+    async fn done_for_a_waiting_task_resumes_it_once_and_remembers_the_notification() {
+        let (lookups, puts, updates, sent) = (lookups(false, true), puts(), updates(true), sent());
+        let processor = processor_with(&[&lookups, &puts, &updates], &[&sent]);
+        let handled = handled(&processor, &notification("DONE")).await.unwrap();
+        assert_eq!(
+            handled,
+            Handled::Recorded {
+                delivery: Some(Delivery::Delivered)
+            }
+        );
+        assert_eq!(sent.num_calls(), 1);
+        assert_eq!(puts.num_calls(), 1, "the notification id is remembered");
+    }
+
+    #[tokio::test]
+    async fn done_before_the_token_is_stored_records_and_sends_nothing() {
+        let (lookups, puts, updates) = (lookups(false, true), puts(), updates(false));
+        let processor = processor_with(&[&lookups, &puts, &updates], &[]);
+        let handled = handled(&processor, &notification("DONE")).await.unwrap();
+        assert_eq!(handled, Handled::Recorded { delivery: None });
+    }
+
+    #[tokio::test]
+    async fn a_task_that_stopped_waiting_is_reported_as_such_not_as_sent() {
+        let (lookups, puts, updates) = (lookups(false, true), puts(), updates(true));
+        let timed_out = mock!(aws_sdk_sfn::Client::send_task_success)
+            .then_error(|| SendTaskSuccessError::TaskTimedOut(TaskTimedOut::builder().build()));
+        let processor = processor_with(&[&lookups, &puts, &updates], &[&timed_out]);
+        let handled = handled(&processor, &notification("DONE")).await.unwrap();
+        assert_eq!(
+            handled,
+            Handled::Recorded {
+                delivery: Some(Delivery::NoLongerWaiting)
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_notification_seen_before_is_a_duplicate_and_touches_nothing() {
+        let lookups = lookups(true, true);
+        let processor = processor_with(&[&lookups], &[]);
+        let handled = handled(&processor, &notification("DONE")).await.unwrap();
+        assert_eq!(handled, Handled::Duplicate);
+        assert_eq!(lookups.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_report_nobody_here_created_is_recorded_as_unsolicited() {
+        let (lookups, puts) = (lookups(false, false), puts());
+        let processor = processor_with(&[&lookups, &puts], &[]);
+        let handled = handled(&processor, &notification("DONE")).await.unwrap();
+        assert_eq!(handled, Handled::Unsolicited);
+        assert_eq!(
+            puts.num_calls(),
+            2,
+            "the unsolicited item and the notification id"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_status_already_recorded_is_a_duplicate() {
+        let (lookups, puts) = (lookups(false, true), puts());
+        let refused = mock!(aws_sdk_dynamodb::Client::update_item).then_error(|| {
+            UpdateItemError::ConditionalCheckFailedException(
+                aws_sdk_dynamodb::types::error::ConditionalCheckFailedException::builder()
+                    .meta(
+                        aws_sdk_dynamodb::error::ErrorMetadata::builder()
+                            .code("ConditionalCheckFailedException")
+                            .build(),
+                    )
+                    .build(),
+            )
+        });
+        let processor = processor_with(&[&lookups, &puts, &refused], &[]);
+        let handled = handled(&processor, &notification("DONE")).await.unwrap();
+        assert_eq!(handled, Handled::Duplicate);
+    }
+
+    #[tokio::test]
+    async fn data_kiosk_notifications_are_acknowledged_without_aws_calls() {
+        let processor = processor_with(&[], &[]);
+        let body = r#"{"notificationVersion":"2023-11-15","notificationType":"DATA_KIOSK_QUERY_PROCESSING_FINISHED","payloadVersion":"2023-11-15","eventTime":"2026-11-25T03:35:13.214Z",
+            "payload":{"accountId":"amzn1.merchant.o.A3TH9S8BH6GOGM","queryId":"q-1","query":"query{}","processingStatus":"DONE","dataDocumentId":"amzn1.tortuga.doc"},
+            "notificationMetadata":{"applicationId":"amzn1.sellerapps.app.x","subscriptionId":"s-1","publishTime":"2026-11-25T03:35:14.000Z","notificationId":"n-2"}}"#;
+        assert_eq!(handled(&processor, body).await.unwrap(), Handled::Ignored);
+    }
+
+    #[tokio::test]
+    async fn only_unparsable_or_failed_messages_come_back_in_the_batch() {
+        let throttled = mock!(aws_sdk_dynamodb::Client::get_item).then_error(|| {
+            aws_sdk_dynamodb::operation::get_item::GetItemError::ProvisionedThroughputExceededException(
+                ProvisionedThroughputExceededException::builder().build(),
+            )
+        });
+        let processor = processor_with(&[&throttled], &[]);
+        let done = notification("DONE");
+        let response = processor.handle(event(&["not json", &done])).await.unwrap();
+        let failed: Vec<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        assert_eq!(failed, ["m-0", "m-1"]);
+
+        let (lookups, puts) = (lookups(true, true), puts());
+        let processor = processor_with(&[&lookups, &puts], &[]);
+        let response = processor.handle(event(&["{}", &done])).await.unwrap();
+        let failed: Vec<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        assert_eq!(
+            failed,
+            ["m-0"],
+            "the duplicate is acknowledged, the unparsable one is not"
+        );
+    }
+}

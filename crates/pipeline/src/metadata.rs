@@ -468,3 +468,190 @@ impl MetadataTable {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The conditional-write paths, against the real DynamoDB client answered by
+    //! `aws-smithy-mocks`: what each writer does when its condition fails.
+
+    use aws_sdk_dynamodb::error::ErrorMetadata;
+    use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+    use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemOutput};
+    use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+    use aws_sdk_dynamodb::types::error::{
+        ConditionalCheckFailedException, ProvisionedThroughputExceededException,
+    };
+    use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+    use chrono::TimeZone;
+    use domain::{DataWindow, ErrorName, Region, ReportRequest, Source};
+
+    use super::*;
+
+    fn condition_failed() -> ConditionalCheckFailedException {
+        ConditionalCheckFailedException::builder()
+            .meta(
+                ErrorMetadata::builder()
+                    .code("ConditionalCheckFailedException")
+                    .build(),
+            )
+            .build()
+    }
+
+    fn update_refused() -> Rule {
+        mock!(aws_sdk_dynamodb::Client::update_item)
+            .then_error(|| UpdateItemError::ConditionalCheckFailedException(condition_failed()))
+    }
+
+    /// GetItem of the request finds it with this report id and status.
+    fn request_found(report_id: &'static str, status: &'static str) -> Rule {
+        mock!(aws_sdk_dynamodb::Client::get_item).then_output(move || {
+            let item = [
+                ("pk", format!("request#{}", key())),
+                ("reportId", report_id.to_owned()),
+                ("status", status.to_owned()),
+                ("requestKey", key().to_string()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), AttributeValue::S(v)))
+            .collect();
+            GetItemOutput::builder().set_item(Some(item)).build()
+        })
+    }
+
+    fn puts() -> Rule {
+        mock!(aws_sdk_dynamodb::Client::put_item).then_output(|| PutItemOutput::builder().build())
+    }
+
+    fn table(rules: &[&Rule]) -> MetadataTable {
+        MetadataTable::new(
+            mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, rules),
+            "metadata",
+        )
+    }
+
+    fn planned() -> PlannedRequest {
+        let day = |d| Utc.with_ymd_and_hms(2026, 11, d, 0, 0, 0).unwrap();
+        let request = ReportRequest {
+            account: "acme".into(),
+            selling_partner_id: "A1SELLER".into(),
+            source: Source::SpApiReports,
+            report_type: "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL".into(),
+            marketplace_ids: vec!["ATVPDKIKX0DER".into()],
+            window: DataWindow::new(day(24), day(25)).unwrap(),
+            options: Default::default(),
+        };
+        PlannedRequest {
+            report: "orders".into(),
+            key: request.key(),
+            request,
+            region: Region::Na,
+            await_timeout_secs: 60,
+        }
+    }
+
+    fn key() -> RequestKey {
+        planned().key
+    }
+
+    #[tokio::test]
+    async fn a_second_claim_of_a_request_reuses_the_first_report() {
+        let refused = mock!(aws_sdk_dynamodb::Client::put_item)
+            .then_error(|| PutItemError::ConditionalCheckFailedException(condition_failed()));
+        let found = request_found("5001", "IN_QUEUE");
+        let claim = table(&[&refused, &found])
+            .claim(&planned(), Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(
+            claim,
+            Claim::Existing {
+                report_id: Some("5001".into())
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_losing_creator_converges_on_the_report_recorded_first() {
+        let (refused, found, puts) = (update_refused(), request_found("5001", "IN_QUEUE"), puts());
+        let standing = table(&[&refused, &found, &puts])
+            .record_report_id(&key(), "A1SELLER", "5002")
+            .await
+            .unwrap();
+        assert_eq!(standing, "5001");
+        assert_eq!(puts.num_calls(), 1, "the standing report is indexed");
+    }
+
+    #[tokio::test]
+    async fn a_task_token_for_an_unclaimed_request_is_a_named_config_error() {
+        let refused = update_refused();
+        let failure = table(&[&refused])
+            .store_task_token(&key(), "token-1")
+            .await
+            .unwrap_err();
+        assert_eq!(failure.name(), ErrorName::ConfigInvalid);
+        assert!(
+            failure
+                .to_string()
+                .contains("CreateReport must run before AwaitReport"),
+            "{failure}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_result_claimed_already_or_not_ready_is_not_claimed_again() {
+        let refused = update_refused();
+        assert_eq!(table(&[&refused]).claim_result(&key()).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_status_that_does_not_move_forward_is_ignored_with_the_current_one() {
+        let index = mock!(aws_sdk_dynamodb::Client::get_item)
+            .match_requests(|r| {
+                r.key()
+                    .and_then(|k| k.get("pk"))
+                    .and_then(|v| v.as_s().ok())
+                    .is_some_and(|pk| pk.starts_with("report#"))
+            })
+            .then_output(|| {
+                let item = [(
+                    "requestKey".to_owned(),
+                    AttributeValue::S(key().to_string()),
+                )]
+                .into_iter()
+                .collect();
+                GetItemOutput::builder().set_item(Some(item)).build()
+            });
+        let (refused, found) = (update_refused(), request_found("5001", "DONE"));
+        let change = table(&[&index, &refused, &found])
+            .record_status("A1SELLER", "5001", ProcessingStatus::InProgress, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            change,
+            StatusChange::Ignored {
+                key: key(),
+                current: Some(ProcessingStatus::Done)
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn dynamodb_throttling_is_named_throttled_for_the_state_machine() {
+        let throttled = mock!(aws_sdk_dynamodb::Client::update_item).then_error(|| {
+            UpdateItemError::ProvisionedThroughputExceededException(
+                ProvisionedThroughputExceededException::builder()
+                    .meta(
+                        ErrorMetadata::builder()
+                            .code("ProvisionedThroughputExceededException")
+                            .build(),
+                    )
+                    .build(),
+            )
+        });
+        let failure = table(&[&throttled])
+            .record_outcome(&key(), &Outcome::NoData, Utc::now())
+            .await
+            .unwrap_err();
+        assert_eq!(failure.name(), ErrorName::Throttled);
+    }
+}
