@@ -41,7 +41,7 @@ pub fn demo_config(stage: &str, simulator_url: &str, lwa_url: &str) -> ConfigFil
         credentials: Some(credentials.clone()),
     };
     let report = |report_type: &str, account: &str| ReportConfig {
-        source: Source::SpApiReports,
+        source: Source::sp_api_reports(),
         report_type: report_type.to_owned(),
         accounts: vec![account.to_owned()],
         marketplaces: vec![],

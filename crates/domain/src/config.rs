@@ -21,8 +21,9 @@ use chrono::TimeDelta;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::{Api, Catalog};
 use crate::marketplace::{MARKETPLACES, Region, marketplace};
-use crate::report_type::{AccountKind, ReportTypeSpec, is_report_type_name};
+use crate::report_type::{AccountKind, is_report_type_name};
 use crate::request::Source;
 use crate::schedule::{parse_duration, validate_schedule};
 
@@ -355,7 +356,7 @@ impl Config {
         if !saw_marketplaces {
             c.push("marketplaces", "", "is missing; it maps each marketplace id used by accounts to its country and region");
         }
-        config.check(&mut c);
+        config.check(&mut c, Catalog::builtin());
         if c.errors.is_empty() {
             Ok(config)
         } else {
@@ -366,11 +367,16 @@ impl Config {
     /// Validates a config built in code or read from a file (the same rules as
     /// [`Config::from_parameters`]).
     pub fn validate(&self) -> Result<(), ConfigErrors> {
+        self.validate_with(Catalog::builtin())
+    }
+
+    /// Validates against `catalog` instead of the built-in one.
+    pub fn validate_with(&self, catalog: &Catalog) -> Result<(), ConfigErrors> {
         let mut c = Collector {
             prefix: stage_prefix(&self.stage),
             errors: Vec::new(),
         };
-        self.check(&mut c);
+        self.check(&mut c, catalog);
         if c.errors.is_empty() {
             Ok(())
         } else {
@@ -400,7 +406,7 @@ impl Config {
         out
     }
 
-    fn check(&self, c: &mut Collector) {
+    fn check(&self, c: &mut Collector, catalog: &Catalog) {
         if !is_config_name(&self.stage) {
             c.push(
                 "",
@@ -466,7 +472,7 @@ impl Config {
             self.check_account(c, &format!("accounts/{name}"), account);
         }
         for (name, report) in &self.reports {
-            self.check_report(c, &format!("reports/{name}"), report);
+            self.check_report(c, catalog, &format!("reports/{name}"), report);
         }
     }
 
@@ -512,11 +518,43 @@ impl Config {
         }
     }
 
-    fn check_report(&self, c: &mut Collector, name: &str, report: &ReportConfig) {
-        let spec = ReportTypeSpec::of(&report.report_type);
-        if !is_report_type_name(&report.report_type) {
+    fn check_report(
+        &self,
+        c: &mut Collector,
+        catalog: &Catalog,
+        name: &str,
+        report: &ReportConfig,
+    ) {
+        let Some(source) = catalog.source(&report.source) else {
+            c.push(
+                name,
+                "source",
+                format!(
+                    "`{}` is not a source sp-ingest knows; known: {}",
+                    report.source,
+                    catalog.source_names()
+                ),
+            );
+            return;
+        };
+        if source.api == Api::SpApiReports && !is_report_type_name(&report.report_type) {
             c.push(name, "report_type", format!("`{}` is not an SP-API reportType (GET_ followed by upper-case words, e.g. GET_SALES_AND_TRAFFIC_REPORT)", report.report_type));
-        } else if !spec.requestable {
+            return;
+        }
+        let Some(spec) = catalog.report_type(&report.source, &report.report_type) else {
+            c.push(
+                name,
+                "report_type",
+                format!(
+                    "`{}` is not a report type of source {}; known: {}",
+                    report.report_type,
+                    report.source,
+                    catalog.report_type_names(&report.source)
+                ),
+            );
+            return;
+        };
+        if !spec.requestable {
             c.push(
                 name,
                 "report_type",
@@ -525,6 +563,11 @@ impl Config {
                     report.report_type
                 ),
             );
+        }
+        for (option, value) in &report.options {
+            if let Some(problem) = spec.option_problem(option, value) {
+                c.push(name, format!("options.{option}"), problem);
+            }
         }
         for (i, account) in report.accounts.iter().enumerate() {
             match self.accounts.get(account) {
@@ -830,6 +873,39 @@ mod tests {
         let errs = errors(with("accounts/acme-us", |v| v["kind"] = "agency".into()));
         assert!(errs.mentions("accounts/acme-us", "kind"), "{errs}");
         assert!(errs.to_string().contains("seller"), "{errs}");
+    }
+
+    #[test]
+    fn unknown_source_names_the_known_ones() {
+        let errs = errors(with("reports/orders", |v| {
+            v["source"] = "sp-api-reprots".into()
+        }));
+        assert!(errs.mentions("reports/orders", "source"), "{errs}");
+        assert!(errs.to_string().contains("known: sp-api-reports"), "{errs}");
+    }
+
+    #[test]
+    fn options_the_report_type_does_not_take_are_refused_with_the_allowed_ones() {
+        let errs =
+            errors(with(
+                "reports/sales-traffic",
+                |v| {
+                    v["options"] =
+                        serde_json::json!({"dateGranularity": "YEAR", "reportPeriod": "DAY"})
+                },
+            ));
+        assert!(
+            errs.mentions("reports/sales-traffic", "options.dateGranularity"),
+            "{errs}"
+        );
+        assert!(
+            errs.mentions("reports/sales-traffic", "options.reportPeriod"),
+            "{errs}"
+        );
+        assert!(
+            errs.to_string().contains("allowed: DAY, WEEK, MONTH"),
+            "{errs}"
+        );
     }
 
     #[test]

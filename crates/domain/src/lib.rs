@@ -1,6 +1,7 @@
 //! sp-ingest's pure core: the rules every Lambda shares, with no AWS SDK, no async
 //! runtime, no I/O and no clock of its own (times are passed in).
 
+pub mod catalog;
 pub mod config;
 pub mod error;
 pub mod marketplace;
@@ -13,6 +14,7 @@ pub mod schedule;
 pub mod status;
 pub mod storage;
 
+pub use catalog::{Api, Catalog, Completion, SourceSpec};
 pub use config::{Config, ConfigError, ConfigErrors};
 pub use error::ErrorName;
 pub use marketplace::{Marketplace, Region};

@@ -8,9 +8,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::{Catalog, Completion};
 use crate::config::Config;
 use crate::marketplace::Region;
-use crate::report_type::ReportTypeSpec;
 use crate::request::{DataWindow, ReportRequest, RequestKey};
 
 /// One request of a run, with what the state machine needs to carry it out.
@@ -25,6 +25,8 @@ pub struct PlannedRequest {
     pub request: ReportRequest,
     /// The SP-API region to call.
     pub region: Region,
+    /// How the request completes: wait for a notification, or poll from the start.
+    pub completion: Completion,
     /// How long to wait for the notification before polling.
     pub await_timeout_secs: u32,
 }
@@ -33,6 +35,16 @@ impl Config {
     /// The requests of a run at `now`: every configured report, or only those named in
     /// `reports` when it is not empty, in a stable order (report, account, marketplace).
     pub fn plan(&self, now: DateTime<Utc>, reports: &[String]) -> Vec<PlannedRequest> {
+        self.plan_with(Catalog::builtin(), now, reports)
+    }
+
+    /// [`Config::plan`] with the rules of `catalog` (a config validated against it).
+    pub fn plan_with(
+        &self,
+        catalog: &Catalog,
+        now: DateTime<Utc>,
+        reports: &[String],
+    ) -> Vec<PlannedRequest> {
         let mut planned = Vec::new();
         for (name, report) in &self.reports {
             if !reports.is_empty() && !reports.contains(name) {
@@ -42,7 +54,13 @@ impl Config {
                 continue;
             };
             let window = DataWindow::latest_complete(now, length, lag);
-            let spec = ReportTypeSpec::of(&report.report_type);
+            // Validation refused unknown sources and types; nothing to plan for them.
+            let (Some(source), Some(spec)) = (
+                catalog.source(&report.source),
+                catalog.report_type(&report.source, &report.report_type),
+            ) else {
+                continue;
+            };
             let accounts = self.accounts.iter().filter(|(account_name, account)| {
                 if report.accounts.is_empty() {
                     spec.audience.is_none_or(|kind| kind == account.kind)
@@ -58,7 +76,7 @@ impl Config {
                     let request = ReportRequest {
                         account: account_name.clone(),
                         selling_partner_id: account.selling_partner_id.clone(),
-                        source: report.source,
+                        source: report.source.clone(),
                         report_type: report.report_type.clone(),
                         marketplace_ids: vec![marketplace.clone()],
                         window,
@@ -69,6 +87,7 @@ impl Config {
                         key: request.key(),
                         request,
                         region: account.region,
+                        completion: source.completion,
                         await_timeout_secs: report.await_timeout_secs,
                     });
                 }
@@ -96,7 +115,7 @@ mod tests {
             secret_arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:x".into(),
         };
         let report = |report_type: &str, accounts: &[&str], window: &str| ReportConfig {
-            source: Source::SpApiReports,
+            source: Source::sp_api_reports(),
             report_type: report_type.into(),
             accounts: accounts.iter().map(|a| a.to_string()).collect(),
             marketplaces: vec![],

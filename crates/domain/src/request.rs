@@ -11,26 +11,35 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// Where data comes from. Each source has its own API and its own partition in S3.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Source {
-    /// Selling Partner API Reports 2021-06-30.
-    SpApiReports,
-}
+/// Where data comes from, by its catalog name (`sp-api-reports`): each source has an
+/// entry in the catalog ([`crate::catalog`]) saying which API it speaks and how its
+/// requests complete, and its own `source=` partition in S3. A name, not an enum, so a
+/// source is added as data.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Source(String);
 
 impl Source {
+    /// The source of this name (whether the catalog knows it is checked by config
+    /// validation).
+    pub fn new(name: impl Into<String>) -> Self {
+        Source(name.into())
+    }
+
+    /// Selling Partner API Reports 2021-06-30.
+    pub fn sp_api_reports() -> Self {
+        Source::new("sp-api-reports")
+    }
+
     /// The name used in config and in the `source=` partition.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Source::SpApiReports => "sp-api-reports",
-        }
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(&self.0)
     }
 }
 
@@ -231,7 +240,7 @@ mod tests {
         ReportRequest {
             account: "acme-us".into(),
             selling_partner_id: "A3TH9S8BH6GOGM".into(),
-            source: Source::SpApiReports,
+            source: Source::sp_api_reports(),
             report_type: "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL".into(),
             marketplace_ids: vec!["ATVPDKIKX0DER".into(), "A2EUQ1WTGCTBG2".into()],
             window: DataWindow::new(at("2026-11-23T00:00:00Z"), at("2026-11-24T00:00:00Z"))

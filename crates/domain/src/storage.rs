@@ -103,7 +103,7 @@ mod tests {
         ReportRequest {
             account: "acme".into(),
             selling_partner_id: "A3TH9S8BH6GOGM".into(),
-            source: Source::SpApiReports,
+            source: Source::sp_api_reports(),
             report_type: "GET_SALES_AND_TRAFFIC_REPORT".into(),
             marketplace_ids: marketplaces.iter().map(|m| m.to_string()).collect(),
             window: DataWindow::new(at("2026-11-24T00:00:00Z"), at("2026-11-25T00:00:00Z"))

@@ -534,7 +534,7 @@ mod tests {
         let request = ReportRequest {
             account: "acme".into(),
             selling_partner_id: "A1SELLER".into(),
-            source: Source::SpApiReports,
+            source: Source::sp_api_reports(),
             report_type: "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL".into(),
             marketplace_ids: vec!["ATVPDKIKX0DER".into()],
             window: DataWindow::new(day(24), day(25)).unwrap(),
@@ -545,6 +545,7 @@ mod tests {
             key: request.key(),
             request,
             region: Region::Na,
+            completion: domain::Completion::Notification,
             await_timeout_secs: 60,
         }
     }

@@ -59,7 +59,7 @@ fn planned(day: u32) -> PlannedRequest {
     let request = ReportRequest {
         account: "acme".into(),
         selling_partner_id: "A1SIMULATEDSELLER".into(),
-        source: Source::SpApiReports,
+        source: Source::sp_api_reports(),
         report_type: "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL".into(),
         marketplace_ids: vec!["ATVPDKIKX0DER".into()],
         window: DataWindow::new(start, start + TimeDelta::days(1)).unwrap(),
@@ -70,6 +70,7 @@ fn planned(day: u32) -> PlannedRequest {
         key: request.key(),
         request,
         region: Region::Na,
+        completion: domain::Completion::Notification,
         await_timeout_secs: 60,
     }
 }

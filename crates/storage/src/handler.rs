@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use contract::{StorageInput, StoreInput, StoredObject};
-use domain::{ErrorName, RawObjectKey, ReportTypeSpec};
+use domain::{Catalog, ErrorName, RawObjectKey};
 use lambda_runtime::LambdaEvent;
 use pipeline::{Failure, SpApiAccess};
 use spapi::ReportDocumentOptions;
@@ -46,7 +46,15 @@ impl Storage {
         let StorageInput::Store(input) = event.payload;
         let input: StoreInput = *input;
         let request = &input.item.request;
-        let format = ReportTypeSpec::of(&request.report_type).format;
+        let format = Catalog::builtin()
+            .report_type(&request.source, &request.report_type)
+            .ok_or_else(|| {
+                Failure::config(format!(
+                    "{} is not a report type of source {}; push a config the catalog accepts",
+                    request.report_type, request.source
+                ))
+            })?
+            .format;
         let key = RawObjectKey::new(request, &input.report_id, format).map_err(|e| {
             Failure::caused_by(
                 ErrorName::ConfigInvalid,

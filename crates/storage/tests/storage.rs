@@ -204,7 +204,7 @@ async fn finished_report(client: &SpApiClient, marketplace: &str, day: u32) -> F
     let request = ReportRequest {
         account: "acme".into(),
         selling_partner_id: simulator::DEFAULT_SELLING_PARTNER_ID.into(),
-        source: Source::SpApiReports,
+        source: Source::sp_api_reports(),
         report_type: ORDERS.into(),
         marketplace_ids: vec![marketplace.into()],
         window: DataWindow::new(start, end).unwrap(),

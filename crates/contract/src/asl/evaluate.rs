@@ -11,7 +11,8 @@ use std::collections::{BTreeSet, HashSet};
 
 use chrono::{DateTime, Utc};
 use domain::{
-    DataWindow, ErrorName, PlannedRequest, ProcessingStatus, Region, ReportRequest, Source,
+    Completion, DataWindow, ErrorName, PlannedRequest, ProcessingStatus, Region, ReportRequest,
+    Source,
 };
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -36,6 +37,11 @@ pub struct Findings {
 
 /// Walks `definition` from a sample execution input.
 pub fn walk(definition: &Value) -> Findings {
+    walk_with_plan(definition, vec![planned()])
+}
+
+/// Walks `definition` with `requests` as what Plan answers.
+pub fn walk_with_plan(definition: &Value, requests: Vec<PlannedRequest>) -> Findings {
     let mut findings = Findings::default();
     list_states("", definition, &mut findings.states);
     let input = to_json(&RunInput {
@@ -43,7 +49,8 @@ pub fn walk(definition: &Value) -> Findings {
         run_at: at("2026-11-25T06:00:00Z"),
     });
     let context = json!({"Execution": {"Name": "sample-run"}});
-    run("", definition, input, &context, &mut findings);
+    let plan = to_json(&PlanOutput { requests });
+    run("", definition, input, &context, &plan, &mut findings);
     findings
 }
 
@@ -62,6 +69,7 @@ fn run(
     machine: &Value,
     input: Value,
     context: &Value,
+    plan: &Value,
     findings: &mut Findings,
 ) -> Vec<Value> {
     let mut ends = Vec::new();
@@ -94,7 +102,7 @@ fn run(
         match state["Type"].as_str().unwrap_or_default() {
             "Task" => {
                 let task_context = merge(context, json!({"Task": {"Token": "task-token-1"}}));
-                let results = match invoke(state, &data, &task_context) {
+                let results = match invoke(state, &data, &task_context, plan) {
                     Ok((step, results)) => {
                         findings.steps.insert(step);
                         results
@@ -203,6 +211,7 @@ fn run(
                     &state["ItemProcessor"],
                     iteration,
                     &item_context,
+                    plan,
                     findings,
                 );
                 let output = place(state.get("ResultPath"), &data, Value::Array(results))
@@ -241,7 +250,12 @@ fn run(
 
 /// The Task's payload checked against the function's input type; the step's sample
 /// results, as the task sees them.
-fn invoke(state: &Value, data: &Value, context: &Value) -> Result<(Step, Vec<Value>), String> {
+fn invoke(
+    state: &Value,
+    data: &Value,
+    context: &Value,
+    plan: &Value,
+) -> Result<(Step, Vec<Value>), String> {
     let parameters = parameters_of(&state["Parameters"], data, context)
         .map_err(|p| format!("Parameters {p}"))?;
     let function_name = parameters["FunctionName"].as_str().unwrap_or_default();
@@ -259,7 +273,10 @@ fn invoke(state: &Value, data: &Value, context: &Value) -> Result<(Step, Vec<Val
             function.name
         ));
     }
-    let samples = samples(step);
+    let samples = match step {
+        Step::Plan => vec![plan.clone()],
+        other => samples(other),
+    };
     let waits = state["Resource"]
         .as_str()
         .is_some_and(|r| r.ends_with(".waitForTaskToken"));
@@ -462,7 +479,7 @@ fn planned() -> PlannedRequest {
     let request = ReportRequest {
         account: "acme-us".into(),
         selling_partner_id: "A1SELLER".into(),
-        source: Source::SpApiReports,
+        source: Source::sp_api_reports(),
         report_type: "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL".into(),
         marketplace_ids: vec!["ATVPDKIKX0DER".into()],
         window: DataWindow::new(at("2026-11-24T00:00:00Z"), at("2026-11-25T00:00:00Z"))
@@ -474,6 +491,7 @@ fn planned() -> PlannedRequest {
         key: request.key(),
         request,
         region: Region::Na,
+        completion: Completion::Notification,
         await_timeout_secs: 900,
     }
 }

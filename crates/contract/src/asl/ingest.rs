@@ -3,7 +3,7 @@
 //! record the outcome; fail with `ReportFatal` after every request finished if any
 //! report was FATAL (design.md "One report, end to end").
 
-use domain::{ErrorName, ProcessingStatus};
+use domain::{Completion, ErrorName, ProcessingStatus};
 use serde_json::{Map, Value, json};
 
 use super::{
@@ -100,7 +100,19 @@ fn one_request() -> States {
         )
         .select(json!({"reportId.$": "$.Payload.reportId"}))
         .result_path("$.created")
-        .then("AwaitReport"),
+        .then("HowToAwait"),
+    );
+    // Sources without notifications (catalog `completion`) poll from the start.
+    states.add(
+        "HowToAwait",
+        Choice {
+            choices: vec![json!({
+                "Variable": "$.item.completion",
+                "StringEquals": completion(Completion::Polling),
+                "Next": "StartPolling"
+            })],
+            default: "AwaitReport".into(),
+        },
     );
     let mut await_report = invoke(
         Step::AwaitReport,
@@ -255,6 +267,11 @@ fn one_request() -> States {
         .end(),
     );
     states
+}
+
+/// How a [`Completion`] is spelled in the state's data.
+fn completion(completion: Completion) -> Value {
+    serde_json::to_value(completion).unwrap_or(Value::Null)
 }
 
 /// Authenticate for the item's account, then go to `next`.

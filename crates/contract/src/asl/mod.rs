@@ -353,6 +353,75 @@ mod tests {
         assert!(missing.is_empty(), "never invoked: {missing:?}");
     }
 
+    #[test]
+    fn a_source_added_as_data_runs_through_the_committed_machine() {
+        use std::collections::BTreeMap;
+
+        use domain::config::{Account, RegionEndpoints, ReportConfig};
+        use domain::{AccountKind, Catalog, Completion, Config, Region, Source};
+
+        // A second kind of source, in data only: no notifications, so it is polled.
+        let catalog = Catalog::builtin()
+            .extended(
+                r#"{"sources": [{"name": "fake-polled", "api": "sp-api-reports", "description": "a source without notifications",
+                     "completion": "POLLING", "patience": "PT2H"}],
+                    "reportTypes": [{"source": "fake-polled", "name": "GET_FAKE_REPORT", "format": "jsonl"}]}"#,
+            )
+            .unwrap();
+        let config = Config {
+            stage: "dev".into(),
+            regions: BTreeMap::from([(Region::Na, RegionEndpoints::production(Region::Na))]),
+            marketplaces: Config::all_marketplaces(),
+            accounts: BTreeMap::from([(
+                "acme".into(),
+                Account {
+                    selling_partner_id: "A1SELLER".into(),
+                    kind: AccountKind::Seller,
+                    region: Region::Na,
+                    marketplaces: vec!["ATVPDKIKX0DER".into()],
+                    secret_arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:acme".into(),
+                },
+            )]),
+            reports: BTreeMap::from([(
+                "fake".into(),
+                ReportConfig {
+                    source: Source::new("fake-polled"),
+                    report_type: "GET_FAKE_REPORT".into(),
+                    accounts: vec![],
+                    marketplaces: vec![],
+                    options: BTreeMap::new(),
+                    window: "P1D".into(),
+                    lag: "P0D".into(),
+                    schedule: "rate(1 day)".into(),
+                    await_timeout_secs: 60,
+                },
+            )]),
+        };
+        assert_eq!(config.validate_with(&catalog), Ok(()));
+        assert!(
+            config.validate().is_err(),
+            "the built-in catalog does not know the source"
+        );
+        let planned = config.plan_with(&catalog, "2026-11-25T06:00:00Z".parse().unwrap(), &[]);
+        assert_eq!(planned.len(), 1);
+        assert_eq!(planned[0].completion, Completion::Polling);
+
+        let (_, text) = committed("ingest.asl.json");
+        let findings = evaluate::walk_with_plan(&serde_json::from_str(&text).unwrap(), planned);
+        assert!(findings.errors.is_empty(), "{:?}", findings.errors);
+        assert!(
+            !findings.steps.contains(&crate::Step::AwaitReport),
+            "a polled source never waits for a notification"
+        );
+        for step in [
+            crate::Step::PollStatus,
+            crate::Step::Store,
+            crate::Step::RecordStored,
+        ] {
+            assert!(findings.steps.contains(&step), "{step:?} not reached");
+        }
+    }
+
     /// The definition with the first occurrence of `from` replaced by `to`.
     fn mutated(from: &str, to: &str) -> Value {
         let text = ingest::definition().to_json();
