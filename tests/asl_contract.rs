@@ -292,6 +292,27 @@ fn no_lambda_crate_depends_on_another_and_the_cli_on_none() {
 }
 
 #[test]
+fn every_crate_but_the_pure_ones_builds_with_the_workspace_hack() {
+    // crates/workspace-hack (cargo hakari) pins one feature set for every build, so
+    // `cargo build -p <function>` (cargo lambda watch) and `cargo run -p cli` reuse what
+    // `cargo test --workspace` compiled instead of rebuilding the AWS SDK graph.
+    let pure = ["domain", "contract", "workspace-hack"];
+    for (name, dependencies) in packages() {
+        if pure.contains(&name.as_str()) {
+            assert!(
+                !dependencies.contains("workspace-hack"),
+                "{name} must stay free of the AWS graph; drop its workspace-hack dependency"
+            );
+        } else {
+            assert!(
+                dependencies.contains("workspace-hack"),
+                "{name} does not depend on workspace-hack: run `make hakari`"
+            );
+        }
+    }
+}
+
+#[test]
 fn lambda_crates_share_one_dependency_list() {
     // `cargo lambda watch` builds each function on its own; identical lists resolve to
     // identical features, so the AWS SDK graph is compiled once for all of them.

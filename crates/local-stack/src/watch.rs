@@ -72,6 +72,29 @@ pub fn workspace_root() -> PathBuf {
     root.canonicalize().unwrap_or(root)
 }
 
+/// Whether `name` is a variable cargo sets for the crate it builds or runs (a test binary
+/// under `cargo test`, the CLI under `cargo run`). Build scripts such as ring's declare
+/// `rerun-if-env-changed` on these names, so a nested cargo (the watch's `cargo run`)
+/// that inherits them sees changed fingerprints and rebuilds ring and everything above it,
+/// the AWS SDKs included: minutes on every start.
+fn set_by_cargo_for_a_crate(name: &str) -> bool {
+    const NAMES: [&str; 9] = [
+        "CARGO_MANIFEST_DIR",
+        "CARGO_MANIFEST_PATH",
+        "CARGO_MANIFEST_LINKS",
+        "CARGO_CRATE_NAME",
+        "CARGO_BIN_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "CARGO_RUSTC_CURRENT_DIR",
+        "OUT_DIR",
+    ];
+    NAMES.contains(&name)
+        || ["CARGO_PKG_", "CARGO_CFG_", "CARGO_BIN_EXE_"]
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
+}
+
 /// A running `cargo lambda watch` on 127.0.0.1, stopped with its functions on shutdown or drop.
 #[derive(Debug)]
 pub struct LambdaWatch {
@@ -126,9 +149,11 @@ impl LambdaWatch {
         if std::env::var_os("CARGO_TARGET_DIR").is_none() {
             command.env("CARGO_TARGET_DIR", workspace_root().join("target"));
         }
-        // The functions' AWS settings come from the env file only.
+        // The functions' AWS settings come from the env file only; cargo's per-crate
+        // variables are not passed on (see `set_by_cargo_for_a_crate`).
         for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("AWS_") {
+            let text = name.to_string_lossy();
+            if text.starts_with("AWS_") || set_by_cargo_for_a_crate(&text) {
                 command.env_remove(name);
             }
         }
@@ -267,5 +292,32 @@ impl EnvFile {
 impl Drop for EnvFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cargo_crate_variables_are_not_passed_to_the_watch_but_its_settings_are() {
+        for name in [
+            "CARGO_MANIFEST_DIR",
+            "CARGO_PKG_NAME",
+            "CARGO_PKG_VERSION_MAJOR",
+            "CARGO_BIN_EXE_sp-ingest",
+            "OUT_DIR",
+        ] {
+            assert!(set_by_cargo_for_a_crate(name), "{name}");
+        }
+        for name in [
+            "CARGO_TARGET_DIR",
+            "CARGO_HOME",
+            "CARGO",
+            "PATH",
+            "RUST_LOG",
+        ] {
+            assert!(!set_by_cargo_for_a_crate(name), "{name}");
+        }
     }
 }
