@@ -17,7 +17,8 @@ use serde_json::Value;
 /// Errors raised by Step Functions or the Lambda service rather than by our code; retrying
 /// Lambda's transient service errors is AWS's own advice
 /// (<https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html>).
-const PLATFORM_ERRORS: [&str; 5] = [
+const PLATFORM_ERRORS: [&str; 6] = [
+    "States.ALL",
     "States.Timeout",
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",

@@ -95,6 +95,9 @@ fn main() -> ExitCode {
             ("throttled_create_report_still_completes", |w| {
                 Box::pin(throttled_create(w))
             }),
+            ("one_revoked_account_fails_alone_and_the_others_land", |w| {
+                Box::pin(revoked_account_fails_alone(w))
+            }),
         ];
         let only = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
         let mut failed = Vec::new();
@@ -154,8 +157,24 @@ impl World {
                 ..base
             },
         );
+        // An account whose refresh token the seller revoked: LWA answers invalid_grant.
+        // It is subscribed to nothing (subscribing needs a working token).
+        let subscribed = file.clone();
+        let mut revoked = file.accounts["demo-us"].clone();
+        revoked.selling_partner_id = "A2REVOKEDSELLER".into();
+        if let Some(credentials) = revoked.credentials.as_mut() {
+            credentials.refresh_token = "Atzr|revoked-by-the-seller".into();
+        }
+        file.accounts.insert("revoked".into(), revoked);
+        file.reports.insert(
+            "orders-three".into(),
+            ReportConfig {
+                accounts: vec!["demo-us".into(), "demo-jp".into(), "revoked".into()],
+                ..file.reports["orders"].clone()
+            },
+        );
         let config = local.stage().push(&file).await?;
-        local.stage().subscribe(&file, &config).await?;
+        local.stage().subscribe(&subscribed, &config).await?;
         let aws = local.aws().clone();
         let table = MetadataTable::new(
             aws_sdk_dynamodb::Client::new(&aws),
@@ -255,7 +274,7 @@ impl World {
         );
         let expected = self
             .sim
-            .expected_document(&result.report_id)
+            .expected_document(result.report_id.as_deref().unwrap_or_default())
             .await
             .context("the simulator has no such document")?;
         ensure!(
@@ -325,7 +344,7 @@ async fn japanese_report(w: &World) -> anyhow::Result<()> {
     let result = w.assert_stored(&outcome).await?;
     let expected = w
         .sim
-        .expected_document(&result.report_id)
+        .expected_document(result.report_id.as_deref().unwrap_or_default())
         .await
         .context("digest")?;
     ensure!(
@@ -439,7 +458,10 @@ async fn notification_before_token(w: &World) -> anyhow::Result<()> {
     let started = Instant::now();
     let outcome = w.run("orders", 2, None).await?;
     let result = w.assert_stored(&outcome).await?;
-    ensure!(result.report_id == report_id, "a second report was created");
+    ensure!(
+        result.report_id.as_deref() == Some(report_id.as_str()),
+        "a second report was created"
+    );
     ensure!(
         started.elapsed() < Duration::from_secs(20),
         "took {:?}: the task waited for a timeout",
@@ -583,7 +605,7 @@ async fn expired_url(w: &World) -> anyhow::Result<()> {
     );
     ensure!(
         w.sim
-            .report(&result.report_id)
+            .report(result.report_id.as_deref().unwrap_or_default())
             .context("report")?
             .downloads_served
             == 1,
@@ -599,7 +621,10 @@ async fn truncated_download(w: &World) -> anyhow::Result<()> {
     }]));
     let outcome = w.run("orders", 8, None).await?;
     let result = w.assert_stored(&outcome).await?;
-    let info = w.sim.report(&result.report_id).context("report")?;
+    let info = w
+        .sim
+        .report(result.report_id.as_deref().unwrap_or_default())
+        .context("report")?;
     ensure!(
         info.downloads_served == 2,
         "downloads served: {}",
@@ -630,5 +655,69 @@ async fn throttled_create(w: &World) -> anyhow::Result<()> {
         "429s served: {}",
         w.sim.calls().throttled("createReport") - throttled_before
     );
+    Ok(())
+}
+
+/// One account's refresh token was revoked: its request is recorded FAILED with
+/// `Unauthorized` and no secret, the other two land, and the run ends `ReportsFailed`
+/// only after both finished.
+async fn revoked_account_fails_alone(w: &World) -> anyhow::Result<()> {
+    let outcome = w.run("orders-three", 10, None).await?;
+    ensure!(
+        outcome.status == "FAILED" && outcome.error.as_deref() == Some("ReportsFailed"),
+        "execution {} {:?}: {:?}",
+        outcome.status,
+        outcome.error,
+        outcome.cause
+    );
+    let summary = outcome.summary.as_ref().context("no summary")?;
+    ensure!(
+        (summary.stored, summary.failed, summary.results.len()) == (2, 1, 3),
+        "summary: {summary:?}"
+    );
+    let failed = summary
+        .results
+        .iter()
+        .find(|r| r.account == "revoked")
+        .context("no result for the revoked account")?;
+    let Outcome::Failed { error, cause } = &failed.outcome else {
+        bail!("the revoked account's request: {failed:?}")
+    };
+    ensure!(error == "Unauthorized", "error {error}: {cause}");
+    ensure!(
+        failed.report_id.is_none(),
+        "a report was created: {failed:?}"
+    );
+    let cause_of_run = outcome.cause.as_deref().unwrap_or_default();
+    ensure!(
+        cause_of_run.contains("1 of 3 reports failed")
+            && cause_of_run.contains("orders-three (revoked"),
+        "the run's cause does not name the failed request: {cause_of_run}"
+    );
+    for text in [cause.as_str(), cause_of_run] {
+        ensure!(
+            !text.contains("revoked-by-the-seller")
+                && !text.contains(simulator::DEFAULT_CLIENT_SECRET),
+            "a secret leaked: {text}"
+        );
+    }
+    let record = w
+        .table
+        .request(&failed.key)
+        .await?
+        .context("the failure is not in the metadata table")?;
+    ensure!(
+        matches!(&record.outcome, Some(Outcome::Failed { error, .. }) if error == "Unauthorized"),
+        "metadata: {record:?}"
+    );
+    for result in summary.results.iter().filter(|r| r.account != "revoked") {
+        let Outcome::Stored(StoredObject { object_key, .. }) = &result.outcome else {
+            bail!("{} did not land: {result:?}", result.account)
+        };
+        ensure!(
+            w.objects_under(object_key).await?.len() == 1,
+            "{object_key} is not in S3"
+        );
+    }
     Ok(())
 }

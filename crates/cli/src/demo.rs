@@ -106,14 +106,15 @@ pub async fn compare_with_simulator(sim: &simulator::RunningSimulator, lines: &m
     let deliveries = sim.notification_deliveries();
     for line in lines.iter_mut() {
         if let contract::Outcome::Stored(_) = line.result.outcome {
-            let expected = sim.expected_document(&line.result.report_id).await;
+            let report_id = line.result.report_id.as_deref().unwrap_or_default();
+            let expected = sim.expected_document(report_id).await;
             line.matches_source =
                 Some(expected.is_some_and(|d| Some(d.sha256) == line.object_sha256));
         }
         let done_at = deliveries.iter().find_map(|d| {
             let body = &d.body;
             let payload = &body["payload"]["reportProcessingFinishedNotification"];
-            (payload["reportId"] == line.result.report_id.as_str())
+            (line.result.report_id.as_deref() == payload["reportId"].as_str())
                 .then(|| {
                     body["eventTime"]
                         .as_str()

@@ -28,7 +28,7 @@ impl Landed {
                     && self.matches_source != Some(false)
             }
             Outcome::NoData => true,
-            Outcome::Fatal { .. } => false,
+            Outcome::Fatal { .. } | Outcome::Failed { .. } => false,
         }
     }
 }
@@ -111,6 +111,13 @@ pub fn table(lines: &[Landed]) -> String {
             Outcome::Fatal { reason } => {
                 ("FATAL", reason.as_str(), "-".into(), "-".into(), "-".into())
             }
+            Outcome::Failed { error, cause } => (
+                "FAILED",
+                cause.as_str(),
+                "-".into(),
+                "-".into(),
+                error.clone(),
+            ),
         };
         let timing = line
             .done_to_recorded

@@ -116,7 +116,9 @@ pub async fn run(
             .context("describing the execution")?;
         let status = described.status().clone();
         if status != ExecutionStatus::Running && status != ExecutionStatus::PendingRedrive {
-            // A successful run's output is the summary; a failed one's is in the history.
+            // A successful run's output is the summary; a failed one's is in the history,
+            // read again now: the read above may predate the run's last states.
+            let history = self::history(sfn, &execution_arn).await?;
             let from_output = described
                 .output()
                 .and_then(|o| serde_json::from_str::<RunSummary>(o).ok());

@@ -35,6 +35,14 @@ pub enum Outcome {
         /// The reason from the error document, or why none is known.
         reason: String,
     },
+    /// A step failed for good (after its retries); the run's other requests went on.
+    #[serde(rename_all = "camelCase")]
+    Failed {
+        /// The stable error name (`Unauthorized`, `ConfigInvalid`, `States.Timeout`, …).
+        error: String,
+        /// What happened, with anything secret-looking removed.
+        cause: String,
+    },
 }
 
 /// How one request of the run ended, as shown to operators.
@@ -53,8 +61,8 @@ pub struct ItemResult {
     pub data_date: String,
     /// The request key.
     pub key: RequestKey,
-    /// Amazon's report id.
-    pub report_id: String,
+    /// Amazon's report id; `null` when the request failed before one was created.
+    pub report_id: Option<String>,
     /// How it ended.
     #[serde(flatten)]
     pub outcome: Outcome,
@@ -62,8 +70,9 @@ pub struct ItemResult {
     pub recorded_at: DateTime<Utc>,
 }
 
-/// The run's summary. The state machine fails the run with `ReportFatal` (and `message`
-/// as its cause) when `fatal` is not zero, after every request has finished.
+/// The run's summary. After every request has finished, the state machine fails the run
+/// with `ReportsFailed` when `failed` is not zero, else with `ReportFatal` when `fatal` is
+/// not zero, `message` being the cause either way.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunSummary {
@@ -73,32 +82,56 @@ pub struct RunSummary {
     pub no_data: usize,
     /// Reports Amazon ended FATAL.
     pub fatal: usize,
-    /// What went wrong, when something did: each FATAL report and its reason.
+    /// Requests that failed (a step gave up); the state machine then fails the run with
+    /// `ReportsFailed`.
+    pub failed: usize,
+    /// What went wrong, when something did: each failed or FATAL report and why.
     pub message: Option<String>,
     /// Every request's result.
     pub results: Vec<ItemResult>,
 }
 
-/// Counts the run's results and, when reports ended FATAL, says which and why.
+/// Counts the run's results and, when reports failed or ended FATAL, says which and why.
 pub fn summarize(results: Vec<ItemResult>) -> RunSummary {
-    let fatal: Vec<String> = results
+    let name = |r: &ItemResult| {
+        let report = r.report_id.as_deref().unwrap_or("not created");
+        format!(
+            "{} ({} {}, report {report})",
+            r.report, r.account, r.data_date
+        )
+    };
+    let failed: Vec<String> = results
         .iter()
         .filter_map(|r| match &r.outcome {
-            Outcome::Fatal { reason } => Some(format!(
-                "{} ({} {}, report {}): {reason}",
-                r.report, r.account, r.data_date, r.report_id
-            )),
+            Outcome::Failed { error, cause } => Some(format!("{}: {error}: {cause}", name(r))),
             _ => None,
         })
         .collect();
-    let message = (!fatal.is_empty()).then(|| {
-        format!(
+    let fatal: Vec<String> = results
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            Outcome::Fatal { reason } => Some(format!("{}: {reason}", name(r))),
+            _ => None,
+        })
+        .collect();
+    let mut parts = Vec::new();
+    if !failed.is_empty() {
+        parts.push(format!(
+            "{} of {} reports failed: {}; the others finished, and the failed ones are requested again by the next run once the cause is fixed",
+            failed.len(),
+            results.len(),
+            failed.join("; ")
+        ));
+    }
+    if !fatal.is_empty() {
+        parts.push(format!(
             "{} of {} reports ended FATAL: {}; fix the request (dates, marketplaces, role) before running again",
             fatal.len(),
             results.len(),
             fatal.join("; ")
-        )
-    });
+        ));
+    }
+    let message = (!parts.is_empty()).then(|| parts.join(". "));
     RunSummary {
         stored: results
             .iter()
@@ -109,6 +142,7 @@ pub fn summarize(results: Vec<ItemResult>) -> RunSummary {
             .filter(|r| r.outcome == Outcome::NoData)
             .count(),
         fatal: fatal.len(),
+        failed: failed.len(),
         message,
         results,
     }
@@ -126,7 +160,7 @@ mod tests {
             marketplace_ids: vec!["ATVPDKIKX0DER".into()],
             data_date: "2026-11-24".into(),
             key: RequestKey::parse("b37071399f5c0e7aa527e411c0903ff5").unwrap(),
-            report_id: "5001".into(),
+            report_id: Some("5001".into()),
             outcome,
             recorded_at: Utc::now(),
         }
@@ -174,6 +208,27 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn failed_requests_are_counted_and_named_with_their_error_before_fatal_ones() {
+        let mut unauthorized = result(Outcome::Failed {
+            error: "Unauthorized".into(),
+            cause: "LWA refused the refresh token (invalid_grant)".into(),
+        });
+        unauthorized.report_id = None;
+        let summary = summarize(vec![
+            result(stored()),
+            unauthorized,
+            result(Outcome::Fatal { reason: "r".into() }),
+        ]);
+        assert_eq!((summary.stored, summary.failed, summary.fatal), (1, 1, 1));
+        let text = summary.message.unwrap();
+        assert!(
+            text.starts_with("1 of 3 reports failed: orders (acme 2026-11-24, report not created): Unauthorized: LWA refused"),
+            "{text}"
+        );
+        assert!(text.contains("1 of 3 reports ended FATAL"), "{text}");
     }
 
     #[test]

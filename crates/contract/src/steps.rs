@@ -37,13 +37,15 @@ pub enum Step {
     RecordNoData,
     /// Record a FATAL report and its reason.
     RecordFatal,
+    /// Record a request whose step failed for good.
+    RecordFailed,
     /// Count the run's outcomes.
     Summarize,
 }
 
 impl Step {
     /// Every step, in the order a report meets them.
-    pub const ALL: [Step; 11] = [
+    pub const ALL: [Step; 12] = [
         Step::Plan,
         Step::Authenticate,
         Step::CreateReport,
@@ -54,6 +56,7 @@ impl Step {
         Step::RecordStored,
         Step::RecordNoData,
         Step::RecordFatal,
+        Step::RecordFailed,
         Step::Summarize,
     ];
 
@@ -70,6 +73,7 @@ impl Step {
             Step::RecordStored => "RecordStored",
             Step::RecordNoData => "RecordNoData",
             Step::RecordFatal => "RecordFatal",
+            Step::RecordFailed => "RecordFailed",
             Step::Summarize => "Summarize",
         }
     }
@@ -84,6 +88,7 @@ impl Step {
             | Step::RecordStored
             | Step::RecordNoData
             | Step::RecordFatal
+            | Step::RecordFailed
             | Step::Summarize => UPDATE_METADATA,
             Step::PollStatus | Step::ReadFatalReason => DATA_PROCESSOR,
             Step::Store => STORAGE,
@@ -296,6 +301,30 @@ pub struct RecordFatalInput {
     pub reason: String,
 }
 
+/// What a Catch puts in the state's data: the error name and its cause.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaughtError {
+    /// The error name.
+    #[serde(rename = "Error")]
+    pub error: String,
+    /// The cause: a Lambda's error message, or Step Functions' own words.
+    #[serde(rename = "Cause", default)]
+    pub cause: Option<String>,
+}
+
+/// RecordFailed: a step of the request failed for good.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RecordFailedInput {
+    /// The request.
+    pub item: PlannedRequest,
+    /// Amazon's report id, `null` when the failure came before createReport.
+    pub report_id: Option<String>,
+    /// What the Catch caught.
+    pub failure: CaughtError,
+}
+
 /// Summarize: the Map's results, one per request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -372,6 +401,8 @@ pub enum UpdateMetadataInput {
     RecordNoData(Box<RecordNoDataInput>),
     /// [`Step::RecordFatal`].
     RecordFatal(Box<RecordFatalInput>),
+    /// [`Step::RecordFailed`].
+    RecordFailed(Box<RecordFailedInput>),
     /// [`Step::Summarize`].
     Summarize(SummarizeInput),
 }
@@ -382,7 +413,8 @@ pub enum UpdateMetadataInput {
 pub enum UpdateMetadataOutput {
     /// [`Step::AwaitReport`].
     AwaitReport(AwaitReportOutput),
-    /// [`Step::RecordStored`], [`Step::RecordNoData`], [`Step::RecordFatal`].
+    /// [`Step::RecordStored`], [`Step::RecordNoData`], [`Step::RecordFatal`],
+    /// [`Step::RecordFailed`].
     Recorded(Box<ItemResult>),
     /// [`Step::Summarize`].
     Summarize(RunSummary),

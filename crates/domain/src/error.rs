@@ -30,11 +30,14 @@ pub enum ErrorName {
     ConfigInvalid,
     /// Amazon or an AWS service answered 5xx or could not be reached: retry later.
     UpstreamUnavailable,
+    /// Reports of the run failed; each is recorded FAILED with its error, the others
+    /// finished. The next run's catch-up requests the failed windows again.
+    ReportsFailed,
 }
 
 impl ErrorName {
     /// Every name, in declaration order.
-    pub const ALL: [ErrorName; 9] = [
+    pub const ALL: [ErrorName; 10] = [
         ErrorName::Throttled,
         ErrorName::TokenExpired,
         ErrorName::Unauthorized,
@@ -44,6 +47,7 @@ impl ErrorName {
         ErrorName::DocumentTruncated,
         ErrorName::ConfigInvalid,
         ErrorName::UpstreamUnavailable,
+        ErrorName::ReportsFailed,
     ];
 
     /// The name as it appears in `errorType` and in ASL `ErrorEquals`.
@@ -58,6 +62,7 @@ impl ErrorName {
             ErrorName::DocumentTruncated => "DocumentTruncated",
             ErrorName::ConfigInvalid => "ConfigInvalid",
             ErrorName::UpstreamUnavailable => "UpstreamUnavailable",
+            ErrorName::ReportsFailed => "ReportsFailed",
         }
     }
 

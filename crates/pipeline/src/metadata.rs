@@ -365,6 +365,46 @@ impl MetadataTable {
             .map_err(|e| aws_failure("recording the outcome", e))
     }
 
+    /// Records a request that failed for good. Unlike [`MetadataTable::record_outcome`]
+    /// the request may not be in the table yet (it failed before CreateReport claimed
+    /// it), so the item is created with the request's description where it is missing;
+    /// a later claim still finds no report id and creates one.
+    pub async fn record_failure(
+        &self,
+        planned: &PlannedRequest,
+        outcome: &Outcome,
+        now: DateTime<Utc>,
+    ) -> Result<(), Failure> {
+        let request = &planned.request;
+        let json = serde_json::to_string(outcome).unwrap_or_default();
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", request_pk(planned.key.as_str()))
+            .update_expression(
+                "SET outcome = :o, finishedAt = :t, #key = if_not_exists(#key, :k), \
+                 account = if_not_exists(account, :a), \
+                 sellingPartnerId = if_not_exists(sellingPartnerId, :s), \
+                 reportType = if_not_exists(reportType, :r), \
+                 marketplaceIds = if_not_exists(marketplaceIds, :m), \
+                 dataStart = if_not_exists(dataStart, :ds), dataEnd = if_not_exists(dataEnd, :de)",
+            )
+            .expression_attribute_names("#key", "key")
+            .expression_attribute_values(":o", s(json))
+            .expression_attribute_values(":t", timestamp(now))
+            .expression_attribute_values(":k", s(planned.key.as_str()))
+            .expression_attribute_values(":a", s(&request.account))
+            .expression_attribute_values(":s", s(&request.selling_partner_id))
+            .expression_attribute_values(":r", s(&request.report_type))
+            .expression_attribute_values(":m", s(request.sorted_marketplaces().join(",")))
+            .expression_attribute_values(":ds", timestamp(request.window.start))
+            .expression_attribute_values(":de", timestamp(request.window.end))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws_failure("recording the failure", e))
+    }
+
     /// Whether a notification id was handled before (a duplicate delivery).
     pub async fn notification_seen(&self, notification_id: &str) -> Result<bool, Failure> {
         let output = self

@@ -4,15 +4,15 @@
 //! AwaitReport runs as a `.waitForTaskToken` task: it stores the task token and, when the
 //! terminal status is already there (the notification won the race), sends the result
 //! itself — whichever of "token stored" and "status stored" comes second sends
-//! (design.md "Why the task token"). RecordStored, RecordNoData and RecordFatal record
-//! how a request ended; Summarize counts the run's outcomes, and the state machine then
-//! fails the run with `ReportFatal` when any report was FATAL — after every other report
-//! has finished, so one bad report does not stop the others.
+//! (design.md "Why the task token"). RecordStored, RecordNoData, RecordFatal and
+//! RecordFailed record how a request ended; Summarize counts the run's outcomes, and the
+//! state machine then fails the run with `ReportsFailed` or `ReportFatal` — after every
+//! other request has finished, so one bad report does not stop the others.
 
 use chrono::Utc;
 use contract::{
-    AwaitReportInput, AwaitReportOutput, ItemResult, Outcome, RecordFatalInput, RecordNoDataInput,
-    RecordStoredInput, UpdateMetadataInput, UpdateMetadataOutput, summarize,
+    AwaitReportInput, AwaitReportOutput, ItemResult, Outcome, RecordFailedInput, RecordFatalInput,
+    RecordNoDataInput, RecordStoredInput, UpdateMetadataInput, UpdateMetadataOutput, summarize,
 };
 use domain::PlannedRequest;
 use lambda_runtime::LambdaEvent;
@@ -50,11 +50,12 @@ impl UpdateMetadata {
                     report_id,
                     stored,
                 } = *input;
-                self.record(item, report_id, Outcome::Stored(stored)).await
+                self.record(item, Some(report_id), Outcome::Stored(stored))
+                    .await
             }
             UpdateMetadataInput::RecordNoData(input) => {
                 let RecordNoDataInput { item, report_id } = *input;
-                self.record(item, report_id, Outcome::NoData).await
+                self.record(item, Some(report_id), Outcome::NoData).await
             }
             UpdateMetadataInput::RecordFatal(input) => {
                 let RecordFatalInput {
@@ -62,8 +63,24 @@ impl UpdateMetadata {
                     report_id,
                     reason,
                 } = *input;
-                self.record(item, report_id, Outcome::Fatal { reason })
+                self.record(item, Some(report_id), Outcome::Fatal { reason })
                     .await
+            }
+            UpdateMetadataInput::RecordFailed(input) => {
+                let RecordFailedInput {
+                    item,
+                    report_id,
+                    failure,
+                } = *input;
+                let cause = cause_of(failure.cause.as_deref().unwrap_or_default());
+                tracing::warn!(key = %item.key, error = %failure.error, %cause, "request failed");
+                let outcome = Outcome::Failed {
+                    error: failure.error,
+                    cause,
+                };
+                let now = Utc::now();
+                self.table.record_failure(&item, &outcome, now).await?;
+                Ok(item_result(item, report_id, outcome, now))
             }
             UpdateMetadataInput::Summarize(input) => {
                 Ok(UpdateMetadataOutput::Summarize(summarize(input.results)))
@@ -74,22 +91,64 @@ impl UpdateMetadata {
     async fn record(
         &self,
         item: PlannedRequest,
-        report_id: String,
+        report_id: Option<String>,
         outcome: Outcome,
     ) -> Result<UpdateMetadataOutput, Failure> {
         let now = Utc::now();
         self.table.record_outcome(&item.key, &outcome, now).await?;
-        tracing::info!(key = %item.key, %report_id, ?outcome, "outcome recorded");
-        Ok(UpdateMetadataOutput::Recorded(Box::new(ItemResult {
-            report: item.report,
-            account: item.request.account.clone(),
-            report_type: item.request.report_type.clone(),
-            marketplace_ids: item.request.marketplace_ids.clone(),
-            data_date: item.request.window.data_date().to_string(),
-            key: item.key,
-            report_id,
-            outcome,
-            recorded_at: now,
-        })))
+        tracing::info!(key = %item.key, ?report_id, ?outcome, "outcome recorded");
+        Ok(item_result(item, report_id, outcome, now))
+    }
+}
+
+/// What Record* answers: the request's result for the run's summary.
+fn item_result(
+    item: PlannedRequest,
+    report_id: Option<String>,
+    outcome: Outcome,
+    now: chrono::DateTime<Utc>,
+) -> UpdateMetadataOutput {
+    UpdateMetadataOutput::Recorded(Box::new(ItemResult {
+        report: item.report,
+        account: item.request.account.clone(),
+        report_type: item.request.report_type.clone(),
+        marketplace_ids: item.request.marketplace_ids.clone(),
+        data_date: item.request.window.data_date().to_string(),
+        key: item.key,
+        report_id,
+        outcome,
+        recorded_at: now,
+    }))
+}
+
+/// The operator-facing cause of a caught failure: a Lambda's `errorMessage` when the
+/// cause is the Lambda's error object, Step Functions' own words otherwise; redacted
+/// either way, because it is stored in the metadata table and the run's summary.
+fn cause_of(caught: &str) -> String {
+    let message = serde_json::from_str::<serde_json::Value>(caught)
+        .ok()
+        .and_then(|v| {
+            v.get("errorMessage")
+                .and_then(|m| m.as_str())
+                .map(str::to_owned)
+        });
+    domain::redact(message.as_deref().unwrap_or(caught))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cause_is_the_lambdas_message_without_secrets() {
+        let caught = r#"{"errorType":"Unauthorized","errorMessage":"LWA answered invalid_grant for Atzr|IwEB-secret; re-authorise the app"}"#;
+        assert_eq!(
+            cause_of(caught),
+            "LWA answered invalid_grant for Atzr|[redacted]; re-authorise the app"
+        );
+        assert_eq!(
+            cause_of("Task timed out after 900 seconds"),
+            "Task timed out after 900 seconds"
+        );
     }
 }

@@ -515,7 +515,7 @@ fn item_result(outcome: Outcome) -> ItemResult {
         marketplace_ids: planned.request.marketplace_ids,
         data_date: "2026-11-24".into(),
         key: planned.key,
-        report_id: "5001".into(),
+        report_id: Some("5001".into()),
         outcome,
         recorded_at: at("2026-11-25T06:10:00Z"),
     }
@@ -558,12 +558,20 @@ fn samples(step: Step) -> Vec<Value> {
         Step::RecordFatal => vec![to_json(&item_result(Outcome::Fatal {
             reason: "dates not aligned".into(),
         }))],
+        Step::RecordFailed => vec![to_json(&item_result(Outcome::Failed {
+            error: "Unauthorized".into(),
+            cause: "LWA refused the refresh token".into(),
+        }))],
         Step::Summarize => {
             let clean = crate::outcome::summarize(vec![item_result(Outcome::NoData)]);
             let fatal: RunSummary = crate::outcome::summarize(vec![item_result(Outcome::Fatal {
                 reason: "dates not aligned".into(),
             })]);
-            vec![to_json(&clean), to_json(&fatal)]
+            let failed = crate::outcome::summarize(vec![item_result(Outcome::Failed {
+                error: "Unauthorized".into(),
+                cause: "LWA refused the refresh token".into(),
+            })]);
+            vec![to_json(&clean), to_json(&fatal), to_json(&failed)]
         }
     }
 }

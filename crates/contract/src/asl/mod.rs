@@ -61,6 +61,17 @@ impl States {
     }
 }
 
+impl States {
+    /// Calls `edit` on every Task state but the one named `except`.
+    fn each_task_but(&mut self, except: &str, mut edit: impl FnMut(&mut Task)) {
+        for (name, state) in &mut self.0 {
+            if let (false, State::Task(task)) = (name == except, state) {
+                edit(task);
+            }
+        }
+    }
+}
+
 impl Serialize for States {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.0.len()))?;
