@@ -110,7 +110,17 @@ impl NotificationProcessor {
                     .await?;
                 Handled::Unsolicited
             }
-            StatusChange::Ignored { .. } => Handled::Duplicate,
+            // The status was recorded before, yet the result may not have been taken:
+            // an earlier delivery whose SendTaskSuccess failed gave its claim back and
+            // came back to this point. Claiming again sends it, at most once per token.
+            StatusChange::Ignored { key, .. } => {
+                match self.table.resume_if_ready(&self.sfn, &key).await? {
+                    Some(delivery) => Handled::Recorded {
+                        delivery: Some(delivery),
+                    },
+                    None => Handled::Duplicate,
+                }
+            }
             StatusChange::Advanced { key } => Handled::Recorded {
                 delivery: self.table.resume_if_ready(&self.sfn, &key).await?,
             },
@@ -269,6 +279,66 @@ mod tests {
                 delivery: Some(Delivery::NoLongerWaiting)
             }
         );
+    }
+
+    #[tokio::test]
+    async fn a_failed_send_gives_the_claim_back_and_the_redelivery_resumes_the_task() {
+        // First delivery: the status is recorded, the claim won, SendTaskSuccess fails.
+        let release = mock!(aws_sdk_dynamodb::Client::update_item)
+            .match_requests(|r| r.update_expression() == Some("REMOVE resultSentFor"))
+            .then_output(|| UpdateItemOutput::builder().build());
+        let (first_lookups, first_puts, first_updates) =
+            (lookups(false, true), puts(), updates(true));
+        let unavailable = mock!(aws_sdk_sfn::Client::send_task_success).then_error(|| {
+            SendTaskSuccessError::InvalidOutput(
+                aws_sdk_sfn::types::error::InvalidOutput::builder()
+                    .message("refused for the test")
+                    .build(),
+            )
+        });
+        let processor = processor_with(
+            &[&release, &first_lookups, &first_puts, &first_updates],
+            &[&unavailable],
+        );
+        let failure = handled(&processor, &notification("DONE"))
+            .await
+            .unwrap_err();
+        assert_eq!(release.num_calls(), 1, "the claim is given back");
+        assert_eq!(
+            first_puts.num_calls(),
+            0,
+            "the notification id is not remembered: it comes back"
+        );
+        assert_eq!(failure.name(), domain::ErrorName::UpstreamUnavailable);
+
+        // Redelivery: the status is already DONE, yet the claim is free again and wins.
+        let status_refused = mock!(aws_sdk_dynamodb::Client::update_item)
+            .match_requests(|r| {
+                r.update_expression()
+                    .is_some_and(|e| e.starts_with("SET #status"))
+            })
+            .then_error(|| {
+                UpdateItemError::ConditionalCheckFailedException(
+                    aws_sdk_dynamodb::types::error::ConditionalCheckFailedException::builder()
+                        .meta(
+                            aws_sdk_dynamodb::error::ErrorMetadata::builder()
+                                .code("ConditionalCheckFailedException")
+                                .build(),
+                        )
+                        .build(),
+                )
+            });
+        let (again, remembered, claim, sent) =
+            (lookups(false, true), puts(), updates(true), sent());
+        let processor = processor_with(&[&status_refused, &again, &remembered, &claim], &[&sent]);
+        let handled = handled(&processor, &notification("DONE")).await.unwrap();
+        assert_eq!(
+            handled,
+            Handled::Recorded {
+                delivery: Some(Delivery::Delivered)
+            }
+        );
+        assert_eq!(sent.num_calls(), 1);
     }
 
     #[tokio::test]

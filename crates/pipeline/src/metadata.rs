@@ -21,9 +21,10 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, SecondsFormat, Utc};
-use domain::{PlannedRequest, ProcessingStatus, RequestKey};
+use domain::{ErrorName, PlannedRequest, ProcessingStatus, RequestKey};
 
 use contract::{Delivery, Outcome, ReportStatus};
 
@@ -121,6 +122,23 @@ where
     error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
 }
 
+/// Whether a transaction was cancelled because its first item's condition failed (the
+/// request has a report id already, or is not claimed).
+fn first_condition_failed(
+    error: &SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> bool {
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+            cancelled
+                .cancellation_reasons()
+                .first()
+                .and_then(|reason| reason.code())
+                == Some("ConditionalCheckFailed")
+        }
+        _ => false,
+    }
+}
+
 fn text(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
     item.get(name).and_then(|v| v.as_s().ok()).cloned()
 }
@@ -178,40 +196,48 @@ impl MetadataTable {
 
     /// Records the report id of a claimed request, unless one was recorded first; returns
     /// the id that stands (the first one), so concurrent creators converge on one report.
+    /// The id and its `report#` index are written in one transaction: a notification that
+    /// arrives the instant createReport answered finds the index, never an unknown report.
     pub async fn record_report_id(
         &self,
         key: &RequestKey,
         selling_partner_id: &str,
         report_id: &str,
     ) -> Result<String, Failure> {
-        let update = self
-            .client
-            .update_item()
+        let record = Update::builder()
             .table_name(&self.table)
             .key("pk", request_pk(key.as_str()))
             .update_expression("SET reportId = :r")
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(reportId)")
             .expression_attribute_values(":r", s(report_id))
+            .build()
+            .map_err(|e| {
+                Failure::caused_by(ErrorName::ConfigInvalid, "building the report id update", e)
+            })?;
+        let index = Put::builder()
+            .table_name(&self.table)
+            .item("pk", report_pk(selling_partner_id, report_id))
+            .item("requestKey", s(key.as_str()))
+            .build()
+            .map_err(|e| {
+                Failure::caused_by(ErrorName::ConfigInvalid, "building the report index", e)
+            })?;
+        let written = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(record).build())
+            .transact_items(TransactWriteItem::builder().put(index).build())
             .send()
             .await;
-        let standing = match update {
-            Ok(_) => report_id.to_owned(),
-            Err(e) if is_condition_failure(&e) => self
+        match written {
+            Ok(_) => Ok(report_id.to_owned()),
+            Err(e) if first_condition_failed(&e) => self
                 .request(key)
                 .await?
                 .and_then(|r| r.report_id)
-                .ok_or_else(|| Failure::config(format!("request {key} is not in the metadata table; claim it before recording a report id")))?,
-            Err(e) => return Err(aws_failure("recording the report id", e)),
-        };
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", report_pk(selling_partner_id, &standing))
-            .item("requestKey", s(key.as_str()))
-            .send()
-            .await
-            .map_err(|e| aws_failure("indexing the report id", e))?;
-        Ok(standing)
+                .ok_or_else(|| Failure::config(format!("request {key} is not in the metadata table; claim it before recording a report id"))),
+            Err(e) => Err(aws_failure("recording the report id and its index", e)),
+        }
     }
 
     /// Stores the task token of an execution waiting for the report. A new token replaces
@@ -337,9 +363,40 @@ impl MetadataTable {
         sfn: &aws_sdk_sfn::Client,
         key: &RequestKey,
     ) -> Result<Option<Delivery>, Failure> {
-        match self.claim_result(key).await? {
-            Some(result) => send_task_result(sfn, &result).await.map(Some),
-            None => Ok(None),
+        let Some(result) = self.claim_result(key).await? else {
+            return Ok(None);
+        };
+        match send_task_result(sfn, &result).await {
+            Ok(delivery) => Ok(Some(delivery)),
+            Err(failure) => {
+                // Step Functions did not take the result: give the claim back, so the
+                // redelivered notification (or the retried task) sends it again instead
+                // of the task waiting out its whole timeout.
+                if let Err(release) = self.release_result(key, &result.task_token).await {
+                    tracing::warn!(%key, error = %release.describe(), "the claim on the task result could not be released; the task falls back to polling at its timeout");
+                }
+                Err(failure)
+            }
+        }
+    }
+
+    /// Gives back a claim on the task result whose sending failed.
+    pub async fn release_result(&self, key: &RequestKey, task_token: &str) -> Result<(), Failure> {
+        let released = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", request_pk(key.as_str()))
+            .update_expression("REMOVE resultSentFor")
+            .condition_expression("resultSentFor = :t")
+            .expression_attribute_values(":t", s(task_token))
+            .send()
+            .await;
+        match released {
+            Ok(_) => Ok(()),
+            // A newer token replaced it: that task's own AwaitReport sends.
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(aws_failure("releasing the claim on the task result", e)),
         }
     }
 
@@ -516,7 +573,7 @@ mod tests {
 
     use aws_sdk_dynamodb::error::ErrorMetadata;
     use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
-    use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemOutput};
+    use aws_sdk_dynamodb::operation::put_item::PutItemError;
     use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
     use aws_sdk_dynamodb::types::error::{
         ConditionalCheckFailedException, ProvisionedThroughputExceededException,
@@ -556,10 +613,6 @@ mod tests {
             .collect();
             GetItemOutput::builder().set_item(Some(item)).build()
         })
-    }
-
-    fn puts() -> Rule {
-        mock!(aws_sdk_dynamodb::Client::put_item).then_output(|| PutItemOutput::builder().build())
     }
 
     fn table(rules: &[&Rule]) -> MetadataTable {
@@ -613,13 +666,31 @@ mod tests {
 
     #[tokio::test]
     async fn a_losing_creator_converges_on_the_report_recorded_first() {
-        let (refused, found, puts) = (update_refused(), request_found("5001", "IN_QUEUE"), puts());
-        let standing = table(&[&refused, &found, &puts])
+        let cancelled = mock!(aws_sdk_dynamodb::Client::transact_write_items).then_error(|| {
+            TransactWriteItemsError::TransactionCanceledException(
+                aws_sdk_dynamodb::types::error::TransactionCanceledException::builder()
+                    .cancellation_reasons(
+                        aws_sdk_dynamodb::types::CancellationReason::builder()
+                            .code("ConditionalCheckFailed")
+                            .build(),
+                    )
+                    .cancellation_reasons(
+                        aws_sdk_dynamodb::types::CancellationReason::builder()
+                            .code("None")
+                            .build(),
+                    )
+                    .build(),
+            )
+        });
+        let found = request_found("5001", "IN_QUEUE");
+        let standing = table(&[&cancelled, &found])
             .record_report_id(&key(), "A1SELLER", "5002")
             .await
             .unwrap();
-        assert_eq!(standing, "5001");
-        assert_eq!(puts.num_calls(), 1, "the standing report is indexed");
+        assert_eq!(
+            standing, "5001",
+            "the first report stands; its index was written with it"
+        );
     }
 
     #[tokio::test]

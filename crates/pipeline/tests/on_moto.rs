@@ -163,6 +163,35 @@ async fn notification_before_token_is_sent_when_the_token_arrives() {
 }
 
 #[tokio::test]
+async fn a_claim_given_back_after_a_failed_send_is_won_again_but_never_twice() {
+    let stack = stack().await;
+    let table = table(&stack).await;
+    let item = planned(11);
+    table.claim(&item, Utc::now()).await.unwrap();
+    table
+        .record_report_id(&item.key, SELLER, "7101")
+        .await
+        .unwrap();
+    table
+        .record_status(SELLER, "7101", ProcessingStatus::Done, Some("doc-7"))
+        .await
+        .unwrap();
+    table.store_task_token(&item.key, "token-7").await.unwrap();
+    let first = table.claim_result(&item.key).await.unwrap();
+    assert!(first.is_some());
+    assert_eq!(table.claim_result(&item.key).await.unwrap(), None);
+    // SendTaskSuccess failed: the claim is given back and can be won once more.
+    table.release_result(&item.key, "token-7").await.unwrap();
+    assert_eq!(table.claim_result(&item.key).await.unwrap(), first);
+    assert_eq!(table.claim_result(&item.key).await.unwrap(), None);
+    // A release for a token that was replaced changes nothing.
+    table.store_task_token(&item.key, "token-8").await.unwrap();
+    table.release_result(&item.key, "token-7").await.unwrap();
+    let second = table.claim_result(&item.key).await.unwrap().unwrap();
+    assert_eq!(second.task_token, "token-8");
+}
+
+#[tokio::test]
 async fn token_before_notification_is_sent_by_the_status_side_once() {
     let stack = stack().await;
     let table = table(&stack).await;
