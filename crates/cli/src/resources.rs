@@ -158,6 +158,19 @@ pub async fn provision(
             .send()
             .await
             .with_context(|| format!("creating table {}", names.metadata_table))?;
+        // Handled notification ids and unsolicited reports expire (`expiresAt`).
+        dynamodb
+            .update_time_to_live()
+            .table_name(&names.metadata_table)
+            .time_to_live_specification(
+                aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name(pipeline::metadata::EXPIRES_AT)
+                    .build()?,
+            )
+            .send()
+            .await
+            .with_context(|| format!("enabling TTL on table {}", names.metadata_table))?;
     }
 
     let kms = aws_sdk_kms::Client::new(aws);

@@ -262,6 +262,36 @@ fn is_endpoint(url: &str) -> bool {
     !host_start.is_empty() && !host_start.contains(char::is_whitespace)
 }
 
+/// Whether an endpoint may receive the app's client secret and the sellers' tokens: one
+/// of Amazon's hosts, or this machine (the simulator). The config decides where the
+/// secret goes, so a typo or a hostile config must not send it elsewhere.
+fn is_trusted_endpoint(url: &str) -> bool {
+    let Some(rest) = url.split_once("://").map(|(_, rest)| rest) else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let name = if host.starts_with('[') {
+        host.split(']')
+            .next()
+            .map(|h| format!("{h}]"))
+            .unwrap_or_default()
+    } else {
+        host.split(':').next().unwrap_or_default().to_owned()
+    };
+    let amazon = [
+        "amazon.com",
+        "amazon.co.uk",
+        "amazon.co.jp",
+        "amazon.eu",
+        "amazonaws.com",
+    ];
+    matches!(name.as_str(), "127.0.0.1" | "localhost" | "[::1]")
+        || amazon
+            .iter()
+            .any(|domain| name == *domain || name.ends_with(&format!(".{domain}")))
+}
+
 fn is_aws_region(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() >= 3
@@ -425,6 +455,8 @@ impl Config {
             ] {
                 if !is_endpoint(value) {
                     c.push(&name, field, format!("`{value}` must be an https:// URL (http:// only for 127.0.0.1 or localhost)"));
+                } else if !is_trusted_endpoint(value) {
+                    c.push(&name, field, format!("`{value}` is not an Amazon host (sellingpartnerapi-*.amazon.com, api.amazon.com) nor this machine; the client secret and the sellers' tokens are sent there"));
                 }
             }
             if !is_aws_region(&endpoints.aws_region) {
@@ -873,6 +905,32 @@ mod tests {
         let errs = errors(with("accounts/acme-us", |v| v["kind"] = "agency".into()));
         assert!(errs.mentions("accounts/acme-us", "kind"), "{errs}");
         assert!(errs.to_string().contains("seller"), "{errs}");
+    }
+
+    #[test]
+    fn secrets_go_only_to_amazon_or_this_machine() {
+        for trusted in [
+            "https://sellingpartnerapi-eu.amazon.com",
+            "https://sandbox.sellingpartnerapi-fe.amazon.com/",
+            "https://api.amazon.co.uk/auth/o2/token",
+            "http://127.0.0.1:9000/auth/o2/token",
+            "http://localhost:8080",
+        ] {
+            assert!(is_trusted_endpoint(trusted), "{trusted}");
+        }
+        for untrusted in [
+            "https://sellingpartnerapi-na.amazon.com.evil.example",
+            "https://evil.example/amazon.com",
+            "https://amazon.com@evil.example",
+            "https://notamazon.com",
+        ] {
+            assert!(!is_trusted_endpoint(untrusted), "{untrusted}");
+        }
+        let errs = errors(with("regions/na", |v| {
+            v["lwa_endpoint"] = "https://token-proxy.example.net/auth/o2/token".into()
+        }));
+        assert!(errs.mentions("regions/na", "lwa_endpoint"), "{errs}");
+        assert!(errs.to_string().contains("not an Amazon host"), "{errs}");
     }
 
     #[test]

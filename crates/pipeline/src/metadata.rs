@@ -14,8 +14,8 @@
 //! |---|---|
 //! | `request#<request key>` | the request, reportId, status, documentId, task token, outcome |
 //! | `report#<selling partner>#<reportId>` | the request key of a report we created |
-//! | `notification#<notificationId>` | a notification already handled |
-//! | `unsolicited#<selling partner>#<reportId>` | a notification for a report nobody here asked for |
+//! | `notification#<notificationId>` | a notification already handled (expires after 30 days: `expiresAt`, the table's TTL attribute) |
+//! | `unsolicited#<selling partner>#<reportId>` | a notification for a report nobody here asked for (expires likewise) |
 
 use std::collections::HashMap;
 
@@ -109,6 +109,18 @@ fn request_pk(key: &str) -> AttributeValue {
 
 fn report_pk(selling_partner_id: &str, report_id: &str) -> AttributeValue {
     s(format!("report#{selling_partner_id}#{report_id}"))
+}
+
+/// The table's TTL attribute (epoch seconds): DynamoDB deletes the item after it.
+pub const EXPIRES_AT: &str = "expiresAt";
+
+/// How long a handled notification id or an unsolicited report is kept: Amazon's
+/// redeliveries come within hours; a month leaves room for an operator to look.
+const NOTIFICATION_RETENTION_DAYS: i64 = 30;
+
+fn expires(now: DateTime<Utc>) -> AttributeValue {
+    let at = now + chrono::TimeDelta::days(NOTIFICATION_RETENTION_DAYS);
+    AttributeValue::N(at.timestamp().to_string())
 }
 
 fn timestamp(now: DateTime<Utc>) -> AttributeValue {
@@ -490,6 +502,7 @@ impl MetadataTable {
             .item("pk", s(format!("notification#{notification_id}")))
             .item("reportId", s(report_id))
             .item("receivedAt", timestamp(now))
+            .item(EXPIRES_AT, expires(now))
             .send()
             .await
             .map(drop)
@@ -515,6 +528,7 @@ impl MetadataTable {
             .item("reportType", s(report_type))
             .item("status", s(status.as_str()))
             .item("receivedAt", timestamp(now))
+            .item(EXPIRES_AT, expires(now))
             .send()
             .await
             .map(drop)

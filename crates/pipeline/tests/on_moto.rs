@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
 };
 use chrono::{DateTime, TimeDelta, Utc};
 use domain::{
@@ -388,6 +389,23 @@ async fn notification_ids_are_remembered() {
         .unwrap();
     assert!(table.notification_seen("n-1").await.unwrap());
     assert!(!table.notification_seen("n-2").await.unwrap());
+    // Remembered for a month, then DynamoDB's TTL deletes it.
+    let item = aws_sdk_dynamodb::Client::new(&stack.aws)
+        .get_item()
+        .table_name("reports")
+        .key("pk", AttributeValue::S("notification#n-1".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let expires: i64 = item[pipeline::metadata::EXPIRES_AT]
+        .as_n()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let days = (expires - Utc::now().timestamp()) / 86_400;
+    assert!((29..=30).contains(&days), "expires in {days} days");
 }
 
 #[tokio::test]
