@@ -209,6 +209,10 @@ pub async fn run_file(
         compare_with_simulator(sim, &mut lines).await;
     }
     print!("\n{}", table(&lines));
+    // A successful run can still carry a warning (characters replaced by U+FFFD).
+    if let (None, Some(message)) = (&outcome.error, &summary.message) {
+        println!("\nnote: {message}");
+    }
     Ok(outcome.status == "SUCCEEDED"
         && lines.len() == config.plan(request.run_at, &[]).len()
         && lines.iter().all(Landed::is_ok))

@@ -19,6 +19,9 @@ pub struct StoredObject {
     pub rows: u64,
     /// The charset the document arrived in, before transcoding to UTF-8.
     pub source_charset: String,
+    /// Source byte sequences that were not valid in that charset and became U+FFFD: not
+    /// zero means the charset was wrong (api-facts.md §8 pitfall 7), and the run says so.
+    pub malformed_sequences: u64,
 }
 
 /// How a request ended, as recorded for operators and the run summary.
@@ -131,6 +134,25 @@ pub fn summarize(results: Vec<ItemResult>) -> RunSummary {
             fatal.join("; ")
         ));
     }
+    let garbled: Vec<String> = results
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            Outcome::Stored(object) if object.malformed_sequences > 0 => Some(format!(
+                "{}: {} sequences not valid {}",
+                name(r),
+                object.malformed_sequences,
+                object.source_charset
+            )),
+            _ => None,
+        })
+        .collect();
+    if !garbled.is_empty() {
+        parts.push(format!(
+            "{} stored reports have characters replaced by U+FFFD: {}; the charset was wrong (the download named none, or another), so check those objects before trusting text columns",
+            garbled.len(),
+            garbled.join("; ")
+        ));
+    }
     let message = (!parts.is_empty()).then(|| parts.join(". "));
     RunSummary {
         stored: results
@@ -173,6 +195,7 @@ mod tests {
             bytes: 1,
             rows: 1,
             source_charset: "UTF-8".into(),
+            malformed_sequences: 0,
         })
     }
 
@@ -229,6 +252,23 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("1 of 3 reports ended FATAL"), "{text}");
+    }
+
+    #[test]
+    fn replaced_characters_are_named_without_failing_the_run() {
+        let mut object = match stored() {
+            Outcome::Stored(object) => object,
+            _ => unreachable!(),
+        };
+        object.source_charset = "UTF-8".into();
+        object.malformed_sequences = 12;
+        let summary = summarize(vec![result(Outcome::Stored(object))]);
+        assert_eq!((summary.stored, summary.failed, summary.fatal), (1, 0, 0));
+        let text = summary.message.unwrap();
+        assert!(
+            text.contains("1 stored reports have characters replaced by U+FFFD: orders (acme 2026-11-24, report 5001): 12 sequences not valid UTF-8"),
+            "{text}"
+        );
     }
 
     #[test]

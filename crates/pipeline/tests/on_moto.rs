@@ -355,6 +355,7 @@ async fn rerun_of_a_finished_request_gets_its_result_again() {
         bytes: 3,
         rows: 1,
         source_charset: "UTF-8".into(),
+        malformed_sequences: 0,
     });
     table
         .record_outcome(&item.key, &outcome, Utc::now())

@@ -100,6 +100,7 @@ impl Storage {
             bytes: stored.bytes,
             rows: stored.rows,
             source_charset: stored.source_charset,
+            malformed_sequences: stored.malformed_sequences,
         })
     }
 }

@@ -503,6 +503,7 @@ fn stored() -> StoredObject {
         bytes: 10,
         rows: 1,
         source_charset: "UTF-8".into(),
+        malformed_sequences: 0,
     }
 }
 
