@@ -145,11 +145,26 @@ pub fn marketplace(id: &str) -> Option<&'static Marketplace> {
     MARKETPLACES.iter().find(|m| m.id == id)
 }
 
-/// The charset Amazon uses for flat-file reports of a marketplace when the download does
-/// not say (JP: Shift_JIS/CP932; <https://github.com/amzn/selling-partner-api-models/issues/545>).
+/// The legacy charset Amazon uses for flat-file reports of a marketplace when the download
+/// does not say and the content is not UTF-8 (api-facts.md §8 pitfall 7): CP932 for Japan
+/// (<https://github.com/amzn/selling-partner-api-models/issues/545>), Cp1252 for the
+/// Western European marketplaces (listings; #2293, #2748). Elsewhere UTF-8.
 pub fn default_flat_file_charset(marketplace_id: &str) -> &'static str {
+    const CP1252: [&str; 9] = [
+        "A1F83G8C2ARO7P", // UK
+        "A1PA6795UKMFR9", // DE
+        "A13V1IB3VIYZZH", // FR
+        "APJ6JRA9NG5V4",  // IT
+        "A1RKKUPIHCS9HS", // ES
+        "A1805IZSGTT6HS", // NL
+        "AMEN7PMS3EDWL",  // BE
+        "A28R8C7NBKEWEA", // IE
+        "A2NODRKZP88ZB9", // SE
+    ];
     if marketplace_id == JAPAN {
         "Cp932"
+    } else if CP1252.contains(&marketplace_id) {
+        "Cp1252"
     } else {
         "UTF-8"
     }

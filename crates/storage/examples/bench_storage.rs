@@ -315,8 +315,12 @@ async fn core_throughput(
     let document = harness.document(document_id).await?;
     let started = Instant::now();
     let mut stream = harness.client.download_document(&document).await?;
-    let charset =
-        SourceCharset::resolve(stream.charset(), marketplace, domain::DocumentFormat::Tsv)?;
+    let charset = SourceCharset::resolve(
+        stream.charset(),
+        marketplace,
+        domain::DocumentFormat::Tsv,
+        &[],
+    )?;
     let mut transcoder = Transcoder::new(&charset);
     let mut rows = RowCounter::for_format(domain::DocumentFormat::Tsv);
     let mut sha256 = Sha256::new();

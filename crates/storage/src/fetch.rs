@@ -9,12 +9,13 @@
 //! always come from a single download.
 
 use aws_sdk_s3::Client;
-use domain::ErrorName;
+use domain::{DocumentFormat, ErrorName};
 use spapi::{ReportDocument, ReportDocumentOptions, SpApiClient};
+use tokio::io::AsyncReadExt;
 
 use crate::error::StoreError;
 use crate::stream::{StoreOptions, StoredObject, UploadTarget, metadata, store_document};
-use crate::transcode::SourceCharset;
+use crate::transcode::{SNIFF_BYTES, SourceCharset};
 
 /// Fresh URLs fetched after `DocumentUrlExpired` (before or during the download).
 pub const URL_EXPIRED_RETRIES: u32 = 2;
@@ -104,7 +105,7 @@ async fn store_once(
                 document_id: document.report_document_id.clone(),
                 source: Box::new(source),
             })?;
-    let charset = SourceCharset::resolve(stream.charset(), marketplace_id, target.format)?;
+    let label = stream.charset().map(str::to_owned);
     let mut target = target.clone();
     target.metadata.insert(
         metadata::SOURCE_COMPRESSION.to_owned(),
@@ -113,5 +114,20 @@ async fn store_once(
             .map_or("none", |compression| compression.as_str())
             .to_owned(),
     );
-    store_document(stream, charset, s3, &target, options).await
+    // An unlabelled flat file: look at its start before choosing how to decode it.
+    let mut stream = stream;
+    let mut head = Vec::new();
+    if label.is_none() && target.format == DocumentFormat::Tsv {
+        (&mut stream)
+            .take(SNIFF_BYTES as u64)
+            .read_to_end(&mut head)
+            .await
+            .map_err(|source| StoreError::Read {
+                source_bytes: head.len() as u64,
+                source,
+            })?;
+    }
+    let charset = SourceCharset::resolve(label.as_deref(), marketplace_id, target.format, &head)?;
+    let reader = std::io::Cursor::new(head).chain(stream);
+    store_document(reader, charset, s3, &target, options).await
 }

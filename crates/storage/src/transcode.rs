@@ -73,19 +73,23 @@ impl SourceCharset {
         })
     }
 
-    /// The charset of a download: its `Content-Type` charset when there is one, else
-    /// Amazon's default for flat files of the marketplace (CP932 for Japan), else UTF-8.
+    /// The charset of a download: its `Content-Type` charset when there is one; else, for
+    /// a flat file, UTF-8 when `head` (the document's first bytes, [`SNIFF_BYTES`] at
+    /// most) holds non-ASCII text that is valid UTF-8, and Amazon's legacy charset of the
+    /// marketplace otherwise (CP932 for Japan, Cp1252 for Western Europe); else UTF-8.
     ///
     /// Only flat files fall back by marketplace; JSON documents are UTF-8 (RFC 8259 §8.1,
-    /// and api-facts.md §8 pitfall 7).
+    /// and api-facts.md §8 pitfall 7). Decoding UTF-8 text as Cp1252 would garble it
+    /// without a trace, hence the look at the content first.
     pub fn resolve(
         content_type_charset: Option<&str>,
         marketplace_id: &str,
         format: DocumentFormat,
+        head: &[u8],
     ) -> Result<Self, UnknownCharset> {
         match content_type_charset {
             Some(label) => Self::from_label(label),
-            None if format == DocumentFormat::Tsv => Self::from_label(
+            None if format == DocumentFormat::Tsv && !is_utf8_text(head) => Self::from_label(
                 domain::marketplace::default_flat_file_charset(marketplace_id),
             ),
             None => Ok(Self::utf8()),
@@ -106,6 +110,19 @@ impl SourceCharset {
     pub fn is_utf8(&self) -> bool {
         self.encoding == encoding_rs::UTF_8
     }
+}
+
+/// How much of an unlabelled flat file [`SourceCharset::resolve`] looks at.
+pub const SNIFF_BYTES: usize = 64 * 1024;
+
+/// Whether `head` has non-ASCII characters and all of them are valid UTF-8 (a sequence
+/// cut at the end of `head` counts as valid).
+fn is_utf8_text(head: &[u8]) -> bool {
+    let valid = match std::str::from_utf8(head) {
+        Ok(_) => true,
+        Err(error) => error.error_len().is_none(),
+    };
+    valid && !head.is_ascii()
 }
 
 impl fmt::Debug for SourceCharset {
@@ -624,25 +641,64 @@ mod tests {
     fn charset_falls_back_by_marketplace_for_flat_files_only() {
         let japan = domain::marketplace::JAPAN;
         let tsv = DocumentFormat::Tsv;
+        let ascii = b"sku\tqty\n";
         assert_eq!(
-            SourceCharset::resolve(None, japan, tsv).unwrap().label(),
+            SourceCharset::resolve(None, japan, tsv, ascii)
+                .unwrap()
+                .label(),
             "Cp932"
         );
         assert!(
-            SourceCharset::resolve(None, "ATVPDKIKX0DER", tsv)
+            SourceCharset::resolve(None, "ATVPDKIKX0DER", tsv, ascii)
                 .unwrap()
                 .is_utf8()
         );
         assert!(
-            SourceCharset::resolve(None, japan, DocumentFormat::Json)
+            SourceCharset::resolve(None, japan, DocumentFormat::Json, ascii)
                 .unwrap()
                 .is_utf8()
         );
-        let sent = SourceCharset::resolve(Some("UTF-8"), japan, tsv).unwrap();
+        let sent = SourceCharset::resolve(Some("UTF-8"), japan, tsv, ascii).unwrap();
         assert!(
             sent.is_utf8(),
             "the header wins over the marketplace default"
         );
+    }
+
+    #[test]
+    fn an_unlabelled_eu_flat_file_is_read_as_cp1252_unless_it_is_utf8() {
+        let germany = "A1PA6795UKMFR9";
+        let tsv = DocumentFormat::Tsv;
+        let text = "sku\ttitle\nA-1\tGrüner Tee – 20 Beutel für 3,50 €\n";
+        let (cp1252, _, unmappable) = encoding_rs::WINDOWS_1252.encode(text);
+        assert!(!unmappable);
+        let charset = SourceCharset::resolve(None, germany, tsv, &cp1252).unwrap();
+        assert_eq!(charset.label(), "Cp1252");
+        let (decoded, malformed) = decode_all(&charset, &cp1252);
+        assert_eq!((decoded.as_str(), malformed), (text, 0));
+
+        // The same text already in UTF-8 is left alone, even cut mid-character.
+        let utf8 = text.as_bytes();
+        let cut = &utf8[..utf8.iter().position(|b| *b == 0xC3).unwrap() + 1];
+        for head in [utf8, cut] {
+            assert!(
+                SourceCharset::resolve(None, germany, tsv, head)
+                    .unwrap()
+                    .is_utf8()
+            );
+        }
+    }
+
+    /// Decodes `bytes` in one go; the text and the malformed sequences replaced.
+    fn decode_all(charset: &SourceCharset, bytes: &[u8]) -> (String, u64) {
+        let mut transcoder = Transcoder::new(charset);
+        let mut out = bytes::BytesMut::new();
+        transcoder.push(bytes, &mut out);
+        transcoder.finish(&mut out);
+        (
+            String::from_utf8(out.to_vec()).unwrap(),
+            transcoder.malformed_sequences(),
+        )
     }
 
     fn rows(format: DocumentFormat, chunks: &[&str]) -> u64 {
