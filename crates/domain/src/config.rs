@@ -503,6 +503,22 @@ impl Config {
         for (name, account) in &self.accounts {
             self.check_account(c, &format!("accounts/{name}"), account);
         }
+        // The account name is not part of the request key (renaming must not re-request
+        // reports), so two accounts of one selling partner sharing a marketplace would plan
+        // the same requests twice in one run and collide on one metadata item.
+        let mut seen: BTreeMap<(&str, &str), &str> = BTreeMap::new();
+        for (name, account) in &self.accounts {
+            for (i, marketplace) in account.marketplaces.iter().enumerate() {
+                let key = (account.selling_partner_id.as_str(), marketplace.as_str());
+                if let Some(first) = seen.insert(key, name) {
+                    c.push(
+                        &format!("accounts/{name}"),
+                        format!("marketplaces[{i}]"),
+                        format!("`{marketplace}` of selling partner {} is already account `{first}`'s; keep one account per selling partner and marketplace", account.selling_partner_id),
+                    );
+                }
+            }
+        }
         for (name, report) in &self.reports {
             self.check_report(c, catalog, &format!("reports/{name}"), report);
         }
@@ -931,6 +947,24 @@ mod tests {
         }));
         assert!(errs.mentions("regions/na", "lwa_endpoint"), "{errs}");
         assert!(errs.to_string().contains("not an Amazon host"), "{errs}");
+    }
+
+    #[test]
+    fn one_selling_partner_and_marketplace_belong_to_one_account() {
+        let errs = errors(with("accounts/acme-jp", |v| {
+            v["selling_partner_id"] = "A3TH9S8BH6GOGM".into();
+            v["region"] = "na".into();
+            v["marketplaces"] = serde_json::json!(["ATVPDKIKX0DER"]);
+            v["secret_arn"] = "arn:aws:secretsmanager:us-east-1:123456789012:secret:x".into();
+        }));
+        assert!(
+            errs.mentions("accounts/acme-us", "marketplaces[0]"),
+            "{errs}"
+        );
+        assert!(
+            errs.to_string().contains("is already account `acme-jp`'s"),
+            "{errs}"
+        );
     }
 
     #[test]

@@ -243,7 +243,10 @@ async fn token_before_notification_is_sent_by_the_status_side_once() {
 }
 
 #[tokio::test]
-async fn concurrent_claims_send_exactly_one_result() {
+async fn repeated_claims_send_exactly_one_result() {
+    // One after another: moto applies concurrent conditional writes without a lock (two
+    // of eight parallel claims were seen to win on moto 5.2.5), while DynamoDB makes each
+    // conditional write atomic. What is checked here is the condition itself.
     let stack = stack().await;
     let table = table(&stack).await;
     let item = planned(4);
@@ -257,31 +260,15 @@ async fn concurrent_claims_send_exactly_one_result() {
         .record_status(SELLER, "8001", ProcessingStatus::Done, Some("doc"))
         .await
         .unwrap();
-    let claims = futures_claims(&table, &item, 8).await;
+    let mut claims = Vec::new();
+    for _ in 0..8 {
+        claims.push(table.claim_result(&item.key).await.unwrap());
+    }
     assert_eq!(
         claims.iter().filter(|c| c.is_some()).count(),
         1,
         "{claims:?}"
     );
-}
-
-async fn futures_claims(
-    table: &MetadataTable,
-    item: &PlannedRequest,
-    n: usize,
-) -> Vec<Option<pipeline::TaskResult>> {
-    let mut handles = Vec::new();
-    for _ in 0..n {
-        let (table, key) = (table.clone(), item.key.clone());
-        handles.push(tokio::spawn(async move {
-            table.claim_result(&key).await.unwrap()
-        }));
-    }
-    let mut out = Vec::new();
-    for handle in handles {
-        out.push(handle.await.unwrap());
-    }
-    out
 }
 
 #[tokio::test]
