@@ -98,6 +98,10 @@ fn main() -> ExitCode {
             ("one_revoked_account_fails_alone_and_the_others_land", |w| {
                 Box::pin(revoked_account_fails_alone(w))
             }),
+            // Last: it scans what every scenario before it left behind.
+            ("no_secret_in_any_history_item_log_or_dead_letter", |w| {
+                Box::pin(no_secret_anywhere(w))
+            }),
         ];
         let only = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
         let mut failed = Vec::new();
@@ -720,4 +724,164 @@ async fn revoked_account_fails_alone(w: &World) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Nothing secret anywhere the pipeline writes: every execution's history (inputs,
+/// outputs, causes), every metadata item, the dead-letter queue and the functions' log.
+async fn no_secret_anywhere(w: &World) -> anyhow::Result<()> {
+    let secrets = [
+        simulator::DEFAULT_CLIENT_SECRET,
+        simulator::DEFAULT_REFRESH_TOKEN,
+        "revoked-by-the-seller",
+        "Atza|",
+        "Atzr|",
+        "X-Amz-Signature",
+    ];
+    let mut texts: Vec<(String, String)> = Vec::new();
+
+    let sfn = aws_sdk_sfn::Client::new(w.local.aws());
+    let executions = sfn
+        .list_executions()
+        .state_machine_arn(w.local.resources().names.state_machine_arn())
+        .max_results(1000)
+        .send()
+        .await?;
+    ensure!(
+        executions.executions().len() >= 10,
+        "only {} executions to scan",
+        executions.executions().len()
+    );
+    for execution in executions.executions() {
+        let arn = execution.execution_arn();
+        let mut next_token = None;
+        loop {
+            let page = sfn
+                .get_execution_history()
+                .execution_arn(arn)
+                .max_results(1000)
+                .set_next_token(next_token)
+                .send()
+                .await?;
+            for event in page.events() {
+                let place = format!("{arn} event {}", event.id());
+                for text in event_texts(event) {
+                    texts.push((place.clone(), text));
+                }
+            }
+            next_token = page.next_token().map(str::to_owned);
+            if next_token.is_none() {
+                break;
+            }
+        }
+    }
+    let history_texts = texts.len();
+    ensure!(
+        history_texts > 100,
+        "only {history_texts} history texts to scan"
+    );
+
+    let dynamodb = aws_sdk_dynamodb::Client::new(w.local.aws());
+    let items = dynamodb
+        .scan()
+        .table_name(&w.local.resources().names.metadata_table)
+        .send()
+        .await?;
+    for item in items.items() {
+        let pk = item
+            .get("pk")
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default();
+        for value in item.values() {
+            if let Ok(text) = value.as_s() {
+                texts.push((format!("metadata item {pk}"), text.clone()));
+            }
+        }
+    }
+
+    let sqs = aws_sdk_sqs::Client::new(w.local.aws());
+    let dlq = sqs
+        .get_queue_url()
+        .queue_name(&w.local.resources().names.dead_letter_queue)
+        .send()
+        .await?;
+    let letters = sqs
+        .receive_message()
+        .queue_url(dlq.queue_url().unwrap_or_default())
+        .max_number_of_messages(10)
+        .visibility_timeout(0)
+        .send()
+        .await?;
+    for message in letters.messages() {
+        texts.push((
+            "the dead-letter queue".into(),
+            message.body().unwrap_or_default().to_owned(),
+        ));
+    }
+
+    // The functions' own output: `cargo lambda watch` writes it to its log.
+    let logs = std::env::temp_dir().join("sp-ingest-local-stack");
+    for entry in std::fs::read_dir(&logs)?.flatten() {
+        let path = entry.path();
+        if path.to_string_lossy().contains("cargo-lambda-watch")
+            && path.extension().is_some_and(|e| e == "log")
+        {
+            texts.push((path.display().to_string(), std::fs::read_to_string(&path)?));
+        }
+    }
+    ensure!(
+        texts
+            .iter()
+            .any(|(place, text)| place.contains("cargo-lambda-watch")
+                && text.contains("outcome recorded")),
+        "the functions' log was not found under {}",
+        logs.display()
+    );
+
+    for (place, text) in &texts {
+        for secret in secrets {
+            ensure!(!text.contains(secret), "`{secret}` found in {place}");
+        }
+    }
+    Ok(())
+}
+
+/// Every input, output, parameter and cause an event carries (the SDK's Debug output
+/// redacts them, so each is taken out by name).
+fn event_texts(event: &aws_sdk_sfn::types::HistoryEvent) -> Vec<String> {
+    let mut out: Vec<Option<&str>> = Vec::new();
+    if let Some(d) = event.execution_started_event_details() {
+        out.push(d.input());
+    }
+    if let Some(d) = event.execution_succeeded_event_details() {
+        out.push(d.output());
+    }
+    if let Some(d) = event.execution_failed_event_details() {
+        out.push(d.cause());
+    }
+    if let Some(d) = event.state_entered_event_details() {
+        out.push(d.input());
+    }
+    if let Some(d) = event.state_exited_event_details() {
+        out.push(d.output());
+    }
+    if let Some(d) = event.task_scheduled_event_details() {
+        out.push(Some(d.parameters()));
+    }
+    if let Some(d) = event.task_succeeded_event_details() {
+        out.push(d.output());
+    }
+    if let Some(d) = event.task_failed_event_details() {
+        out.push(d.cause());
+    }
+    if let Some(d) = event.lambda_function_scheduled_event_details() {
+        out.push(d.input());
+    }
+    if let Some(d) = event.lambda_function_succeeded_event_details() {
+        out.push(d.output());
+    }
+    if let Some(d) = event.lambda_function_failed_event_details() {
+        out.push(d.cause());
+    }
+    out.into_iter().flatten().map(str::to_owned).collect()
 }
