@@ -193,6 +193,19 @@ mod tests {
         })
     }
 
+    /// What DynamoDB answers a conditional write whose condition does not hold.
+    fn condition_failed() -> UpdateItemError {
+        UpdateItemError::ConditionalCheckFailedException(
+            aws_sdk_dynamodb::types::error::ConditionalCheckFailedException::builder()
+                .meta(
+                    aws_sdk_dynamodb::error::ErrorMetadata::builder()
+                        .code("ConditionalCheckFailedException")
+                        .build(),
+                )
+                .build(),
+        )
+    }
+
     fn puts() -> Rule {
         mock!(aws_sdk_dynamodb::Client::put_item).then_output(|| PutItemOutput::builder().build())
     }
@@ -317,17 +330,7 @@ mod tests {
                 r.update_expression()
                     .is_some_and(|e| e.starts_with("SET #status"))
             })
-            .then_error(|| {
-                UpdateItemError::ConditionalCheckFailedException(
-                    aws_sdk_dynamodb::types::error::ConditionalCheckFailedException::builder()
-                        .meta(
-                            aws_sdk_dynamodb::error::ErrorMetadata::builder()
-                                .code("ConditionalCheckFailedException")
-                                .build(),
-                        )
-                        .build(),
-                )
-            });
+            .then_error(condition_failed);
         let (again, remembered, claim, sent) =
             (lookups(false, true), puts(), updates(true), sent());
         let processor = processor_with(&[&status_refused, &again, &remembered, &claim], &[&sent]);
@@ -366,17 +369,7 @@ mod tests {
     #[tokio::test]
     async fn a_status_already_recorded_is_a_duplicate() {
         let (lookups, puts) = (lookups(false, true), puts());
-        let refused = mock!(aws_sdk_dynamodb::Client::update_item).then_error(|| {
-            UpdateItemError::ConditionalCheckFailedException(
-                aws_sdk_dynamodb::types::error::ConditionalCheckFailedException::builder()
-                    .meta(
-                        aws_sdk_dynamodb::error::ErrorMetadata::builder()
-                            .code("ConditionalCheckFailedException")
-                            .build(),
-                    )
-                    .build(),
-            )
-        });
+        let refused = mock!(aws_sdk_dynamodb::Client::update_item).then_error(condition_failed);
         let processor = processor_with(&[&lookups, &puts, &refused], &[]);
         let handled = handled(&processor, &notification("DONE")).await.unwrap();
         assert_eq!(handled, Handled::Duplicate);

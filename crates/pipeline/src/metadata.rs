@@ -134,6 +134,21 @@ where
     error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
 }
 
+/// The attributes that describe a request, written by whichever of the claim and a
+/// failure creates its item.
+fn description(planned: &PlannedRequest) -> [(&'static str, AttributeValue); 7] {
+    let request = &planned.request;
+    [
+        ("key", s(planned.key.as_str())),
+        ("account", s(&request.account)),
+        ("sellingPartnerId", s(&request.selling_partner_id)),
+        ("reportType", s(&request.report_type)),
+        ("marketplaceIds", s(request.sorted_marketplaces().join(","))),
+        ("dataStart", timestamp(request.window.start)),
+        ("dataEnd", timestamp(request.window.end)),
+    ]
+}
+
 /// Whether a transaction was cancelled because its first item's condition failed (the
 /// request has a report id already, or is not claimed).
 fn first_condition_failed(
@@ -177,23 +192,17 @@ impl MetadataTable {
         planned: &PlannedRequest,
         now: DateTime<Utc>,
     ) -> Result<Claim, Failure> {
-        let request = &planned.request;
-        let put = self
+        let mut put = self
             .client
             .put_item()
             .table_name(&self.table)
             .item("pk", request_pk(planned.key.as_str()))
-            .item("key", s(planned.key.as_str()))
-            .item("account", s(&request.account))
-            .item("sellingPartnerId", s(&request.selling_partner_id))
-            .item("reportType", s(&request.report_type))
-            .item("marketplaceIds", s(request.sorted_marketplaces().join(",")))
-            .item("dataStart", timestamp(request.window.start))
-            .item("dataEnd", timestamp(request.window.end))
             .item("createdAt", timestamp(now))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
+            .condition_expression("attribute_not_exists(pk)");
+        for (name, value) in description(planned) {
+            put = put.item(name, value);
+        }
+        let put = put.send().await;
         match put {
             Ok(_) => Ok(Claim::New),
             Err(e) if is_condition_failure(&e) => {
@@ -444,30 +453,23 @@ impl MetadataTable {
         outcome: &Outcome,
         now: DateTime<Utc>,
     ) -> Result<(), Failure> {
-        let request = &planned.request;
         let json = serde_json::to_string(outcome).unwrap_or_default();
-        self.client
+        let mut expression = String::from("SET outcome = :o, finishedAt = :t");
+        let mut update = self
+            .client
             .update_item()
             .table_name(&self.table)
             .key("pk", request_pk(planned.key.as_str()))
-            .update_expression(
-                "SET outcome = :o, finishedAt = :t, #key = if_not_exists(#key, :k), \
-                 account = if_not_exists(account, :a), \
-                 sellingPartnerId = if_not_exists(sellingPartnerId, :s), \
-                 reportType = if_not_exists(reportType, :r), \
-                 marketplaceIds = if_not_exists(marketplaceIds, :m), \
-                 dataStart = if_not_exists(dataStart, :ds), dataEnd = if_not_exists(dataEnd, :de)",
-            )
-            .expression_attribute_names("#key", "key")
             .expression_attribute_values(":o", s(json))
-            .expression_attribute_values(":t", timestamp(now))
-            .expression_attribute_values(":k", s(planned.key.as_str()))
-            .expression_attribute_values(":a", s(&request.account))
-            .expression_attribute_values(":s", s(&request.selling_partner_id))
-            .expression_attribute_values(":r", s(&request.report_type))
-            .expression_attribute_values(":m", s(request.sorted_marketplaces().join(",")))
-            .expression_attribute_values(":ds", timestamp(request.window.start))
-            .expression_attribute_values(":de", timestamp(request.window.end))
+            .expression_attribute_values(":t", timestamp(now));
+        for (i, (name, value)) in description(planned).into_iter().enumerate() {
+            expression.push_str(&format!(", #d{i} = if_not_exists(#d{i}, :d{i})"));
+            update = update
+                .expression_attribute_names(format!("#d{i}"), name)
+                .expression_attribute_values(format!(":d{i}"), value);
+        }
+        update
+            .update_expression(expression)
             .send()
             .await
             .map(drop)

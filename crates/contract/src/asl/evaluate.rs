@@ -273,10 +273,7 @@ fn invoke(
             function.name
         ));
     }
-    let samples = match step {
-        Step::Plan => vec![plan.clone()],
-        other => samples(other),
-    };
+    let samples = samples(step, plan);
     let waits = state["Resource"]
         .as_str()
         .is_some_and(|r| r.ends_with(".waitForTaskToken"));
@@ -295,7 +292,7 @@ fn invoke(
 }
 
 /// Deserializes `payload` into `function`'s input type; the step it names.
-fn accept(function: &str, payload: &Value) -> Result<Step, String> {
+pub(crate) fn accept(function: &str, payload: &Value) -> Result<Step, String> {
     fn parse<T: serde::de::DeserializeOwned>(payload: &Value) -> Result<(), String> {
         serde_json::from_value::<T>(payload.clone())
             .map(drop)
@@ -522,16 +519,15 @@ fn item_result(outcome: Outcome) -> ItemResult {
     }
 }
 
-/// Real outputs of each step, one per way it can answer that the machine branches on.
-fn samples(step: Step) -> Vec<Value> {
+/// Real outputs of each step, one per way it can answer that the machine branches on;
+/// Plan answers `plan`.
+fn samples(step: Step, plan: &Value) -> Vec<Value> {
     let token = SealedToken {
         ciphertext: "AQICAHg=".into(),
         expires_at: at("2026-11-25T07:00:00Z"),
     };
     match step {
-        Step::Plan => vec![to_json(&PlanOutput {
-            requests: vec![planned()],
-        })],
+        Step::Plan => vec![plan.clone()],
         Step::Authenticate => vec![to_json(&AuthenticateOutput { token })],
         Step::CreateReport => vec![to_json(&CreateReportOutput {
             report_id: "5001".into(),

@@ -12,7 +12,7 @@ pub mod ingest;
 mod readable;
 
 #[cfg(test)]
-mod evaluate;
+pub(crate) mod evaluate;
 
 use serde::Serialize;
 use serde::ser::SerializeMap;
