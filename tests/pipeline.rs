@@ -98,6 +98,10 @@ fn main() -> ExitCode {
             ("one_revoked_account_fails_alone_and_the_others_land", |w| {
                 Box::pin(revoked_account_fails_alone(w))
             }),
+            (
+                "a_config_pushed_between_runs_reaches_the_warm_functions",
+                |w| Box::pin(config_pushed_between_runs(w)),
+            ),
             // Last: it scans what every scenario before it left behind.
             ("no_secret_in_any_history_item_log_or_dead_letter", |w| {
                 Box::pin(no_secret_anywhere(w))
@@ -247,6 +251,15 @@ impl World {
 
     /// Checks the one stored result against S3 and the simulator; returns it.
     async fn assert_stored(&self, outcome: &RunOutcome) -> anyhow::Result<contract::ItemResult> {
+        self.assert_stored_from(outcome, &self.sim).await
+    }
+
+    /// [`World::assert_stored`] for a report served by `amazon`.
+    async fn assert_stored_from(
+        &self,
+        outcome: &RunOutcome,
+        amazon: &simulator::RunningSimulator,
+    ) -> anyhow::Result<contract::ItemResult> {
         ensure!(
             outcome.status == "SUCCEEDED",
             "execution {}: {:?} {:?}",
@@ -276,8 +289,7 @@ impl World {
             lines[0].object_sha256.as_deref() == Some(sha256.as_str()),
             "the object's sha256 differs from what Store reported"
         );
-        let expected = self
-            .sim
+        let expected = amazon
             .expected_document(result.report_id.as_deref().unwrap_or_default())
             .await
             .context("the simulator has no such document")?;
@@ -723,6 +735,65 @@ async fn revoked_account_fails_alone(w: &World) -> anyhow::Result<()> {
             "{object_key} is not in S3"
         );
     }
+    Ok(())
+}
+
+/// A new config pushed between two runs, on functions kept warm by the runs before: the
+/// second run calls the new endpoints (another Amazon), for a new account and report,
+/// without waiting for any container to recycle.
+async fn config_pushed_between_runs(w: &World) -> anyhow::Result<()> {
+    w.sim.set_scenario(fast(vec![]));
+    w.assert_stored(&w.run("orders", 11, None).await?).await?;
+    let elsewhere = simulator::start(simulator::SimConfig {
+        scenario: fast(vec![]),
+        ..simulator::SimConfig::default()
+    })
+    .await?;
+    let mut moved = w.file.clone();
+    for endpoints in moved.regions.values_mut() {
+        endpoints.spapi_endpoint = elsewhere.base_url();
+        endpoints.lwa_endpoint = elsewhere.lwa_token_url();
+    }
+    let mut later = moved.accounts["demo-us"].clone();
+    later.selling_partner_id = "A2LATERSELLER".into();
+    moved.accounts.insert("later".into(), later);
+    moved.reports.insert(
+        "orders-later".into(),
+        ReportConfig {
+            accounts: vec!["later".into()],
+            // Not subscribed at the new endpoints: poll soon.
+            await_timeout_secs: 2,
+            ..w.file.reports["orders"].clone()
+        },
+    );
+    let pushed = w.local.stage().push(&moved).await?;
+    let first_creates = w.sim.calls().calls("createReport");
+    let outcome = w.run("orders-later", 11, None).await;
+    let checked = match &outcome {
+        Ok(outcome) => w.assert_stored_from(outcome, &elsewhere).await.map(Some),
+        Err(_) => Ok(None),
+    };
+    let elsewhere_creates = elsewhere.calls().calls("createReport");
+    // The original config back for the scenarios after this one, whatever happened.
+    let restored = w.local.stage().push(&w.file).await;
+    elsewhere.shutdown().await;
+    outcome?;
+    restored?;
+    let result = checked?.context("no result")?;
+    ensure!(
+        elsewhere_creates == 1 && w.sim.calls().calls("createReport") == first_creates,
+        "createReport at the new endpoints: {elsewhere_creates}, at the old: {}",
+        w.sim.calls().calls("createReport") - first_creates
+    );
+    let record = w.table.request(&result.key).await?.context("no record")?;
+    ensure!(
+        result.account == "later" && record.selling_partner_id == "A2LATERSELLER",
+        "the run used the old accounts: {result:?} {record:?}"
+    );
+    ensure!(
+        pushed.version() != w.config.version(),
+        "the pushed config has the old version"
+    );
     Ok(())
 }
 

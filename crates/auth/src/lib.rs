@@ -5,12 +5,10 @@
 //! (design.md "Tokens never in plain text"). Nothing secret is logged: the credential
 //! types redact themselves, and errors name fields, never values.
 
-use std::sync::Arc;
-
-use contract::{AuthInput, AuthenticateOutput};
+use contract::{AuthInput, AuthenticateInput, AuthenticateOutput};
 use domain::ErrorName;
 use lambda_runtime::LambdaEvent;
-use pipeline::{ConfigStore, Failure, TokenSealer, aws_failure};
+use pipeline::{Failure, TokenSealer, aws_failure};
 use serde::Deserialize;
 use spapi::{LwaClient, LwaCredentials, SellerAuthorization};
 
@@ -34,7 +32,6 @@ impl std::fmt::Debug for LwaSecret {
 
 /// The function and the clients it keeps between invocations.
 pub struct Auth {
-    config: Arc<ConfigStore>,
     secrets: aws_sdk_secretsmanager::Client,
     sealer: TokenSealer,
     http: reqwest::Client,
@@ -43,13 +40,11 @@ pub struct Auth {
 impl Auth {
     /// The function with its clients.
     pub fn new(
-        config: Arc<ConfigStore>,
         secrets: aws_sdk_secretsmanager::Client,
         sealer: TokenSealer,
     ) -> Result<Self, Failure> {
         let http = spapi::build_http_client(spapi::HttpTimeouts::default())?;
         Ok(Auth {
-            config,
             secrets,
             sealer,
             http,
@@ -61,34 +56,25 @@ impl Auth {
         &self,
         event: LambdaEvent<AuthInput>,
     ) -> Result<AuthenticateOutput, Failure> {
-        let AuthInput::Authenticate(request) = event.payload;
-        let config = self.config.config().await?;
-        let account = config.accounts.get(&request.account).ok_or_else(|| {
-            Failure::config(format!(
-                "no account `{}` in the configuration; configured: {}",
-                request.account,
-                config
-                    .accounts
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })?;
-        let endpoints = config.regions.get(&account.region).ok_or_else(|| {
-            Failure::config(format!(
-                "no regions/{} parameter for account `{}`",
-                account.region, request.account
-            ))
-        })?;
-        let secret = self.read_secret(&account.secret_arn).await?;
-        let token_url = url::Url::parse(&endpoints.lwa_endpoint).map_err(|e| {
+        let AuthInput::Authenticate(AuthenticateInput { item }) = event.payload;
+        let lwa_endpoint = &item.endpoints.lwa_endpoint;
+        // The item comes from Plan, which validated the config; checked again because
+        // this is where the client secret is sent.
+        if !domain::config::is_trusted_endpoint(lwa_endpoint) {
+            return Err(Failure::config(format!(
+                "LWA endpoint `{lwa_endpoint}` of account `{}` is not an Amazon host; fix regions/{} and push the config",
+                item.request.account, item.region
+            )));
+        }
+        let token_url = url::Url::parse(lwa_endpoint).map_err(|e| {
             Failure::caused_by(
                 ErrorName::ConfigInvalid,
-                format!("regions/{} lwa_endpoint is not a URL", account.region),
+                format!("regions/{} lwa_endpoint is not a URL", item.region),
                 e,
             )
         })?;
+        let secret = self.read_secret(&item.secret_arn).await?;
+        let selling_partner_id = &item.request.selling_partner_id;
         let lwa = LwaClient::new(
             self.http.clone(),
             token_url,
@@ -96,15 +82,12 @@ impl Auth {
         );
         let token = lwa
             .refresh_token_grant(&SellerAuthorization::new(
-                &account.selling_partner_id,
+                selling_partner_id,
                 secret.refresh_token,
             ))
             .await?;
-        let sealed = self
-            .sealer
-            .seal(&token, &account.selling_partner_id)
-            .await?;
-        tracing::info!(account = %request.account, expires_at = %sealed.expires_at, "access token sealed");
+        let sealed = self.sealer.seal(&token, selling_partner_id).await?;
+        tracing::info!(account = %item.request.account, config_version = %item.config_version, expires_at = %sealed.expires_at, "access token sealed");
         Ok(AuthenticateOutput { token: sealed })
     }
 

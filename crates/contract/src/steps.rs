@@ -127,12 +127,13 @@ pub struct PlanOutput {
     pub requests: Vec<PlannedRequest>,
 }
 
-/// Authenticate: which configured account.
+/// Authenticate: the request whose account (its secret, LWA endpoint and selling
+/// partner, as planned) needs a token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AuthenticateInput {
-    /// The account's config name (`accounts/<name>`).
-    pub account: String,
+    /// The request.
+    pub item: PlannedRequest,
 }
 
 /// Authenticate's answer.

@@ -20,6 +20,7 @@ use std::fmt;
 use chrono::TimeDelta;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::catalog::{Api, Catalog};
 use crate::marketplace::{MARKETPLACES, Region, marketplace};
@@ -31,7 +32,7 @@ use crate::schedule::{parse_duration, validate_schedule};
 pub const PARAMETER_ROOT: &str = "/sp-ingest";
 
 /// `regions/<code>`: where to reach Amazon for one SP-API region.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegionEndpoints {
     /// SP-API host, e.g. `https://sellingpartnerapi-na.amazon.com` (or a simulator).
@@ -265,7 +266,7 @@ fn is_endpoint(url: &str) -> bool {
 /// Whether an endpoint may receive the app's client secret and the sellers' tokens: one
 /// of Amazon's hosts, or this machine (the simulator). The config decides where the
 /// secret goes, so a typo or a hostile config must not send it elsewhere.
-fn is_trusted_endpoint(url: &str) -> bool {
+pub fn is_trusted_endpoint(url: &str) -> bool {
     let Some(rest) = url.split_once("://").map(|(_, rest)| rest) else {
         return false;
     };
@@ -412,6 +413,22 @@ impl Config {
         } else {
             Err(ConfigErrors(c.errors))
         }
+    }
+
+    /// A short fingerprint of this config (16 hex characters of a SHA-256 over its
+    /// parameters in path order): a run records the version it planned with, and two
+    /// pushes of the same content have the same version.
+    pub fn version(&self) -> String {
+        let mut parameters = self.to_parameters();
+        parameters.sort();
+        let mut digest = Sha256::new();
+        for (path, value) in parameters {
+            digest.update(path.as_bytes());
+            digest.update(b"\n");
+            digest.update(value.as_bytes());
+            digest.update(b"\n");
+        }
+        hex::encode(&digest.finalize()[..8])
     }
 
     /// The parameters (full path, JSON value) that hold this config, for pushing it.
@@ -830,6 +847,24 @@ mod tests {
         let again = Config::from_parameters(STAGE, config.to_parameters()).unwrap();
         assert_eq!(again, config);
         assert_eq!(config.validate(), Ok(()));
+    }
+
+    #[test]
+    fn version_follows_content_not_parameter_order() {
+        let config = Config::from_parameters(STAGE, valid()).unwrap();
+        let mut reversed = valid();
+        reversed.reverse();
+        let same = Config::from_parameters(STAGE, reversed).unwrap();
+        assert_eq!(config.version(), same.version());
+        assert_eq!(config.version().len(), 16);
+        let changed = Config::from_parameters(
+            STAGE,
+            with("accounts/acme-us", |v| {
+                v["selling_partner_id"] = "A3TH9S8BH6GOGN".into()
+            }),
+        )
+        .unwrap();
+        assert_ne!(changed.version(), config.version());
     }
 
     #[test]

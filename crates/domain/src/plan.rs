@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Catalog, Completion};
-use crate::config::Config;
+use crate::config::{Config, RegionEndpoints};
 use crate::marketplace::Region;
 use crate::request::{DataWindow, ReportRequest, RequestKey};
 
@@ -29,6 +29,15 @@ pub struct PlannedRequest {
     pub completion: Completion,
     /// How long to wait for the notification before polling.
     pub await_timeout_secs: u32,
+    /// Where to reach Amazon for this request, as the config said when the run was
+    /// planned: every step of a run uses the endpoints of the config it was planned
+    /// with, even when a new config is pushed while it runs.
+    pub endpoints: RegionEndpoints,
+    /// The Secrets Manager ARN of the account's LWA credentials (an address, not a
+    /// secret), likewise from the run's config.
+    pub secret_arn: String,
+    /// The [`Config::version`] the run was planned with.
+    pub config_version: String,
 }
 
 impl Config {
@@ -46,6 +55,7 @@ impl Config {
         reports: &[String],
     ) -> Vec<PlannedRequest> {
         let mut planned = Vec::new();
+        let version = self.version();
         for (name, report) in &self.reports {
             if !reports.is_empty() && !reports.contains(name) {
                 continue;
@@ -69,6 +79,10 @@ impl Config {
                 }
             });
             for (account_name, account) in accounts {
+                // Validation refused accounts of regions without endpoints.
+                let Some(endpoints) = self.regions.get(&account.region) else {
+                    continue;
+                };
                 let marketplaces = account.marketplaces.iter().filter(|id| {
                     report.marketplaces.is_empty() || report.marketplaces.contains(id)
                 });
@@ -89,6 +103,9 @@ impl Config {
                         region: account.region,
                         completion: source.completion,
                         await_timeout_secs: report.await_timeout_secs,
+                        endpoints: endpoints.clone(),
+                        secret_arn: account.secret_arn.clone(),
+                        config_version: version.clone(),
                     });
                 }
             }
@@ -216,6 +233,16 @@ mod tests {
         keys.dedup();
         assert_eq!(keys.len(), a.len());
         assert!(a.iter().all(|p| p.key == p.request.key()));
+    }
+
+    #[test]
+    fn each_request_carries_its_accounts_endpoints_and_secret_and_the_config_version() {
+        let config = config();
+        let plan = config.plan(now(), &[]);
+        let jp = plan.iter().find(|p| p.request.account == "jp").unwrap();
+        assert_eq!(jp.endpoints, config.regions[&Region::Fe]);
+        assert_eq!(jp.secret_arn, config.accounts["jp"].secret_arn);
+        assert!(plan.iter().all(|p| p.config_version == config.version()));
     }
 
     #[test]

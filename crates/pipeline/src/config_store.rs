@@ -1,23 +1,20 @@
-//! Reads a stage's configuration from Parameter Store, once per container.
+//! Reads a stage's configuration from Parameter Store.
 //!
 //! Parameters are read with one paginated GetParametersByPath and validated by
 //! [`domain::Config::from_parameters`]; every problem becomes one `ConfigInvalid` that
-//! lists them all with the parameter and field to fix. Later invocations of the same
-//! container reuse the parsed config (design.md "Configuration").
-
-use std::sync::Arc;
+//! lists them all with the parameter and field to fix. Only Plan reads it, once per run
+//! and never from a cache: what a run needs from the config travels with its requests,
+//! so a pushed config is used from the next run on (design.md "Configuration").
 
 use domain::{Config, config::stage_prefix};
-use tokio::sync::OnceCell;
 
 use crate::failure::{Failure, aws_failure};
 
-/// A stage's configuration, loaded on first use.
+/// Where a stage's configuration is read from.
 #[derive(Debug)]
 pub struct ConfigStore {
     ssm: aws_sdk_ssm::Client,
     stage: String,
-    loaded: OnceCell<Arc<Config>>,
 }
 
 impl ConfigStore {
@@ -26,19 +23,11 @@ impl ConfigStore {
         ConfigStore {
             ssm,
             stage: stage.into(),
-            loaded: OnceCell::new(),
         }
     }
 
-    /// The validated config (read from Parameter Store on the first call only).
-    pub async fn config(&self) -> Result<Arc<Config>, Failure> {
-        self.loaded
-            .get_or_try_init(|| async { self.load().await.map(Arc::new) })
-            .await
-            .cloned()
-    }
-
-    async fn load(&self) -> Result<Config, Failure> {
+    /// The validated config as it is in Parameter Store now.
+    pub async fn config(&self) -> Result<Config, Failure> {
         let prefix = stage_prefix(&self.stage);
         let mut parameters = Vec::new();
         let mut next_token = None;

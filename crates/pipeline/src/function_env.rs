@@ -4,8 +4,6 @@
 //! token sealer, the metadata table and SP-API access. Building them here keeps each
 //! `main.rs` to choosing which, and a missing variable is a `ConfigInvalid` naming it.
 
-use std::sync::{Arc, OnceLock};
-
 use crate::config_store::ConfigStore;
 use crate::failure::Failure;
 use crate::metadata::MetadataTable;
@@ -18,8 +16,6 @@ use crate::spapi_access::SpApiAccess;
 pub struct FunctionEnv {
     /// AWS configuration (honours `AWS_ENDPOINT_URL`).
     pub aws: aws_config::SdkConfig,
-    /// One config store per container, however many parts of the function read it.
-    config_store: OnceLock<Arc<ConfigStore>>,
 }
 
 impl FunctionEnv {
@@ -28,21 +24,15 @@ impl FunctionEnv {
         crate::init_tracing();
         FunctionEnv {
             aws: crate::aws_config().await,
-            config_store: OnceLock::new(),
         }
     }
 
-    /// The stage's configuration (`SP_INGEST_STAGE`), read on first use; every caller
-    /// shares the one store, so the parameters are read once per container.
-    pub fn config_store(&self) -> Result<Arc<ConfigStore>, Failure> {
-        if let Some(store) = self.config_store.get() {
-            return Ok(store.clone());
-        }
-        let store = Arc::new(ConfigStore::new(
+    /// The stage's configuration (`SP_INGEST_STAGE`).
+    pub fn config_store(&self) -> Result<ConfigStore, Failure> {
+        Ok(ConfigStore::new(
             aws_sdk_ssm::Client::new(&self.aws),
             settings::required(settings::STAGE)?,
-        ));
-        Ok(self.config_store.get_or_init(|| store).clone())
+        ))
     }
 
     /// Seals and opens tokens with the stage's key (`SP_INGEST_KMS_KEY_ID`).
@@ -61,9 +51,9 @@ impl FunctionEnv {
         ))
     }
 
-    /// SP-API clients from the stage's endpoints and sealed tokens.
+    /// SP-API clients from the requests' endpoints and sealed tokens.
     pub fn spapi_access(&self) -> Result<SpApiAccess, Failure> {
-        SpApiAccess::new(self.config_store()?, self.token_sealer()?)
+        SpApiAccess::new(self.token_sealer()?)
     }
 
     /// A Step Functions client, for sending task results.

@@ -136,7 +136,7 @@ where
 
 /// The attributes that describe a request, written by whichever of the claim and a
 /// failure creates its item.
-fn description(planned: &PlannedRequest) -> [(&'static str, AttributeValue); 7] {
+fn description(planned: &PlannedRequest) -> [(&'static str, AttributeValue); 8] {
     let request = &planned.request;
     [
         ("key", s(planned.key.as_str())),
@@ -146,6 +146,7 @@ fn description(planned: &PlannedRequest) -> [(&'static str, AttributeValue); 7] 
         ("marketplaceIds", s(request.sorted_marketplaces().join(","))),
         ("dataStart", timestamp(request.window.start)),
         ("dataEnd", timestamp(request.window.end)),
+        ("configVersion", s(&planned.config_version)),
     ]
 }
 
@@ -656,6 +657,9 @@ mod tests {
             region: Region::Na,
             completion: domain::Completion::Notification,
             await_timeout_secs: 60,
+            endpoints: domain::config::RegionEndpoints::production(Region::Na),
+            secret_arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:acme".into(),
+            config_version: "0123456789abcdef".into(),
         }
     }
 

@@ -1,47 +1,44 @@
 //! SP-API clients for the Lambdas that call Amazon with a sealed token.
 //!
-//! One HTTP client and one SP-API client per region live as long as the container, so the
-//! connection pool and the rate limiter's buckets carry over between invocations; each
-//! invocation gets a view of the region's client bound to its own (opened) access token.
+//! One HTTP client, and one SP-API client per endpoint the runs name, live as long as the
+//! container, so the connection pool and the rate limiter's buckets carry over between
+//! invocations; each invocation gets a view of that client bound to its own (opened)
+//! access token. The endpoint comes with the request (as the run's config said when the
+//! run was planned), so a config pushed later is used by the next run, not by half of
+//! this one, and never waits for the container to recycle.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use chrono::Utc;
 use domain::PlannedRequest;
+use domain::config::RegionEndpoints;
 use spapi::{Endpoints, SpApiClient};
 
-use crate::config_store::ConfigStore;
 use crate::failure::Failure;
 use crate::sealed_token::{SealedToken, TokenSealer};
 
-/// Builds request-scoped SP-API clients from config and sealed tokens.
+/// Builds request-scoped SP-API clients from planned requests and sealed tokens.
 #[derive(Debug)]
 pub struct SpApiAccess {
-    config: Arc<ConfigStore>,
     sealer: TokenSealer,
     http: reqwest::Client,
-    clients: Mutex<HashMap<domain::Region, SpApiClient>>,
+    clients: Mutex<HashMap<RegionEndpoints, SpApiClient>>,
 }
 
 impl SpApiAccess {
-    /// Access through `config` (for endpoints) and `sealer` (for tokens).
-    pub fn new(config: Arc<ConfigStore>, sealer: TokenSealer) -> Result<Self, Failure> {
+    /// Access through `sealer` (for tokens).
+    pub fn new(sealer: TokenSealer) -> Result<Self, Failure> {
         let http = spapi::build_http_client(spapi::HttpTimeouts::default())?;
         Ok(SpApiAccess {
-            config,
             sealer,
             http,
             clients: Mutex::new(HashMap::new()),
         })
     }
 
-    /// The stage's config.
-    pub fn config_store(&self) -> &ConfigStore {
-        &self.config
-    }
-
-    /// A client for `planned`'s region acting with the token sealed for its selling partner.
+    /// A client for `planned`'s endpoints acting with the token sealed for its selling
+    /// partner.
     pub async fn client_for(
         &self,
         planned: &PlannedRequest,
@@ -51,30 +48,33 @@ impl SpApiAccess {
             .sealer
             .open(token, &planned.request.selling_partner_id, Utc::now())
             .await?;
-        let region_client = self.region_client(planned.region).await?;
-        Ok(region_client.with_access_token(access_token))
+        let endpoint_client = self.endpoint_client(planned)?;
+        Ok(endpoint_client.with_access_token(access_token))
     }
 
-    async fn region_client(&self, region: domain::Region) -> Result<SpApiClient, Failure> {
-        if let Some(client) = self.clients.lock().map_err(|_| poisoned())?.get(&region) {
+    fn endpoint_client(&self, planned: &PlannedRequest) -> Result<SpApiClient, Failure> {
+        let endpoints = &planned.endpoints;
+        if let Some(client) = self.clients.lock().map_err(|_| poisoned())?.get(endpoints) {
             return Ok(client.clone());
         }
-        let config = self.config.config().await?;
-        let endpoints = config.regions.get(&region).ok_or_else(|| {
-            Failure::config(format!("no regions/{region} parameter: add the endpoints of region {region} to the configuration"))
-        })?;
-        let endpoints = Endpoints::parse(&endpoints.spapi_endpoint, &endpoints.lwa_endpoint)?;
-        let client = SpApiClient::builder(endpoints)
+        // Plan validated the config; checked again because the access token goes there.
+        if !domain::config::is_trusted_endpoint(&endpoints.spapi_endpoint) {
+            return Err(Failure::config(format!(
+                "SP-API endpoint `{}` is not an Amazon host; fix regions/{} and push the config",
+                endpoints.spapi_endpoint, planned.region
+            )));
+        }
+        let parsed = Endpoints::parse(&endpoints.spapi_endpoint, &endpoints.lwa_endpoint)?;
+        let client = SpApiClient::builder(parsed)
             .http_client(self.http.clone())
             .build()?;
         self.clients
             .lock()
             .map_err(|_| poisoned())?
-            .insert(region, client.clone());
+            .insert(endpoints.clone(), client.clone());
         Ok(client)
     }
 }
-
 fn poisoned() -> Failure {
     Failure::new(
         domain::ErrorName::UpstreamUnavailable,

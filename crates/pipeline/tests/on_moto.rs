@@ -73,6 +73,9 @@ fn planned(day: u32) -> PlannedRequest {
         region: Region::Na,
         completion: domain::Completion::Notification,
         await_timeout_secs: 60,
+        endpoints: domain::config::RegionEndpoints::production(Region::Na),
+        secret_arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:acme".into(),
+        config_version: "0123456789abcdef".into(),
     }
 }
 

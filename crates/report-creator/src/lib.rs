@@ -6,8 +6,6 @@
 //! conditional write), so a retried task or a rerun of the same window reuses the report
 //! Amazon already made instead of spending createReport quota (≈1/min) on a duplicate.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use contract::{
     CreateReportInput, CreateReportOutput, PlanInput, PlanOutput, ReportCreatorInput,
@@ -20,14 +18,14 @@ use spapi::CreateReportSpecification;
 
 /// The function and the clients it keeps between invocations.
 pub struct ReportCreator {
-    config: Arc<ConfigStore>,
+    config: ConfigStore,
     spapi: SpApiAccess,
     table: MetadataTable,
 }
 
 impl ReportCreator {
     /// The function with its clients.
-    pub fn new(config: Arc<ConfigStore>, spapi: SpApiAccess, table: MetadataTable) -> Self {
+    pub fn new(config: ConfigStore, spapi: SpApiAccess, table: MetadataTable) -> Self {
         ReportCreator {
             config,
             spapi,
@@ -72,7 +70,7 @@ impl ReportCreator {
             )));
         }
         let requests = config.plan(run_at, reports);
-        tracing::info!(requests = requests.len(), %run_at, "planned");
+        tracing::info!(requests = requests.len(), %run_at, config_version = %config.version(), "planned");
         Ok(PlanOutput { requests })
     }
 

@@ -5,10 +5,11 @@ use lambda_runtime::{LambdaEvent, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let env = pipeline::FunctionEnv::load().await;
-    // One config store for both, so the parameters are read once per container.
-    let config = env.config_store()?;
-    let spapi = pipeline::SpApiAccess::new(config.clone(), env.token_sealer()?)?;
-    let function = report_creator::ReportCreator::new(config, spapi, env.metadata_table()?);
+    let function = report_creator::ReportCreator::new(
+        env.config_store()?,
+        env.spapi_access()?,
+        env.metadata_table()?,
+    );
     let function = &function;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<contract::ReportCreatorInput>| function.handle(event),

@@ -490,6 +490,9 @@ fn planned() -> PlannedRequest {
         region: Region::Na,
         completion: Completion::Notification,
         await_timeout_secs: 900,
+        endpoints: domain::config::RegionEndpoints::production(Region::Na),
+        secret_arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:acme".into(),
+        config_version: "0123456789abcdef".into(),
     }
 }
 

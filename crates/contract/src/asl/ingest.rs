@@ -304,15 +304,13 @@ fn completion(completion: Completion) -> Value {
     serde_json::to_value(completion).unwrap_or(Value::Null)
 }
 
-/// Authenticate for the item's account, then go to `next`.
+/// Authenticate for the item's account (with the secret and endpoint it was planned
+/// with), then go to `next`.
 fn authenticate(next: &str) -> Task {
-    invoke(
-        Step::Authenticate,
-        json!({"account.$": "$.item.request.account"}),
-    )
-    .select(json!({"token.$": "$.Payload.token"}))
-    .result_path("$.auth")
-    .then(next)
+    invoke(Step::Authenticate, json!({"item.$": "$.item"}))
+        .select(json!({"token.$": "$.Payload.token"}))
+        .result_path("$.auth")
+        .then(next)
 }
 
 /// Adds `task` as `name`, and the pattern every call to Amazon with a sealed token
