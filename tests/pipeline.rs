@@ -27,6 +27,26 @@ use spapi::{
 const ORDERS: &str = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL";
 const US: &str = "ATVPDKIKX0DER";
 
+/// Accounts of their own (name, selling partner, refresh token, report, catch-up
+/// windows) for the scenarios that request many reports, so Amazon's createReport burst
+/// (15 per selling partner) is not shared with the others.
+const OWN_SELLERS: [(&str, &str, &str, &str, u32); 2] = [
+    (
+        "catching-up",
+        "A2CATCHUPSELLER",
+        "Atzr|catch-up-seller",
+        "orders-catch-up",
+        3,
+    ),
+    (
+        "refreshing",
+        "A2REFRESHSELLER",
+        "Atzr|refresh-seller",
+        "orders-refresh",
+        1,
+    ),
+];
+
 struct World {
     local: LocalPipeline,
     sim: simulator::RunningSimulator,
@@ -65,7 +85,7 @@ fn main() -> ExitCode {
                 Box::pin(japanese_report(w))
             }),
             (
-                "rerun_of_the_same_window_reuses_the_report_and_the_key",
+                "rerun_of_a_landed_window_requests_nothing_and_keeps_one_object",
                 |w| Box::pin(rerun_same_window(w)),
             ),
             (
@@ -98,6 +118,14 @@ fn main() -> ExitCode {
             ("one_revoked_account_fails_alone_and_the_others_land", |w| {
                 Box::pin(revoked_account_fails_alone(w))
             }),
+            (
+                "a_failed_window_is_caught_up_and_landed_ones_are_not_requested_again",
+                |w| Box::pin(catch_up(w)),
+            ),
+            (
+                "a_forced_refresh_replaces_the_landed_object_with_the_new_report",
+                |w| Box::pin(forced_refresh(w)),
+            ),
             (
                 "a_config_pushed_between_runs_reaches_the_warm_functions",
                 |w| Box::pin(config_pushed_between_runs(w)),
@@ -146,15 +174,23 @@ fn main() -> ExitCode {
 impl World {
     async fn start() -> anyhow::Result<World> {
         let local = LocalPipeline::up(LocalOptions::default()).await?;
-        let sim = simulator::start(simulator::SimConfig {
+        let mut sim_config = simulator::SimConfig {
             sqs: Some(simulator::SqsTarget {
                 endpoint_url: Some(local.aws_endpoint_url()),
                 region: "us-east-1".into(),
             }),
             scenario: fast(vec![]),
             ..simulator::SimConfig::default()
-        })
-        .await?;
+        };
+        sim_config
+            .sellers
+            .extend(
+                OWN_SELLERS.map(|(_, seller, token, _, _)| simulator::SellerAuth {
+                    refresh_token: token.into(),
+                    selling_partner_id: seller.into(),
+                }),
+            );
+        let sim = simulator::start(sim_config).await?;
         let mut file = cli::demo::demo_config("local", &sim.base_url(), &sim.lwa_token_url());
         let base = file.reports["orders"].clone();
         // A short patience, so the polling fallback starts quickly when a notification is lost.
@@ -165,6 +201,22 @@ impl World {
                 ..base
             },
         );
+        for (name, seller, token, report, catch_up) in OWN_SELLERS {
+            let mut account = file.accounts["demo-us"].clone();
+            account.selling_partner_id = seller.into();
+            if let Some(credentials) = account.credentials.as_mut() {
+                credentials.refresh_token = token.into();
+            }
+            file.accounts.insert(name.into(), account);
+            file.reports.insert(
+                report.into(),
+                ReportConfig {
+                    accounts: vec![name.into()],
+                    catch_up: Some(catch_up),
+                    ..file.reports["orders"].clone()
+                },
+            );
+        }
         // An account whose refresh token the seller revoked: LWA answers invalid_grant.
         // It is subscribed to nothing (subscribing needs a working token).
         let subscribed = file.clone();
@@ -208,11 +260,23 @@ impl World {
         day: u32,
         attempt: Option<&str>,
     ) -> anyhow::Result<RunOutcome> {
+        self.run_with(report, day, attempt, false).await
+    }
+
+    /// [`World::run`], asking for new reports even where windows landed when `refresh`.
+    async fn run_with(
+        &self,
+        report: &str,
+        day: u32,
+        attempt: Option<&str>,
+        refresh: bool,
+    ) -> anyhow::Result<RunOutcome> {
         let run_at = run_at(day);
         let request = RunRequest {
             reports: vec![report.to_owned()],
             run_at,
             attempt: attempt.map(str::to_owned),
+            refresh,
         };
         self.local
             .stage()
@@ -220,12 +284,28 @@ impl World {
             .await
     }
 
+    /// The request for the latest window of `report`'s first account and marketplace.
     fn planned(&self, report: &str, day: u32) -> anyhow::Result<domain::PlannedRequest> {
-        self.config
-            .plan(run_at(day), &[report.to_owned()])
+        self.windows(report, day).pop().context("nothing planned")
+    }
+
+    /// The requests for each catch-up window of `report` (first account and marketplace),
+    /// oldest first.
+    fn windows(&self, report: &str, day: u32) -> Vec<domain::PlannedRequest> {
+        let candidates = self.config.plan(run_at(day), &[report.to_owned()]);
+        let first = candidates.first().map(|c| {
+            (
+                c.planned.request.account.clone(),
+                c.planned.request.marketplace_ids.clone(),
+            )
+        });
+        candidates
             .into_iter()
-            .next()
-            .context("nothing planned")
+            .map(|c| c.planned)
+            .filter(|p| {
+                Some((p.request.account.clone(), p.request.marketplace_ids.clone())) == first
+            })
+            .collect()
     }
 
     async fn objects_under(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
@@ -243,10 +323,11 @@ impl World {
             .collect())
     }
 
-    /// The request's key prefix in S3 (everything before the report id).
+    /// The request's object key without its extension: every object of the request,
+    /// whatever its report, starts with it.
     fn key_prefix(&self, planned: &domain::PlannedRequest) -> anyhow::Result<String> {
-        let key = domain::RawObjectKey::new(&planned.request, "x", domain::DocumentFormat::Tsv)?;
-        Ok(key.as_str().trim_end_matches("x.tsv").to_owned())
+        let key = domain::RawObjectKey::new(&planned.request, domain::DocumentFormat::Tsv)?;
+        Ok(key.as_str().trim_end_matches(".tsv").to_owned())
     }
 
     /// Checks the one stored result against S3 and the simulator; returns it.
@@ -410,12 +491,21 @@ async fn rerun_same_window(w: &World) -> anyhow::Result<()> {
     let planned = w.planned("orders", 1)?;
     let creates_before = w.sim.calls().calls("createReport");
     let outcome = w.run("orders", 1, Some("rerun")).await?;
-    let result = w.assert_stored(&outcome).await?;
+    ensure!(
+        outcome.status == "SUCCEEDED",
+        "{} {:?}",
+        outcome.status,
+        outcome.cause
+    );
+    let summary = outcome.summary.context("no summary")?;
+    ensure!(
+        summary.results.is_empty(),
+        "a landed window was requested again: {summary:?}"
+    );
     ensure!(
         w.sim.calls().calls("createReport") == creates_before,
         "the rerun called createReport again"
     );
-    ensure!(result.key == planned.key);
     let objects = w.objects_under(&w.key_prefix(&planned)?).await?;
     ensure!(
         objects.len() == 1,
@@ -459,6 +549,7 @@ async fn notification_before_token(w: &World) -> anyhow::Result<()> {
             &planned.key,
             &planned.request.selling_partner_id,
             &report_id,
+            Utc::now(),
         )
         .await?;
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -735,6 +826,121 @@ async fn revoked_account_fails_alone(w: &World) -> anyhow::Result<()> {
             "{object_key} is not in S3"
         );
     }
+    Ok(())
+}
+
+/// Each run covers the trailing three windows: the first run lands three, the next
+/// requests only its new window (which ends FATAL), the one after requests that window
+/// again with a new report — never reusing the FATAL one — plus its own new window, and
+/// skips what landed. Every window ends with exactly one object.
+async fn catch_up(w: &World) -> anyhow::Result<()> {
+    let report = "orders-catch-up";
+    let creates = || w.sim.calls().calls("createReport");
+    let mut runs = Vec::new();
+    for (day, scenario) in [
+        (30, fast(vec![])),
+        (
+            31,
+            fast(vec![ReportRule {
+                outcome: Some(SimOutcome::Fatal),
+                ..rule(ORDERS)
+            }]),
+        ),
+        (32, fast(vec![])),
+    ] {
+        w.sim.set_scenario(scenario);
+        let before = creates();
+        let outcome = w.run(report, day, None).await?;
+        runs.push((creates() - before, outcome));
+    }
+    let made: Vec<u64> = runs.iter().map(|(n, _)| *n).collect();
+    ensure!(
+        made == vec![3, 1, 2],
+        "createReport calls per run: {made:?} (expected 3 new, 1 new, 1 new + 1 again)"
+    );
+    let (_, fatal_run) = &runs[1];
+    ensure!(
+        fatal_run.error.as_deref() == Some("ReportFatal"),
+        "second run: {} {:?}",
+        fatal_run.status,
+        fatal_run.error
+    );
+    let fatal_report = fatal_run
+        .summary
+        .as_ref()
+        .and_then(|s| s.results.first())
+        .and_then(|r| r.report_id.clone())
+        .context("no FATAL report")?;
+    let (_, healed) = &runs[2];
+    ensure!(healed.status == "SUCCEEDED", "third run: {healed:?}");
+    let summary = healed.summary.as_ref().context("no summary")?;
+    ensure!(
+        (summary.stored, summary.results.len()) == (2, 2),
+        "third run: {summary:?}"
+    );
+    // Days 27 to 31: every window landed, once.
+    let mut windows = w.windows(report, 30);
+    windows.extend(w.windows(report, 32).into_iter().skip(1));
+    ensure!(windows.len() == 5, "{} windows", windows.len());
+    for planned in &windows {
+        let record = w.table.request(&planned.key).await?.context("no record")?;
+        ensure!(
+            matches!(record.outcome, Some(Outcome::Stored(_))),
+            "{}: {:?}",
+            planned.request.window.data_date(),
+            record.outcome
+        );
+        ensure!(
+            record.report_id.as_deref() != Some(fatal_report.as_str()),
+            "the FATAL report was reused"
+        );
+        let objects = w.objects_under(&w.key_prefix(planned)?).await?;
+        ensure!(objects.len() == 1, "{objects:?}");
+    }
+    Ok(())
+}
+
+/// `--refresh` of a landed window: a new report, whose bytes replace the object in
+/// place — still one object for the request, naming the new report.
+async fn forced_refresh(w: &World) -> anyhow::Result<()> {
+    let report = "orders-refresh";
+    w.sim.set_scenario(fast(vec![]));
+    let first = w.assert_stored(&w.run(report, 33, None).await?).await?;
+    let before = w.sim.calls().calls("createReport");
+    let again = w.run_with(report, 33, None, true).await?;
+    let second = w.assert_stored(&again).await?;
+    ensure!(
+        w.sim.calls().calls("createReport") == before + 1,
+        "the refresh did not request exactly one new report"
+    );
+    ensure!(
+        first.report_id != second.report_id && first.key == second.key,
+        "first {:?}, then {:?}",
+        first.report_id,
+        second.report_id
+    );
+    let (Outcome::Stored(one), Outcome::Stored(two)) = (&first.outcome, &second.outcome) else {
+        bail!("not stored")
+    };
+    ensure!(
+        one.object_key == two.object_key,
+        "the refresh wrote another key"
+    );
+    let planned = w.planned(report, 33)?;
+    let objects = w.objects_under(&w.key_prefix(&planned)?).await?;
+    ensure!(objects == vec![two.object_key.clone()], "{objects:?}");
+    let head =
+        w.s3.head_object()
+            .bucket(&w.bucket)
+            .key(&two.object_key)
+            .send()
+            .await?;
+    let named = head.metadata().and_then(|m| m.get("report-id")).cloned();
+    ensure!(
+        named == second.report_id,
+        "the object names report {named:?}, not {:?}",
+        second.report_id
+    );
     Ok(())
 }
 

@@ -39,6 +39,9 @@ enum Local {
         /// The endpoints file `local up` wrote.
         #[arg(long, default_value = ".local/endpoints.json")]
         endpoints: PathBuf,
+        /// Request new reports even for windows that landed; each replaces its object.
+        #[arg(long)]
+        refresh: bool,
     },
     /// Stops the local stack that `local up` started.
     Down {
@@ -60,7 +63,11 @@ async fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Demo => cli::demo::run_demo().await,
         Command::Local(Local::Up { endpoints }) => local_up(endpoints).await.map(|()| true),
-        Command::Local(Local::Run { config, endpoints }) => local_run(&config, &endpoints).await,
+        Command::Local(Local::Run {
+            config,
+            endpoints,
+            refresh,
+        }) => local_run(&config, &endpoints, refresh).await,
         Command::Local(Local::Down { endpoints }) => local_down(&endpoints).await.map(|()| true),
     };
     match result {
@@ -96,10 +103,14 @@ async fn local_up(endpoints: PathBuf) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn local_run(config: &std::path::Path, endpoints: &std::path::Path) -> anyhow::Result<bool> {
+async fn local_run(
+    config: &std::path::Path,
+    endpoints: &std::path::Path,
+    refresh: bool,
+) -> anyhow::Result<bool> {
     let file = cli::config_file::ConfigFile::read(config)?;
     let (stage, _) = cli::stage::StageHandle::attach(endpoints).await?;
-    cli::demo::run_file(&stage, &file, None).await
+    cli::demo::run_file(&stage, &file, None, refresh).await
 }
 
 async fn local_down(endpoints: &std::path::Path) -> anyhow::Result<()> {

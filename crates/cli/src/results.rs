@@ -28,7 +28,7 @@ impl Landed {
                     && self.matches_source != Some(false)
             }
             Outcome::NoData => true,
-            Outcome::Fatal { .. } | Outcome::Failed { .. } => false,
+            Outcome::Fatal { .. } | Outcome::Failed { .. } | Outcome::Expired { .. } => false,
         }
     }
 }
@@ -117,6 +117,13 @@ pub fn table(lines: &[Landed]) -> String {
                 "-".into(),
                 "-".into(),
                 error.clone(),
+            ),
+            Outcome::Expired { reason } => (
+                "EXPIRED",
+                reason.as_str(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
             ),
         };
         let timing = line

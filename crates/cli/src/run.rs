@@ -22,11 +22,13 @@ pub struct RunRequest {
     pub run_at: DateTime<Utc>,
     /// Appended to the execution name, for deliberate reruns of the same window.
     pub attempt: Option<String>,
+    /// Request new reports even for windows that landed, replacing their objects.
+    pub refresh: bool,
 }
 
 impl RunRequest {
-    /// The execution name: `<reports>-<run time>[-<attempt>]`, within Step Functions'
-    /// 80 characters of `[A-Za-z0-9-_]`.
+    /// The execution name: `<run time>-<reports>[-refresh][-<attempt>]`, within Step
+    /// Functions' 80 characters of `[A-Za-z0-9-_]`.
     pub fn execution_name(&self) -> String {
         let reports = if self.reports.is_empty() {
             "all".to_owned()
@@ -34,6 +36,10 @@ impl RunRequest {
             self.reports.join("+")
         };
         let mut name = format!("{}-{}", self.run_at.format("%Y%m%dT%H%M%SZ"), reports);
+        // A refresh of a run that already happened is a new run, not its duplicate.
+        if self.refresh {
+            name.push_str("-refresh");
+        }
         if let Some(attempt) = &self.attempt {
             name.push('-');
             name.push_str(attempt);
@@ -80,6 +86,7 @@ pub async fn run(
     let input = RunInput {
         reports: request.reports.clone(),
         run_at: request.run_at,
+        refresh: request.refresh,
     };
     let started = Instant::now();
     let execution_arn = sfn
@@ -185,6 +192,7 @@ mod tests {
             reports: vec!["orders".into(), "jp orders".into()],
             run_at: "2026-11-25T06:00:00Z".parse().unwrap(),
             attempt: None,
+            refresh: false,
         };
         assert_eq!(
             request.execution_name(),
@@ -203,5 +211,10 @@ mod tests {
             ..request
         };
         assert_eq!(all.execution_name(), "20261125T060000Z-all");
+        let refresh = RunRequest {
+            refresh: true,
+            ..all
+        };
+        assert_eq!(refresh.execution_name(), "20261125T060000Z-all-refresh");
     }
 }

@@ -46,6 +46,13 @@ pub enum Outcome {
         /// What happened, with anything secret-looking removed.
         cause: String,
     },
+    /// The window starts before the report type's lookback limit and never landed:
+    /// Amazon would refuse it, so it is not requested again (recorded by Plan).
+    #[serde(rename_all = "camelCase")]
+    Expired {
+        /// Which limit, in words.
+        reason: String,
+    },
 }
 
 /// How one request of the run ended, as shown to operators.

@@ -105,6 +105,10 @@ pub struct RunInput {
     pub reports: Vec<String>,
     /// The run's time (the schedule's time): windows end relative to it.
     pub run_at: DateTime<Utc>,
+    /// Request a new report for every window of the run, landed or not, replacing what
+    /// landed (`sp-ingest … --refresh`); schedules leave it false.
+    #[serde(default)]
+    pub refresh: bool,
 }
 
 /// Plan: which reports, as of when.
@@ -117,13 +121,16 @@ pub struct PlanInput {
     /// The run's time; now when absent.
     #[serde(default)]
     pub run_at: Option<DateTime<Utc>>,
+    /// Request a new report even for windows that landed.
+    #[serde(default)]
+    pub refresh: bool,
 }
 
 /// Plan's answer: the Map's items.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanOutput {
-    /// One per report × account × marketplace.
+    /// One per report × account × marketplace × catch-up window not landed yet.
     pub requests: Vec<PlannedRequest>,
 }
 
@@ -432,7 +439,8 @@ mod tests {
             input,
             ReportCreatorInput::Plan(PlanInput {
                 reports: vec![],
-                run_at: None
+                run_at: None,
+                refresh: false
             })
         );
         let input: ReportCreatorInput = serde_json::from_str(
@@ -440,7 +448,7 @@ mod tests {
         )
         .unwrap();
         assert!(
-            matches!(input, ReportCreatorInput::Plan(PlanInput { reports, run_at: Some(_) }) if reports == ["orders"])
+            matches!(input, ReportCreatorInput::Plan(PlanInput { reports, run_at: Some(_), refresh: false }) if reports == ["orders"])
         );
     }
 

@@ -55,6 +55,14 @@ pub struct SourceSpec {
     pub notification_type: Option<String>,
     /// How long one request may take before it is given up, ISO 8601 (`PT6H`).
     pub patience: String,
+    /// How many trailing windows each run covers, so a failed or skipped window is
+    /// requested again by the next runs (a report type or the config may say otherwise).
+    #[serde(default = "latest_only")]
+    pub catch_up: u32,
+    /// How long Amazon keeps a request's result, ISO 8601 (`P90D`); an older one is
+    /// requested anew instead of reused. `None` when not known.
+    #[serde(default)]
+    pub retention: Option<String>,
     /// Whether report types the catalog does not list are accepted with generic rules.
     #[serde(default)]
     pub unlisted_types: bool,
@@ -63,10 +71,21 @@ pub struct SourceSpec {
     pub quota: Option<String>,
 }
 
+fn latest_only() -> u32 {
+    1
+}
+
 impl SourceSpec {
     /// [`SourceSpec::patience`] as a duration (checked when the catalog is read).
     pub fn patience(&self) -> TimeDelta {
         parse_duration(&self.patience).unwrap_or_else(|_| TimeDelta::hours(6))
+    }
+
+    /// [`SourceSpec::retention`] as a duration (checked when the catalog is read).
+    pub fn retention(&self) -> Option<TimeDelta> {
+        self.retention
+            .as_deref()
+            .and_then(|r| parse_duration(r).ok())
     }
 }
 
@@ -114,6 +133,16 @@ impl Catalog {
             }
             parse_duration(&source.patience)
                 .map_err(|e| format!("source `{}`, patience: {e}", source.name))?;
+            if let Some(retention) = &source.retention {
+                parse_duration(retention)
+                    .map_err(|e| format!("source `{}`, retention: {e}", source.name))?;
+            }
+            if source.catch_up == 0 {
+                return Err(format!(
+                    "source `{}`: catchUp must be at least 1 (the latest window)",
+                    source.name
+                ));
+            }
         }
         let mut types = BTreeSet::new();
         for spec in &self.report_types {
@@ -183,6 +212,10 @@ mod tests {
         let spec = catalog.source(&reports).unwrap();
         assert_eq!(spec.completion, Completion::Notification);
         assert_eq!(spec.patience(), TimeDelta::hours(6));
+        assert_eq!(
+            (spec.catch_up, spec.retention()),
+            (7, Some(TimeDelta::days(90)))
+        );
         let snt = catalog
             .report_type(&reports, "GET_SALES_AND_TRAFFIC_REPORT")
             .unwrap();
@@ -196,6 +229,7 @@ mod tests {
             )
             .unwrap();
         assert_eq!(orders.max_window(), Some(TimeDelta::days(30)));
+        assert_eq!(orders.retention_days, Some(30));
         assert_eq!(orders.format.extension(), "tsv");
         assert!(
             !catalog

@@ -107,7 +107,14 @@ pub struct ReportConfig {
     /// How long to wait for the notification before polling (AwaitReport TimeoutSeconds).
     #[serde(default = "default_await_timeout_secs")]
     pub await_timeout_secs: u32,
+    /// How many trailing windows each run covers (requesting those not landed yet);
+    /// the catalog's value for the type when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catch_up: Option<u32>,
 }
+
+/// The most trailing windows a run covers; each is a request looked up every run.
+pub const MAX_CATCH_UP: u32 = 92;
 
 fn no_lag() -> String {
     "P0D".to_owned()
@@ -714,6 +721,15 @@ impl Config {
         }
         if let Err(problem) = validate_schedule(&report.schedule) {
             c.push(name, "schedule", problem);
+        }
+        if let Some(catch_up) = report.catch_up
+            && !(1..=MAX_CATCH_UP).contains(&catch_up)
+        {
+            c.push(
+                name,
+                "catch_up",
+                format!("{catch_up} must be between 1 (the latest window only) and {MAX_CATCH_UP} windows; use a backfill for more"),
+            );
         }
         // Step Functions caps a task's TimeoutSeconds at one year; a day is plenty for a report.
         if !(1..=86_400).contains(&report.await_timeout_secs) {

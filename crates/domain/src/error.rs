@@ -33,11 +33,17 @@ pub enum ErrorName {
     /// Reports of the run failed; each is recorded FAILED with its error, the others
     /// finished. The next run's catch-up requests the failed windows again.
     ReportsFailed,
+    /// The report stayed IN_QUEUE or IN_PROGRESS past its source's patience: it was
+    /// cancelled if still queued, and the next run's catch-up requests a new one.
+    ReportStuck,
+    /// Amazon no longer has the report or its document (reports are kept at most 90
+    /// days, order reports 30): a new report is requested in its place.
+    ReportGone,
 }
 
 impl ErrorName {
     /// Every name, in declaration order.
-    pub const ALL: [ErrorName; 10] = [
+    pub const ALL: [ErrorName; 12] = [
         ErrorName::Throttled,
         ErrorName::TokenExpired,
         ErrorName::Unauthorized,
@@ -48,6 +54,8 @@ impl ErrorName {
         ErrorName::ConfigInvalid,
         ErrorName::UpstreamUnavailable,
         ErrorName::ReportsFailed,
+        ErrorName::ReportStuck,
+        ErrorName::ReportGone,
     ];
 
     /// The name as it appears in `errorType` and in ASL `ErrorEquals`.
@@ -63,6 +71,8 @@ impl ErrorName {
             ErrorName::ConfigInvalid => "ConfigInvalid",
             ErrorName::UpstreamUnavailable => "UpstreamUnavailable",
             ErrorName::ReportsFailed => "ReportsFailed",
+            ErrorName::ReportStuck => "ReportStuck",
+            ErrorName::ReportGone => "ReportGone",
         }
     }
 

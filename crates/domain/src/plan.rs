@@ -1,17 +1,24 @@
-//! Planning: which report requests a run makes, from config and the time it runs.
+//! Planning: which report requests a run makes, from config, the time it runs and what
+//! earlier runs left in the metadata table.
 //!
-//! A run expands reports × accounts × marketplaces into one [`PlannedRequest`] each, for
-//! the latest complete window of each report. One request per marketplace keeps every
-//! request valid for the report types that allow only one (most analytics types answer
-//! FATAL otherwise) and gives each raw object a single `marketplace=` partition.
+//! A run expands reports × accounts × marketplaces × the trailing `catch_up` windows of
+//! each report into [`Candidate`]s, oldest window first. One request per marketplace keeps
+//! every request valid for the report types that allow only one (most analytics types
+//! answer FATAL otherwise) and gives each raw object a single `marketplace=` partition.
+//! Each candidate is then [`Candidate::decide`]d against what the table says about it:
+//! a window that landed is skipped, one that failed is requested again (with a new report
+//! when the old one cannot give data), one beyond the type's lookback is recorded expired
+//! — so tomorrow's run heals today's failure without re-requesting what landed.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Catalog, Completion};
 use crate::config::{Config, RegionEndpoints};
+use crate::error::ErrorName;
 use crate::marketplace::Region;
 use crate::request::{DataWindow, ReportRequest, RequestKey};
+use crate::status::ProcessingStatus;
 
 /// One request of a run, with what the state machine needs to carry it out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +36,14 @@ pub struct PlannedRequest {
     pub completion: Completion,
     /// How long to wait for the notification before polling.
     pub await_timeout_secs: u32,
+    /// How long the report may stay queued or in progress before it is given up
+    /// (the source's patience).
+    pub patience_secs: u32,
+    /// The report id an earlier run got for this request that must not be reused (it
+    /// ended FATAL or CANCELLED, got stuck, is gone, or a refresh was asked for):
+    /// CreateReport replaces it with a new report. `None`: reuse whatever report the
+    /// request has.
+    pub supersedes: Option<String>,
     /// Where to reach Amazon for this request, as the config said when the run was
     /// planned: every step of a run uses the endpoints of the config it was planned
     /// with, even when a new config is pushed while it runs.
@@ -40,10 +55,102 @@ pub struct PlannedRequest {
     pub config_version: String,
 }
 
+/// A window a run may request, before the metadata table was asked about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// The request, should it be made.
+    pub planned: PlannedRequest,
+    /// The window starts before the type's lookback limit: Amazon would refuse it.
+    pub beyond_lookback: bool,
+    /// How long Amazon keeps a report of this type; an older one is not reused.
+    pub retention: Option<TimeDelta>,
+}
+
+/// What the metadata table remembers of a request an earlier run made.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Previous {
+    /// The report it got, if it got that far.
+    pub report_id: Option<String>,
+    /// When that report was requested.
+    pub requested_at: Option<DateTime<Utc>>,
+    /// The report's last known status.
+    pub status: Option<ProcessingStatus>,
+    /// How the request ended, if it did.
+    pub ended: Option<Ended>,
+}
+
+/// How an earlier request ended, as far as planning cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// Stored, or Amazon had no data: nothing more to fetch.
+    Landed,
+    /// Amazon ended the report FATAL.
+    Fatal,
+    /// A step failed for good with this error name.
+    Failed(String),
+    /// The window was recorded beyond the type's lookback.
+    Expired,
+}
+
+/// What a run does with a [`Candidate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Landed before (or recorded expired): nothing to do.
+    Skip,
+    /// Beyond the lookback and never landed: record it expired, request nothing.
+    Expire(Box<PlannedRequest>),
+    /// Request it (reusing or superseding the earlier report, as set in the request).
+    Request(Box<PlannedRequest>),
+}
+
+impl Candidate {
+    /// Decides what this run does with the window, given what an earlier run left
+    /// (`None`: never requested) and whether the run forces a new report (`refresh`).
+    pub fn decide(
+        self,
+        previous: Option<&Previous>,
+        now: DateTime<Utc>,
+        refresh: bool,
+    ) -> Decision {
+        let landed = previous.is_some_and(|p| p.ended == Some(Ended::Landed));
+        let expired = previous.is_some_and(|p| p.ended == Some(Ended::Expired));
+        if (landed && !refresh) || expired {
+            return Decision::Skip;
+        }
+        if self.beyond_lookback {
+            return if landed {
+                Decision::Skip
+            } else {
+                Decision::Expire(Box::new(self.planned))
+            };
+        }
+        let mut planned = self.planned;
+        if let Some(previous) = previous {
+            let cannot_give_data = matches!(
+                previous.status,
+                Some(ProcessingStatus::Fatal | ProcessingStatus::Cancelled)
+            ) || previous.ended == Some(Ended::Fatal)
+                || matches!(&previous.ended, Some(Ended::Failed(error)) if REQUEST_AGAIN.iter().any(|e| e.as_str() == error));
+            let too_old = match (previous.requested_at, self.retention) {
+                (Some(at), Some(retention)) => now - at >= retention,
+                _ => false,
+            };
+            if refresh || cannot_give_data || too_old {
+                planned.supersedes = previous.report_id.clone();
+            }
+        }
+        Decision::Request(Box::new(planned))
+    }
+}
+
+/// Failures after which the report itself is no use and a new one is requested.
+const REQUEST_AGAIN: [ErrorName; 2] = [ErrorName::ReportStuck, ErrorName::ReportGone];
+
 impl Config {
-    /// The requests of a run at `now`: every configured report, or only those named in
-    /// `reports` when it is not empty, in a stable order (report, account, marketplace).
-    pub fn plan(&self, now: DateTime<Utc>, reports: &[String]) -> Vec<PlannedRequest> {
+    /// The candidate requests of a run at `now`: every configured report (or only those
+    /// named in `reports`), each trailing catch-up window, in a stable order (report,
+    /// account, marketplace, window oldest first).
+    pub fn plan(&self, now: DateTime<Utc>, reports: &[String]) -> Vec<Candidate> {
         self.plan_with(Catalog::builtin(), now, reports)
     }
 
@@ -53,7 +160,7 @@ impl Config {
         catalog: &Catalog,
         now: DateTime<Utc>,
         reports: &[String],
-    ) -> Vec<PlannedRequest> {
+    ) -> Vec<Candidate> {
         let mut planned = Vec::new();
         let version = self.version();
         for (name, report) in &self.reports {
@@ -63,7 +170,6 @@ impl Config {
             let Some((length, lag)) = Config::window_of(report) else {
                 continue;
             };
-            let window = DataWindow::latest_complete(now, length, lag);
             // Validation refused unknown sources and types; nothing to plan for them.
             let (Some(source), Some(spec)) = (
                 catalog.source(&report.source),
@@ -71,6 +177,28 @@ impl Config {
             ) else {
                 continue;
             };
+            let latest = DataWindow::latest_complete(now, length, lag);
+            let catch_up = report
+                .catch_up
+                .or(spec.catch_up)
+                .unwrap_or(source.catch_up)
+                .max(1);
+            let windows: Vec<DataWindow> = (0..catch_up)
+                .rev()
+                .map(|back| {
+                    let shift = length * i32::try_from(back).unwrap_or(i32::MAX);
+                    DataWindow {
+                        start: latest.start - shift,
+                        end: latest.end - shift,
+                    }
+                })
+                .collect();
+            let lookback = spec.lookback_days.map(|days| now - TimeDelta::days(days));
+            let retention = spec
+                .retention_days
+                .map(TimeDelta::days)
+                .or_else(|| source.retention());
+            let patience_secs = u32::try_from(source.patience().num_seconds()).unwrap_or(u32::MAX);
             let accounts = self.accounts.iter().filter(|(account_name, account)| {
                 if report.accounts.is_empty() {
                     spec.audience.is_none_or(|kind| kind == account.kind)
@@ -87,26 +215,34 @@ impl Config {
                     report.marketplaces.is_empty() || report.marketplaces.contains(id)
                 });
                 for marketplace in marketplaces {
-                    let request = ReportRequest {
-                        account: account_name.clone(),
-                        selling_partner_id: account.selling_partner_id.clone(),
-                        source: report.source.clone(),
-                        report_type: report.report_type.clone(),
-                        marketplace_ids: vec![marketplace.clone()],
-                        window,
-                        options: report.options.clone(),
-                    };
-                    planned.push(PlannedRequest {
-                        report: name.clone(),
-                        key: request.key(),
-                        request,
-                        region: account.region,
-                        completion: source.completion,
-                        await_timeout_secs: report.await_timeout_secs,
-                        endpoints: endpoints.clone(),
-                        secret_arn: account.secret_arn.clone(),
-                        config_version: version.clone(),
-                    });
+                    for window in &windows {
+                        let request = ReportRequest {
+                            account: account_name.clone(),
+                            selling_partner_id: account.selling_partner_id.clone(),
+                            source: report.source.clone(),
+                            report_type: report.report_type.clone(),
+                            marketplace_ids: vec![marketplace.clone()],
+                            window: *window,
+                            options: report.options.clone(),
+                        };
+                        planned.push(Candidate {
+                            planned: PlannedRequest {
+                                report: name.clone(),
+                                key: request.key(),
+                                request,
+                                region: account.region,
+                                completion: source.completion,
+                                await_timeout_secs: report.await_timeout_secs,
+                                patience_secs,
+                                supersedes: None,
+                                endpoints: endpoints.clone(),
+                                secret_arn: account.secret_arn.clone(),
+                                config_version: version.clone(),
+                            },
+                            beyond_lookback: lookback.is_some_and(|limit| window.start < limit),
+                            retention,
+                        });
+                    }
                 }
             }
         }
@@ -141,6 +277,7 @@ mod tests {
             lag: "P0D".into(),
             schedule: "rate(1 day)".into(),
             await_timeout_secs: 60,
+            catch_up: Some(1),
         };
         Config {
             stage: "dev".into(),
@@ -189,6 +326,15 @@ mod tests {
         }
     }
 
+    fn requests(config: &Config, reports: &[&str]) -> Vec<PlannedRequest> {
+        let reports: Vec<String> = reports.iter().map(|r| r.to_string()).collect();
+        config
+            .plan(now(), &reports)
+            .into_iter()
+            .map(|c| c.planned)
+            .collect()
+    }
+
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-11-25T06:00:00Z")
             .unwrap()
@@ -197,7 +343,7 @@ mod tests {
 
     #[test]
     fn plan_expands_reports_accounts_and_marketplaces() {
-        let plan = config().plan(now(), &[]);
+        let plan = requests(&config(), &[]);
         let rows: Vec<(&str, &str, &str)> = plan
             .iter()
             .map(|p| {
@@ -226,8 +372,8 @@ mod tests {
 
     #[test]
     fn plan_is_deterministic_and_keys_are_distinct() {
-        let a = config().plan(now(), &[]);
-        assert_eq!(a, config().plan(now(), &[]));
+        let a = requests(&config(), &[]);
+        assert_eq!(a, requests(&config(), &[]));
         let mut keys: Vec<_> = a.iter().map(|p| p.key.clone()).collect();
         keys.sort();
         keys.dedup();
@@ -238,7 +384,7 @@ mod tests {
     #[test]
     fn each_request_carries_its_accounts_endpoints_and_secret_and_the_config_version() {
         let config = config();
-        let plan = config.plan(now(), &[]);
+        let plan = requests(&config, &[]);
         let jp = plan.iter().find(|p| p.request.account == "jp").unwrap();
         assert_eq!(jp.endpoints, config.regions[&Region::Fe]);
         assert_eq!(jp.secret_arn, config.accounts["jp"].secret_arn);
@@ -247,7 +393,7 @@ mod tests {
 
     #[test]
     fn plan_can_be_limited_to_named_reports() {
-        let plan = config().plan(now(), &["vendor-sales".to_owned()]);
+        let plan = requests(&config(), &["vendor-sales"]);
         assert_eq!(plan.len(), 1);
         assert_eq!(plan[0].request.selling_partner_id, "A1VE");
     }
@@ -256,11 +402,146 @@ mod tests {
     fn report_marketplaces_narrow_the_accounts_marketplaces() {
         let mut config = config();
         config.reports.get_mut("us-only").unwrap().marketplaces = vec!["A2EUQ1WTGCTBG2".into()];
-        let plan = config.plan(now(), &["us-only".to_owned()]);
+        let plan = requests(&config, &["us-only"]);
         assert_eq!(plan.len(), 1);
         assert_eq!(
             plan[0].request.marketplace_ids,
             vec!["A2EUQ1WTGCTBG2".to_owned()]
         );
+    }
+
+    fn orders(catch_up: Option<u32>) -> Vec<Candidate> {
+        let mut config = config();
+        config.reports.get_mut("orders").unwrap().catch_up = catch_up;
+        config
+            .plan(now(), &["orders".to_owned()])
+            .into_iter()
+            .filter(|c| c.planned.request.account == "jp")
+            .collect()
+    }
+
+    #[test]
+    fn a_run_covers_the_trailing_catch_up_windows_oldest_first() {
+        let dates = |candidates: Vec<Candidate>| -> Vec<String> {
+            candidates
+                .iter()
+                .map(|c| c.planned.request.window.data_date().to_string())
+                .collect()
+        };
+        assert_eq!(
+            dates(orders(Some(3))),
+            vec!["2026-11-22", "2026-11-23", "2026-11-24"]
+        );
+        // The catalog's seven for SP-API reports when the config says nothing.
+        assert_eq!(dates(orders(None)).len(), 7);
+        let windows = orders(Some(3));
+        assert!(windows.iter().all(|c| !c.beyond_lookback));
+        assert_eq!(windows[0].retention, Some(TimeDelta::days(30)));
+        assert_eq!(windows[0].planned.patience_secs, 6 * 3600);
+    }
+
+    #[test]
+    fn windows_before_the_lookback_limit_are_marked() {
+        let mut config = config();
+        let vendor = config.reports.get_mut("us-only").unwrap();
+        vendor.catch_up = Some(92);
+        vendor.window = "P10D".into();
+        let candidates = config.plan(now(), &["us-only".to_owned()]);
+        // GET_SALES_AND_TRAFFIC_REPORT looks back 730 days; 92 windows of 10 days reach 920.
+        let beyond = candidates.iter().filter(|c| c.beyond_lookback).count();
+        assert!(beyond > 0 && beyond < candidates.len(), "{beyond}");
+    }
+
+    fn previous(ended: Option<Ended>, status: Option<ProcessingStatus>) -> Previous {
+        Previous {
+            report_id: Some("5001".into()),
+            requested_at: Some(now() - TimeDelta::days(1)),
+            status,
+            ended,
+        }
+    }
+
+    fn decide(previous: Option<&Previous>, refresh: bool) -> Decision {
+        orders(Some(1)).remove(0).decide(previous, now(), refresh)
+    }
+
+    fn supersedes(decision: Decision) -> Option<String> {
+        match decision {
+            Decision::Request(planned) => planned.supersedes,
+            other => panic!("not requested: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn landed_windows_are_skipped_unless_refreshed_and_then_replaced() {
+        let landed = previous(Some(Ended::Landed), Some(ProcessingStatus::Done));
+        assert_eq!(decide(Some(&landed), false), Decision::Skip);
+        assert_eq!(supersedes(decide(Some(&landed), true)), Some("5001".into()));
+        assert_eq!(supersedes(decide(None, true)), None);
+    }
+
+    #[test]
+    fn a_window_that_failed_reuses_its_report_when_the_report_can_still_give_data() {
+        let failed_store = previous(
+            Some(Ended::Failed("Unauthorized".into())),
+            Some(ProcessingStatus::Done),
+        );
+        assert_eq!(supersedes(decide(Some(&failed_store), false)), None);
+        let in_flight = previous(None, Some(ProcessingStatus::InProgress));
+        assert_eq!(supersedes(decide(Some(&in_flight), false)), None);
+        assert_eq!(supersedes(decide(None, false)), None);
+    }
+
+    #[test]
+    fn fatal_cancelled_stuck_gone_or_old_reports_are_never_reused() {
+        let cases = [
+            previous(Some(Ended::Fatal), Some(ProcessingStatus::Fatal)),
+            previous(None, Some(ProcessingStatus::Cancelled)),
+            previous(
+                Some(Ended::Failed("ReportStuck".into())),
+                Some(ProcessingStatus::InQueue),
+            ),
+            previous(
+                Some(Ended::Failed("ReportGone".into())),
+                Some(ProcessingStatus::Done),
+            ),
+            Previous {
+                // Order reports are kept 30 days.
+                requested_at: Some(now() - TimeDelta::days(30)),
+                ..previous(
+                    Some(Ended::Failed("Throttled".into())),
+                    Some(ProcessingStatus::Done),
+                )
+            },
+        ];
+        for case in cases {
+            assert_eq!(
+                supersedes(decide(Some(&case), false)),
+                Some("5001".into()),
+                "{case:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn windows_beyond_the_lookback_are_expired_once_and_never_requested() {
+        let mut candidate = orders(Some(1)).remove(0);
+        candidate.beyond_lookback = true;
+        let failed = previous(Some(Ended::Failed("Throttled".into())), None);
+        assert!(matches!(
+            candidate.clone().decide(Some(&failed), now(), false),
+            Decision::Expire(_)
+        ));
+        assert!(matches!(
+            candidate.clone().decide(None, now(), true),
+            Decision::Expire(_)
+        ));
+        let expired = previous(Some(Ended::Expired), None);
+        assert_eq!(
+            candidate.clone().decide(Some(&expired), now(), false),
+            Decision::Skip
+        );
+        let landed = previous(Some(Ended::Landed), None);
+        assert_eq!(candidate.decide(Some(&landed), now(), true), Decision::Skip);
     }
 }

@@ -62,9 +62,17 @@ pub struct ReportTypeSpec {
     /// Longest data window per request, where Amazon sets one.
     #[serde(default)]
     pub max_window_days: Option<i64>,
-    /// How far back a window may start, where Amazon sets a limit.
+    /// How far back a window may start, where Amazon sets a limit; older windows are
+    /// recorded expired instead of requested.
     #[serde(default)]
     pub lookback_days: Option<i64>,
+    /// Trailing windows each run covers, where it differs from the source's `catchUp`.
+    #[serde(default)]
+    pub catch_up: Option<u32>,
+    /// How long Amazon keeps this type's reports, where shorter than the source's
+    /// `retention`.
+    #[serde(default)]
+    pub retention_days: Option<i64>,
     /// False for types Amazon generates on its own (they cannot be created).
     #[serde(default = "yes")]
     pub requestable: bool,
@@ -101,6 +109,8 @@ impl ReportTypeSpec {
             one_marketplace: false,
             max_window_days: None,
             lookback_days: None,
+            catch_up: None,
+            retention_days: None,
             requestable: true,
             options: None,
             quota: None,

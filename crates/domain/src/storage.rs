@@ -1,12 +1,15 @@
 //! Where raw objects land in S3 (design.md "Storage layout").
 //!
 //! ```text
-//! source=<source>/report_type=<type>/marketplace=<id>/data_date=<YYYY-MM-DD>/<request-key>/<report-id>.<ext>
+//! source=<source>/report_type=<type>/marketplace=<id>/data_date=<YYYY-MM-DD>/<request-key>.<ext>
 //! ```
 //!
 //! Hive-style `name=value` partitions let Athena and Glue prune by source, type,
-//! marketplace and date. The key is a pure function of the request and the report id, so
-//! a retried Store overwrites the same object instead of adding a second one.
+//! marketplace and date. The key is a pure function of the request alone: a retried
+//! Store, and a new report for the same request (a restatement, a forced refresh, a
+//! report past Amazon's retention), replace the one object in place — S3 swaps it
+//! atomically, so a reader sees the old rows or the new, never both (which Athena would
+//! count twice). The report id is in the object's metadata and the metadata table.
 
 use std::fmt;
 
@@ -46,23 +49,18 @@ fn safe(field: &'static str, value: &str) -> Result<(), UnsafeKeyPart> {
 }
 
 impl RawObjectKey {
-    /// The key for `report_id`'s document of `request`, stored as `format`.
+    /// The key for the document of `request`, stored as `format`.
     ///
     /// Several marketplaces in one request (order reports allow it) are joined with `-`
     /// in sorted order, so the partition value is deterministic too.
-    pub fn new(
-        request: &ReportRequest,
-        report_id: &str,
-        format: DocumentFormat,
-    ) -> Result<Self, UnsafeKeyPart> {
+    pub fn new(request: &ReportRequest, format: DocumentFormat) -> Result<Self, UnsafeKeyPart> {
         safe("report type", &request.report_type)?;
-        safe("report id", report_id)?;
         let marketplaces = request.sorted_marketplaces();
         for id in &marketplaces {
             safe("marketplace id", id)?;
         }
         Ok(RawObjectKey(format!(
-            "source={source}/report_type={report_type}/marketplace={marketplace}/data_date={date}/{key}/{report_id}.{ext}",
+            "source={source}/report_type={report_type}/marketplace={marketplace}/data_date={date}/{key}.{ext}",
             source = request.source,
             report_type = request.report_type,
             marketplace = marketplaces.join("-"),
@@ -79,7 +77,11 @@ impl RawObjectKey {
 
     /// The request key embedded in the object key.
     pub fn request_key(&self) -> Option<RequestKey> {
-        self.0.split('/').nth(4).and_then(RequestKey::parse)
+        self.0
+            .split('/')
+            .nth(4)
+            .and_then(|name| name.split('.').next())
+            .and_then(RequestKey::parse)
     }
 }
 
@@ -115,9 +117,9 @@ mod tests {
     #[test]
     fn key_is_hive_partitioned_in_design_order() {
         let req = request(&["ATVPDKIKX0DER"]);
-        let key = RawObjectKey::new(&req, "54517018502", DocumentFormat::Json).unwrap();
+        let key = RawObjectKey::new(&req, DocumentFormat::Json).unwrap();
         let parts: Vec<&str> = key.as_str().split('/').collect();
-        assert_eq!(parts.len(), 6);
+        assert_eq!(parts.len(), 5);
         let partitions: Vec<(&str, &str)> = parts[..4]
             .iter()
             .map(|p| p.split_once('=').unwrap())
@@ -131,8 +133,7 @@ mod tests {
                 ("data_date", "2026-11-24"),
             ]
         );
-        assert_eq!(parts[4], req.key().as_str());
-        assert_eq!(parts[5], "54517018502.json");
+        assert_eq!(parts[4], format!("{}.json", req.key()));
         assert_eq!(key.request_key(), Some(req.key()));
     }
 
@@ -140,13 +141,11 @@ mod tests {
     fn key_is_deterministic_across_marketplace_order() {
         let a = RawObjectKey::new(
             &request(&["ATVPDKIKX0DER", "A2EUQ1WTGCTBG2"]),
-            "1",
             DocumentFormat::Tsv,
         )
         .unwrap();
         let b = RawObjectKey::new(
             &request(&["A2EUQ1WTGCTBG2", "ATVPDKIKX0DER"]),
-            "1",
             DocumentFormat::Tsv,
         )
         .unwrap();
@@ -155,16 +154,19 @@ mod tests {
             a.as_str()
                 .contains("/marketplace=A2EUQ1WTGCTBG2-ATVPDKIKX0DER/")
         );
-        assert!(a.as_str().ends_with("/1.tsv"));
+        assert!(
+            a.as_str()
+                .ends_with(&format!("/{}.tsv", a.request_key().unwrap()))
+        );
     }
 
     #[test]
     fn unsafe_parts_are_rejected() {
-        let err = RawObjectKey::new(&request(&["ATVPDKIKX0DER"]), "../x", DocumentFormat::Json)
+        let err = RawObjectKey::new(&request(&["ATVPDKIKX0DER", "../x"]), DocumentFormat::Json)
             .unwrap_err();
-        assert_eq!(err.field, "report id");
+        assert_eq!(err.field, "marketplace id");
         let mut req = request(&["ATVPDKIKX0DER"]);
         req.report_type = "GET_X/Y=Z".into();
-        assert!(RawObjectKey::new(&req, "1", DocumentFormat::Json).is_err());
+        assert!(RawObjectKey::new(&req, DocumentFormat::Json).is_err());
     }
 }

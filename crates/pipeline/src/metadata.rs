@@ -22,9 +22,11 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update,
+};
 use chrono::{DateTime, SecondsFormat, Utc};
-use domain::{ErrorName, PlannedRequest, ProcessingStatus, RequestKey};
+use domain::{Ended, ErrorName, PlannedRequest, Previous, ProcessingStatus, RequestKey};
 
 use contract::{Delivery, Outcome, ReportStatus};
 
@@ -44,6 +46,8 @@ pub struct RequestRecord {
     pub report_type: String,
     /// Amazon's report id, once created.
     pub report_id: Option<String>,
+    /// When that report was created.
+    pub report_requested_at: Option<DateTime<Utc>>,
     /// Last known processing status.
     pub status: Option<ProcessingStatus>,
     /// The document id Amazon gave with the terminal status.
@@ -188,6 +192,9 @@ impl MetadataTable {
 
     /// Claims a request before creating its report: the first claim is [`Claim::New`];
     /// later ones (a retried task, a rerun of the same window) see the earlier report id.
+    /// When the plan says the request's report must not be reused (`supersedes`), the
+    /// first claim that still finds that report gives it up and is [`Claim::New`]; a
+    /// retried task then finds the replacement and reuses it.
     pub async fn claim(
         &self,
         planned: &PlannedRequest,
@@ -207,12 +214,53 @@ impl MetadataTable {
         match put {
             Ok(_) => Ok(Claim::New),
             Err(e) if is_condition_failure(&e) => {
-                let record = self.request(&planned.key).await?;
-                Ok(Claim::Existing {
-                    report_id: record.and_then(|r| r.report_id),
-                })
+                let current = self.request(&planned.key).await?.and_then(|r| r.report_id);
+                match (&planned.supersedes, current) {
+                    (Some(old), Some(current)) if *old == current => {
+                        self.give_up_report(planned, old, now).await
+                    }
+                    (_, report_id) => Ok(Claim::Existing { report_id }),
+                }
             }
             Err(e) => Err(aws_failure("claiming the request in the metadata table", e)),
+        }
+    }
+
+    /// Forgets the request's report `old` (and everything learnt about it) so a new one
+    /// is created, if `old` is still the request's report; it is kept in
+    /// `supersededReportIds` for operators.
+    async fn give_up_report(
+        &self,
+        planned: &PlannedRequest,
+        old: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Claim, Failure> {
+        let given_up = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", request_pk(planned.key.as_str()))
+            .update_expression(
+                "SET supersededAt = :t, configVersion = :v REMOVE reportId, reportRequestedAt, #status, reportDocumentId, outcome, finishedAt, taskToken, resultSentFor ADD supersededReportIds :old",
+            )
+            .condition_expression("reportId = :id")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":t", timestamp(now))
+            .expression_attribute_values(":v", s(&planned.config_version))
+            .expression_attribute_values(":id", s(old))
+            .expression_attribute_values(":old", AttributeValue::Ss(vec![old.to_owned()]))
+            .send()
+            .await;
+        match given_up {
+            Ok(_) => {
+                tracing::info!(key = %planned.key, superseded = old, "the earlier report is not reused; a new one is requested");
+                Ok(Claim::New)
+            }
+            // Another attempt replaced it first: use its report.
+            Err(e) if is_condition_failure(&e) => Ok(Claim::Existing {
+                report_id: self.request(&planned.key).await?.and_then(|r| r.report_id),
+            }),
+            Err(e) => Err(aws_failure("giving up the earlier report", e)),
         }
     }
 
@@ -225,13 +273,15 @@ impl MetadataTable {
         key: &RequestKey,
         selling_partner_id: &str,
         report_id: &str,
+        now: DateTime<Utc>,
     ) -> Result<String, Failure> {
         let record = Update::builder()
             .table_name(&self.table)
             .key("pk", request_pk(key.as_str()))
-            .update_expression("SET reportId = :r")
+            .update_expression("SET reportId = :r, reportRequestedAt = :t")
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(reportId)")
             .expression_attribute_values(":r", s(report_id))
+            .expression_attribute_values(":t", timestamp(now))
             .build()
             .map_err(|e| {
                 Failure::caused_by(ErrorName::ConfigInvalid, "building the report id update", e)
@@ -304,13 +354,16 @@ impl MetadataTable {
             .into_iter()
             .filter(|from| from.transition(status) == Ok(domain::Transition::Advanced))
             .collect();
-        let mut condition = String::from("attribute_exists(pk) AND (attribute_not_exists(#status)");
+        // Only for the request's current report: one given up for a new one (a refresh,
+        // a FATAL rerun) may still send notifications.
+        let mut condition = String::from("reportId = :rid AND (attribute_not_exists(#status)");
         let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", request_pk(key.as_str()))
             .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":rid", s(report_id))
             .expression_attribute_values(":s", s(status.as_str()));
         for (i, from) in predecessors.iter().enumerate() {
             condition.push_str(&format!(" OR #status = :p{i}"));
@@ -454,6 +507,16 @@ impl MetadataTable {
         outcome: &Outcome,
         now: DateTime<Utc>,
     ) -> Result<(), Failure> {
+        self.upsert_outcome(planned, outcome, now).await
+    }
+
+    /// Writes `outcome`, creating the request's item (with its description) if needed.
+    async fn upsert_outcome(
+        &self,
+        planned: &PlannedRequest,
+        outcome: &Outcome,
+        now: DateTime<Utc>,
+    ) -> Result<(), Failure> {
         let json = serde_json::to_string(outcome).unwrap_or_default();
         let mut expression = String::from("SET outcome = :o, finishedAt = :t");
         let mut update = self
@@ -474,7 +537,7 @@ impl MetadataTable {
             .send()
             .await
             .map(drop)
-            .map_err(|e| aws_failure("recording the failure", e))
+            .map_err(|e| aws_failure("recording the outcome", e))
     }
 
     /// Whether a notification id was handled before (a duplicate delivery).
@@ -570,16 +633,115 @@ impl MetadataTable {
             .send()
             .await
             .map_err(|e| aws_failure("reading the request", e))?;
-        Ok(output.item().map(|item| RequestRecord {
+        Ok(output.item().map(|item| Self::record_of(key, item)))
+    }
+
+    fn record_of(key: &RequestKey, item: &HashMap<String, AttributeValue>) -> RequestRecord {
+        RequestRecord {
             key: key.to_string(),
             account: text(item, "account").unwrap_or_default(),
             selling_partner_id: text(item, "sellingPartnerId").unwrap_or_default(),
             report_type: text(item, "reportType").unwrap_or_default(),
             report_id: text(item, "reportId"),
+            report_requested_at: text(item, "reportRequestedAt")
+                .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                .map(|t| t.with_timezone(&Utc)),
             status: text(item, "status").and_then(|s| s.parse().ok()),
             report_document_id: text(item, "reportDocumentId"),
             outcome: text(item, "outcome").and_then(|o| serde_json::from_str(&o).ok()),
-        }))
+        }
+    }
+
+    /// What earlier runs left for each of `keys` that the table knows, for planning:
+    /// consistent reads, 100 keys per BatchGetItem.
+    pub async fn previous(
+        &self,
+        keys: &[RequestKey],
+    ) -> Result<HashMap<RequestKey, Previous>, Failure> {
+        let mut found = HashMap::new();
+        for chunk in keys.chunks(100) {
+            let mut pending: Vec<HashMap<String, AttributeValue>> = chunk
+                .iter()
+                .map(|key| HashMap::from([("pk".to_owned(), request_pk(key.as_str()))]))
+                .collect();
+            // DynamoDB may hand back part of a batch as unprocessed; ask again for it.
+            for _ in 0..10 {
+                if pending.is_empty() {
+                    break;
+                }
+                let batch = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| {
+                        Failure::caused_by(ErrorName::ConfigInvalid, "building the batch read", e)
+                    })?;
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, batch)
+                    .send()
+                    .await
+                    .map_err(|e| aws_failure("reading earlier requests", e))?;
+                for item in output
+                    .responses()
+                    .and_then(|r| r.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    let Some(key) = text(item, "key").and_then(|k| RequestKey::parse(&k)) else {
+                        continue;
+                    };
+                    found.insert(key.clone(), previous_of(&Self::record_of(&key, item)));
+                }
+                pending = output
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.table))
+                    .map(|k| k.keys().to_vec())
+                    .unwrap_or_default();
+            }
+            if !pending.is_empty() {
+                return Err(Failure::new(
+                    ErrorName::Throttled,
+                    "DynamoDB left part of the earlier requests unread after 10 tries; the run is retried",
+                ));
+            }
+        }
+        Ok(found)
+    }
+
+    /// Records a window that will not be requested because it starts before the report
+    /// type's lookback limit.
+    pub async fn record_expired(
+        &self,
+        planned: &PlannedRequest,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Failure> {
+        self.upsert_outcome(
+            planned,
+            &Outcome::Expired {
+                reason: reason.to_owned(),
+            },
+            now,
+        )
+        .await
+    }
+}
+
+/// What planning needs to know of a recorded request.
+fn previous_of(record: &RequestRecord) -> Previous {
+    let ended = record.outcome.as_ref().map(|outcome| match outcome {
+        Outcome::Stored(_) | Outcome::NoData => Ended::Landed,
+        Outcome::Fatal { .. } => Ended::Fatal,
+        Outcome::Failed { error, .. } => Ended::Failed(error.clone()),
+        Outcome::Expired { .. } => Ended::Expired,
+    });
+    Previous {
+        report_id: record.report_id.clone(),
+        requested_at: record.report_requested_at,
+        status: record.status,
+        ended,
     }
 }
 
@@ -659,6 +821,8 @@ mod tests {
             await_timeout_secs: 60,
             endpoints: domain::config::RegionEndpoints::production(Region::Na),
             secret_arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:acme".into(),
+            patience_secs: 6 * 3600,
+            supersedes: None,
             config_version: "0123456789abcdef".into(),
         }
     }
@@ -704,7 +868,7 @@ mod tests {
         });
         let found = request_found("5001", "IN_QUEUE");
         let standing = table(&[&cancelled, &found])
-            .record_report_id(&key(), "A1SELLER", "5002")
+            .record_report_id(&key(), "A1SELLER", "5002", Utc::now())
             .await
             .unwrap();
         assert_eq!(

@@ -1,9 +1,10 @@
 //! SP-API clients for the Lambdas that call Amazon with a sealed token.
 //!
-//! One HTTP client, and one SP-API client per endpoint the runs name, live as long as the
-//! container, so the connection pool and the rate limiter's buckets carry over between
-//! invocations; each invocation gets a view of that client bound to its own (opened)
-//! access token. The endpoint comes with the request (as the run's config said when the
+//! One HTTP client, and one SP-API client per endpoint and selling partner, live as long
+//! as the container, so the connection pool and the rate limiter's buckets carry over
+//! between invocations; each invocation gets a view of that client bound to its own
+//! (opened) access token. Amazon meters each (application, selling partner) with its own
+//! buckets, so one seller's spent createReport burst never delays another's. The endpoint comes with the request (as the run's config said when the
 //! run was planned), so a config pushed later is used by the next run, not by half of
 //! this one, and never waits for the container to recycle.
 
@@ -23,7 +24,7 @@ use crate::sealed_token::{SealedToken, TokenSealer};
 pub struct SpApiAccess {
     sealer: TokenSealer,
     http: reqwest::Client,
-    clients: Mutex<HashMap<RegionEndpoints, SpApiClient>>,
+    clients: Mutex<HashMap<(RegionEndpoints, String), SpApiClient>>,
 }
 
 impl SpApiAccess {
@@ -54,7 +55,11 @@ impl SpApiAccess {
 
     fn endpoint_client(&self, planned: &PlannedRequest) -> Result<SpApiClient, Failure> {
         let endpoints = &planned.endpoints;
-        if let Some(client) = self.clients.lock().map_err(|_| poisoned())?.get(endpoints) {
+        let key = (
+            endpoints.clone(),
+            planned.request.selling_partner_id.clone(),
+        );
+        if let Some(client) = self.clients.lock().map_err(|_| poisoned())?.get(&key) {
             return Ok(client.clone());
         }
         // Plan validated the config; checked again because the access token goes there.
@@ -71,7 +76,7 @@ impl SpApiAccess {
         self.clients
             .lock()
             .map_err(|_| poisoned())?
-            .insert(endpoints.clone(), client.clone());
+            .insert(key, client.clone());
         Ok(client)
     }
 }

@@ -75,6 +75,8 @@ fn planned(day: u32) -> PlannedRequest {
         await_timeout_secs: 60,
         endpoints: domain::config::RegionEndpoints::production(Region::Na),
         secret_arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:acme".into(),
+        patience_secs: 6 * 3600,
+        supersedes: None,
         config_version: "0123456789abcdef".into(),
     }
 }
@@ -93,7 +95,7 @@ async fn second_claim_of_a_request_reuses_its_report() {
     );
     assert_eq!(
         table
-            .record_report_id(&item.key, SELLER, "5001")
+            .record_report_id(&item.key, SELLER, "5001", Utc::now())
             .await
             .unwrap(),
         "5001"
@@ -107,7 +109,7 @@ async fn second_claim_of_a_request_reuses_its_report() {
     // A slower creator that made a second report converges on the first one.
     assert_eq!(
         table
-            .record_report_id(&item.key, SELLER, "5002")
+            .record_report_id(&item.key, SELLER, "5002", Utc::now())
             .await
             .unwrap(),
         "5001"
@@ -125,7 +127,7 @@ async fn notification_before_token_is_sent_when_the_token_arrives() {
     let item = planned(2);
     table.claim(&item, Utc::now()).await.unwrap();
     table
-        .record_report_id(&item.key, SELLER, "6001")
+        .record_report_id(&item.key, SELLER, "6001", Utc::now())
         .await
         .unwrap();
 
@@ -173,7 +175,7 @@ async fn a_claim_given_back_after_a_failed_send_is_won_again_but_never_twice() {
     let item = planned(11);
     table.claim(&item, Utc::now()).await.unwrap();
     table
-        .record_report_id(&item.key, SELLER, "7101")
+        .record_report_id(&item.key, SELLER, "7101", Utc::now())
         .await
         .unwrap();
     table
@@ -202,7 +204,7 @@ async fn token_before_notification_is_sent_by_the_status_side_once() {
     let item = planned(3);
     table.claim(&item, Utc::now()).await.unwrap();
     table
-        .record_report_id(&item.key, SELLER, "7001")
+        .record_report_id(&item.key, SELLER, "7001", Utc::now())
         .await
         .unwrap();
     table.store_task_token(&item.key, "token-2").await.unwrap();
@@ -255,7 +257,7 @@ async fn repeated_claims_send_exactly_one_result() {
     let item = planned(4);
     table.claim(&item, Utc::now()).await.unwrap();
     table
-        .record_report_id(&item.key, SELLER, "8001")
+        .record_report_id(&item.key, SELLER, "8001", Utc::now())
         .await
         .unwrap();
     table.store_task_token(&item.key, "token-3").await.unwrap();
@@ -281,7 +283,7 @@ async fn terminal_status_never_goes_back_and_unknown_reports_are_told_apart() {
     let item = planned(5);
     table.claim(&item, Utc::now()).await.unwrap();
     table
-        .record_report_id(&item.key, SELLER, "9001")
+        .record_report_id(&item.key, SELLER, "9001", Utc::now())
         .await
         .unwrap();
     table
@@ -327,7 +329,7 @@ async fn rerun_of_a_finished_request_gets_its_result_again() {
     let item = planned(6);
     table.claim(&item, Utc::now()).await.unwrap();
     table
-        .record_report_id(&item.key, SELLER, "9101")
+        .record_report_id(&item.key, SELLER, "9101", Utc::now())
         .await
         .unwrap();
     table

@@ -1,17 +1,21 @@
 //! Plan and CreateReport: what to request this run, and requesting it exactly once.
 //!
-//! `plan` expands the configuration into one request per report × account × marketplace
-//! for the latest complete window ([`domain::Config::plan`]). `create` calls createReport
-//! at most once per request key: the request is claimed in the metadata table first (a
-//! conditional write), so a retried task or a rerun of the same window reuses the report
-//! Amazon already made instead of spending createReport quota (≈1/min) on a duplicate.
+//! `plan` expands the configuration, as it is in Parameter Store now, into one candidate
+//! per report × account × marketplace × trailing catch-up window
+//! ([`domain::Config::plan`]) and asks the metadata table what earlier runs left for
+//! each: landed windows are skipped, windows beyond the type's lookback are recorded
+//! expired, the rest are requested ([`domain::Candidate::decide`]). `create` calls
+//! createReport at most once per request key and report: the request is claimed in the
+//! metadata table first (a conditional write), so a retried task or a rerun of the same
+//! window reuses the report Amazon already made instead of spending createReport quota
+//! (≈1/min) on a duplicate — unless the plan said that report cannot give data any more.
 
 use chrono::{DateTime, Utc};
 use contract::{
     CreateReportInput, CreateReportOutput, PlanInput, PlanOutput, ReportCreatorInput,
     ReportCreatorOutput, SealedToken,
 };
-use domain::PlannedRequest;
+use domain::{Decision, PlannedRequest};
 use lambda_runtime::LambdaEvent;
 use pipeline::{Claim, ConfigStore, Failure, MetadataTable, SpApiAccess};
 use spapi::CreateReportSpecification;
@@ -39,8 +43,12 @@ impl ReportCreator {
         event: LambdaEvent<ReportCreatorInput>,
     ) -> Result<ReportCreatorOutput, Failure> {
         match event.payload {
-            ReportCreatorInput::Plan(PlanInput { reports, run_at }) => self
-                .plan(&reports, run_at.unwrap_or_else(Utc::now))
+            ReportCreatorInput::Plan(PlanInput {
+                reports,
+                run_at,
+                refresh,
+            }) => self
+                .plan(&reports, run_at.unwrap_or_else(Utc::now), refresh)
                 .await
                 .map(ReportCreatorOutput::Plan),
             ReportCreatorInput::CreateReport(input) => {
@@ -52,7 +60,12 @@ impl ReportCreator {
         }
     }
 
-    async fn plan(&self, reports: &[String], run_at: DateTime<Utc>) -> Result<PlanOutput, Failure> {
+    async fn plan(
+        &self,
+        reports: &[String],
+        run_at: DateTime<Utc>,
+        refresh: bool,
+    ) -> Result<PlanOutput, Failure> {
         let config = self.config.config().await?;
         let unknown: Vec<&String> = reports
             .iter()
@@ -69,8 +82,36 @@ impl ReportCreator {
                     .join(", ")
             )));
         }
-        let requests = config.plan(run_at, reports);
-        tracing::info!(requests = requests.len(), %run_at, config_version = %config.version(), "planned");
+        let candidates = config.plan(run_at, reports);
+        let keys: Vec<_> = candidates.iter().map(|c| c.planned.key.clone()).collect();
+        let previous = self.table.previous(&keys).await?;
+        let now = Utc::now();
+        let (mut requests, mut skipped, mut expired) = (Vec::new(), 0, 0);
+        for candidate in candidates {
+            let before = previous.get(&candidate.planned.key);
+            match candidate.decide(before, now, refresh) {
+                Decision::Request(planned) => requests.push(*planned),
+                Decision::Skip => skipped += 1,
+                Decision::Expire(planned) => {
+                    expired += 1;
+                    let reason = format!(
+                        "{} starts before how far back {} can be requested; it is not requested again",
+                        planned.request.window.data_date(),
+                        planned.request.report_type
+                    );
+                    self.table.record_expired(&planned, &reason, now).await?;
+                }
+            }
+        }
+        tracing::info!(
+            requests = requests.len(),
+            skipped,
+            expired,
+            %run_at,
+            refresh,
+            config_version = %config.version(),
+            "planned"
+        );
         Ok(PlanOutput { requests })
     }
 
@@ -100,7 +141,12 @@ impl ReportCreator {
         let created = client.create_report(&spec).await?;
         let standing = self
             .table
-            .record_report_id(&item.key, &request.selling_partner_id, &created.report_id)
+            .record_report_id(
+                &item.key,
+                &request.selling_partner_id,
+                &created.report_id,
+                Utc::now(),
+            )
             .await?;
         tracing::info!(key = %item.key, report_id = %standing, report_type = %request.report_type, "report created");
         Ok(CreateReportOutput {

@@ -55,7 +55,7 @@ impl Storage {
                 ))
             })?
             .format;
-        let key = RawObjectKey::new(request, &input.report_id, format).map_err(|e| {
+        let key = RawObjectKey::new(request, format).map_err(|e| {
             Failure::caused_by(
                 ErrorName::ConfigInvalid,
                 "the report cannot be given an S3 key",

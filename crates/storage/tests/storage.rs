@@ -210,7 +210,7 @@ async fn finished_report(client: &SpApiClient, marketplace: &str, day: u32) -> F
         window: DataWindow::new(start, end).unwrap(),
         options: BTreeMap::new(),
     };
-    let key = RawObjectKey::new(&request, &created.report_id, DocumentFormat::Tsv)
+    let key = RawObjectKey::new(&request, DocumentFormat::Tsv)
         .expect("safe key")
         .to_string();
     Finished {

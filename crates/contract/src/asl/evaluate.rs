@@ -47,6 +47,7 @@ pub fn walk_with_plan(definition: &Value, requests: Vec<PlannedRequest>) -> Find
     let input = to_json(&RunInput {
         reports: vec![],
         run_at: at("2026-11-25T06:00:00Z"),
+        refresh: false,
     });
     let context = json!({"Execution": {"Name": "sample-run"}});
     let plan = to_json(&PlanOutput { requests });
@@ -492,6 +493,8 @@ fn planned() -> PlannedRequest {
         await_timeout_secs: 900,
         endpoints: domain::config::RegionEndpoints::production(Region::Na),
         secret_arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:acme".into(),
+        patience_secs: 6 * 3600,
+        supersedes: None,
         config_version: "0123456789abcdef".into(),
     }
 }

@@ -36,7 +36,7 @@ pub fn definition() -> Definition {
             "Plan",
             invoke(
                 Step::Plan,
-                json!({"reports.$": "$.reports", "runAt.$": "$.runAt"}),
+                json!({"reports.$": "$.reports", "runAt.$": "$.runAt", "refresh.$": "$.refresh"}),
             )
             .select(json!({"requests.$": "$.Payload.requests"}))
             .result_path("$.plan")

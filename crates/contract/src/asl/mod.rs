@@ -405,6 +405,7 @@ mod tests {
                     lag: "P0D".into(),
                     schedule: "rate(1 day)".into(),
                     await_timeout_secs: 60,
+                    catch_up: None,
                 },
             )]),
         };
@@ -413,8 +414,16 @@ mod tests {
             config.validate().is_err(),
             "the built-in catalog does not know the source"
         );
-        let planned = config.plan_with(&catalog, "2026-11-25T06:00:00Z".parse().unwrap(), &[]);
-        assert_eq!(planned.len(), 1);
+        let planned: Vec<_> = config
+            .plan_with(&catalog, "2026-11-25T06:00:00Z".parse().unwrap(), &[])
+            .into_iter()
+            .map(|c| c.planned)
+            .collect();
+        assert_eq!(
+            planned.len(),
+            1,
+            "a source without catchUp plans the latest window"
+        );
         assert_eq!(planned[0].completion, Completion::Polling);
 
         let (_, text) = committed("ingest.asl.json");
