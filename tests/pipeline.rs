@@ -27,23 +27,33 @@ use spapi::{
 const ORDERS: &str = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL";
 const US: &str = "ATVPDKIKX0DER";
 
-/// Accounts of their own (name, selling partner, refresh token, report, catch-up
-/// windows) for the scenarios that request many reports, so Amazon's createReport burst
-/// (15 per selling partner) is not shared with the others.
-const OWN_SELLERS: [(&str, &str, &str, &str, u32); 2] = [
+/// Accounts of their own (name, selling partner, refresh token, report) for the
+/// scenarios that request many reports, so Amazon's createReport burst (15 per selling
+/// partner) is not shared with the others.
+const OWN_SELLERS: [(&str, &str, &str, &str); 4] = [
     (
         "catching-up",
         "A2CATCHUPSELLER",
         "Atzr|catch-up-seller",
         "orders-catch-up",
-        3,
     ),
     (
         "refreshing",
         "A2REFRESHSELLER",
         "Atzr|refresh-seller",
         "orders-refresh",
-        1,
+    ),
+    (
+        "stalling",
+        "A2STUCKSELLER",
+        "Atzr|stuck-seller",
+        "orders-stuck",
+    ),
+    (
+        "forgotten",
+        "A2GONESELLER",
+        "Atzr|gone-seller",
+        "orders-gone",
     ),
 ];
 
@@ -127,6 +137,14 @@ fn main() -> ExitCode {
                 |w| Box::pin(forced_refresh(w)),
             ),
             (
+                "a_report_stuck_past_its_patience_is_cancelled_and_requested_again",
+                |w| Box::pin(stuck_report(w)),
+            ),
+            (
+                "a_report_amazon_no_longer_has_is_requested_anew_in_the_same_run",
+                |w| Box::pin(gone_report(w)),
+            ),
+            (
                 "a_config_pushed_between_runs_reaches_the_warm_functions",
                 |w| Box::pin(config_pushed_between_runs(w)),
             ),
@@ -182,14 +200,12 @@ impl World {
             scenario: fast(vec![]),
             ..simulator::SimConfig::default()
         };
-        sim_config
-            .sellers
-            .extend(
-                OWN_SELLERS.map(|(_, seller, token, _, _)| simulator::SellerAuth {
-                    refresh_token: token.into(),
-                    selling_partner_id: seller.into(),
-                }),
-            );
+        sim_config.sellers.extend(
+            OWN_SELLERS.map(|(_, seller, token, _)| simulator::SellerAuth {
+                refresh_token: token.into(),
+                selling_partner_id: seller.into(),
+            }),
+        );
         let sim = simulator::start(sim_config).await?;
         let mut file = cli::demo::demo_config("local", &sim.base_url(), &sim.lwa_token_url());
         let base = file.reports["orders"].clone();
@@ -201,7 +217,7 @@ impl World {
                 ..base
             },
         );
-        for (name, seller, token, report, catch_up) in OWN_SELLERS {
+        for (name, seller, token, report) in OWN_SELLERS {
             let mut account = file.accounts["demo-us"].clone();
             account.selling_partner_id = seller.into();
             if let Some(credentials) = account.credentials.as_mut() {
@@ -212,11 +228,21 @@ impl World {
                 report.into(),
                 ReportConfig {
                     accounts: vec![name.into()],
-                    catch_up: Some(catch_up),
                     ..file.reports["orders"].clone()
                 },
             );
         }
+        let tweak = |file: &mut ConfigFile, report: &str, change: fn(&mut ReportConfig)| {
+            if let Some(config) = file.reports.get_mut(report) {
+                change(config);
+            }
+        };
+        tweak(&mut file, "orders-catch-up", |r| r.catch_up = Some(3));
+        tweak(&mut file, "orders-stuck", |r| {
+            r.patience = Some("PT4S".into());
+            r.await_timeout_secs = 1;
+        });
+        tweak(&mut file, "orders-gone", |r| r.await_timeout_secs = 2);
         // An account whose refresh token the seller revoked: LWA answers invalid_grant.
         // It is subscribed to nothing (subscribing needs a working token).
         let subscribed = file.clone();
@@ -940,6 +966,89 @@ async fn forced_refresh(w: &World) -> anyhow::Result<()> {
         named == second.report_id,
         "the object names report {named:?}, not {:?}",
         second.report_id
+    );
+    Ok(())
+}
+
+/// A report that stays IN_QUEUE past its patience (4 s here, 6 h for SP-API reports):
+/// cancelled, recorded FAILED `ReportStuck`, the run ends; a rerun requests a new report
+/// for the window, which lands.
+async fn stuck_report(w: &World) -> anyhow::Result<()> {
+    let report = "orders-stuck";
+    w.sim.set_scenario(fast(vec![ReportRule {
+        in_queue_ms: Some(600_000),
+        ..rule(ORDERS)
+    }]));
+    let started = Instant::now();
+    let outcome = w.run(report, 40, None).await?;
+    ensure!(
+        outcome.error.as_deref() == Some("ReportsFailed"),
+        "{} {:?} {:?}",
+        outcome.status,
+        outcome.error,
+        outcome.cause
+    );
+    ensure!(
+        started.elapsed() < Duration::from_secs(30),
+        "the wait took {:?}",
+        started.elapsed()
+    );
+    let result = outcome
+        .summary
+        .as_ref()
+        .and_then(|s| s.results.first())
+        .context("no result")?;
+    let Outcome::Failed { error, cause } = &result.outcome else {
+        bail!("not failed: {result:?}")
+    };
+    ensure!(
+        error == "ReportStuck" && cause.contains("cancelled it"),
+        "{error}: {cause}"
+    );
+    let stuck = result.report_id.clone().context("no report id")?;
+    let info = w.sim.report(&stuck).context("no such report")?;
+    ensure!(
+        info.processing_status == domain::ProcessingStatus::Cancelled,
+        "the stuck report is {}",
+        info.processing_status
+    );
+    w.sim.set_scenario(fast(vec![]));
+    let again = w
+        .assert_stored(&w.run(report, 40, Some("again")).await?)
+        .await?;
+    ensure!(
+        again.report_id.as_deref() != Some(stuck.as_str()),
+        "the cancelled report was reused"
+    );
+    Ok(())
+}
+
+/// The request's report is unknown to Amazon (dropped after its retention, or an id
+/// from elsewhere): getReport answers 404, and the same run requests a new report in its
+/// place and lands it.
+async fn gone_report(w: &World) -> anyhow::Result<()> {
+    let report = "orders-gone";
+    w.sim.set_scenario(fast(vec![]));
+    let planned = w.planned(report, 42)?;
+    ensure!(w.table.claim(&planned, Utc::now()).await? == Claim::New);
+    let gone = "99000111222";
+    w.table
+        .record_report_id(
+            &planned.key,
+            &planned.request.selling_partner_id,
+            gone,
+            Utc::now(),
+        )
+        .await?;
+    let before = w.sim.calls().calls("createReport");
+    let result = w.assert_stored(&w.run(report, 42, None).await?).await?;
+    ensure!(
+        result.report_id.as_deref() != Some(gone) && result.key == planned.key,
+        "{result:?}"
+    );
+    ensure!(
+        w.sim.calls().calls("createReport") == before + 1,
+        "not exactly one new report"
     );
     Ok(())
 }

@@ -53,6 +53,7 @@ pub fn demo_config(stage: &str, simulator_url: &str, lwa_url: &str) -> ConfigFil
         // The demo fetches yesterday only; a real config leaves this to the catalog
         // (seven trailing days for SP-API reports), so missed days are fetched later.
         catch_up: Some(1),
+        patience: None,
     };
     ConfigFile {
         stage: stage.to_owned(),

@@ -3,14 +3,17 @@
 //! PollStatus is the polling fallback for lost notifications (and for sources that send
 //! none): one getReport (2/s, burst 15, so polling is cheap but not free), the status
 //! written to the metadata table, and the wait before the next poll, growing
-//! exponentially. ReadFatalReason reads the reason a FATAL report gives, if Amazon gave
+//! exponentially. Waits end: a report still queued or in progress past its patience
+//! (counted from Amazon's `createdTime`) is cancelled if it is still queued (Amazon
+//! cancels only those) and fails `ReportStuck`; the next run's catch-up requests a new one. ReadFatalReason reads the reason a FATAL report gives, if Amazon gave
 //! one (api-facts.md §8 pitfall 3: often it does not).
 
-use chrono::Utc;
+use chrono::{TimeDelta, Utc};
 use contract::{
     DataProcessorInput, DataProcessorOutput, FatalReason, PollStatusInput, PollStatusOutput,
     ReadFatalReasonInput,
 };
+use domain::{ErrorName, ProcessingStatus};
 use lambda_runtime::LambdaEvent;
 use pipeline::{Failure, MetadataTable, SpApiAccess};
 use spapi::ReportDocumentOptions;
@@ -66,6 +69,14 @@ impl DataProcessor {
                 let client = self.spapi.client_for(&item, &token).await?;
                 let report = client.get_report(&report_id).await?;
                 let status = report.processing_status;
+                let now = Utc::now();
+                let patience = TimeDelta::seconds(i64::from(item.patience_secs));
+                let age = now - report.created_time;
+                if !status.is_terminal() && age >= patience {
+                    return Err(self
+                        .give_up(&client, &report_id, status, age, patience)
+                        .await);
+                }
                 if status.is_terminal() {
                     self.table
                         .record_status(
@@ -76,8 +87,11 @@ impl DataProcessor {
                         )
                         .await?;
                 }
+                // Never wait past the patience: the poll after it is the one that gives up.
+                let remaining = u64::try_from((patience - age).num_seconds()).unwrap_or(0);
                 let wait_seconds =
-                    poll_delay(attempt, self.poll_base_seconds, self.poll_max_seconds);
+                    poll_delay(attempt, self.poll_base_seconds, self.poll_max_seconds)
+                        .min(remaining.max(1));
                 tracing::info!(key = %item.key, %report_id, %status, attempt = attempt + 1, wait_seconds, "polled");
                 Ok(DataProcessorOutput::PollStatus(PollStatusOutput {
                     processing_status: status,
@@ -121,6 +135,50 @@ impl DataProcessor {
     }
 }
 
+impl DataProcessor {
+    /// Ends the wait for a report that outlived its patience: cancels it when it is still
+    /// queued; the failure says what happened and that the next run asks again.
+    async fn give_up(
+        &self,
+        client: &spapi::SpApiClient,
+        report_id: &str,
+        status: ProcessingStatus,
+        age: TimeDelta,
+        patience: TimeDelta,
+    ) -> Failure {
+        let cancelled = if status == ProcessingStatus::InQueue {
+            match client.cancel_report(report_id).await {
+                Ok(()) => "cancelled it",
+                Err(error) => {
+                    tracing::warn!(%report_id, error = %error, "cancelReport failed; the report is given up anyway");
+                    "could not cancel it"
+                }
+            }
+        } else {
+            "Amazon cancels only queued reports, so it was left to finish"
+        };
+        tracing::warn!(%report_id, %status, age_secs = age.num_seconds(), "report given up");
+        Failure::new(
+            ErrorName::ReportStuck,
+            format!(
+                "report {report_id} was still {status} {} after it was created, past the patience of {}; {cancelled}; the next run requests the window again",
+                spoken(age),
+                spoken(patience)
+            ),
+        )
+    }
+}
+
+/// A duration as an operator reads it: seconds, minutes or hours.
+fn spoken(duration: TimeDelta) -> String {
+    let seconds = duration.num_seconds();
+    match seconds {
+        ..120 => format!("{seconds} s"),
+        120..7200 => format!("{} min", seconds / 60),
+        _ => format!("{:.1} h", seconds as f64 / 3600.0),
+    }
+}
+
 const NO_ERROR_DOCUMENT: &str = "Amazon ended the report FATAL without an error document; common causes: dates not aligned to the report period, more than one marketplace, or a missing role";
 
 /// The reason in an error document: `errorDetails` of the JSON Amazon writes, else the text.
@@ -146,6 +204,41 @@ mod tests {
         let delays: Vec<u64> = (0..6).map(|a| poll_delay(a, 15, 300)).collect();
         assert_eq!(delays, vec![15, 30, 60, 120, 240, 300]);
         assert_eq!(poll_delay(1000, 15, 300), 300);
+    }
+
+    /// Polls of a report that never finishes, from its creation to the one past `patience`,
+    /// as PollStatus spaces them (it never waits past the patience).
+    fn polls_until(patience: u64, base: u64, max: u64) -> u32 {
+        let (mut waited, mut polls) = (0, 0);
+        loop {
+            polls += 1;
+            if waited >= patience {
+                return polls;
+            }
+            waited += poll_delay(polls - 1, base, max)
+                .min(patience - waited)
+                .max(1);
+        }
+    }
+
+    /// The bound README states: a report stuck for the whole six-hour patience of SP-API
+    /// reports costs at most this many polls, each 9 history events (Task 5, Choice 2,
+    /// Wait 2), with the default cadence (15 s doubling to 600 s).
+    #[test]
+    fn a_stuck_report_costs_a_bounded_number_of_polls() {
+        let polls = polls_until(6 * 3600, 15, 600);
+        assert!(polls <= 42, "{polls} polls");
+        assert!(polls * 9 <= 380);
+        // Without the cap the same patience would take a few polls, spaced hours apart:
+        // the cap is what finds a late report within ten minutes.
+        assert!(polls_until(6 * 3600, 15, u64::MAX) < 15);
+    }
+
+    #[test]
+    fn durations_are_spoken_in_the_unit_an_operator_expects() {
+        assert_eq!(spoken(TimeDelta::seconds(3)), "3 s");
+        assert_eq!(spoken(TimeDelta::minutes(45)), "45 min");
+        assert_eq!(spoken(TimeDelta::hours(6)), "6.0 h");
     }
 
     #[test]

@@ -111,6 +111,10 @@ pub struct ReportConfig {
     /// the catalog's value for the type when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catch_up: Option<u32>,
+    /// How long a report may stay queued or in progress before it is given up
+    /// (`ReportStuck`), ISO 8601; the source's patience from the catalog when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patience: Option<String>,
 }
 
 /// The most trailing windows a run covers; each is a request looked up every run.
@@ -730,6 +734,17 @@ impl Config {
                 "catch_up",
                 format!("{catch_up} must be between 1 (the latest window only) and {MAX_CATCH_UP} windows; use a backfill for more"),
             );
+        }
+        if let Some(patience) = &report.patience {
+            match parse_duration(patience) {
+                Err(problem) => c.push(name, "patience", problem),
+                Ok(p) if p <= TimeDelta::zero() || p > TimeDelta::days(3) => c.push(
+                    name,
+                    "patience",
+                    format!("{patience} must be longer than zero and at most P3D"),
+                ),
+                Ok(_) => {}
+            }
         }
         // Step Functions caps a task's TimeoutSeconds at one year; a day is plenty for a report.
         if !(1..=86_400).contains(&report.await_timeout_secs) {

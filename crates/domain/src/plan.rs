@@ -18,6 +18,7 @@ use crate::config::{Config, RegionEndpoints};
 use crate::error::ErrorName;
 use crate::marketplace::Region;
 use crate::request::{DataWindow, ReportRequest, RequestKey};
+use crate::schedule::parse_duration;
 use crate::status::ProcessingStatus;
 
 /// One request of a run, with what the state machine needs to carry it out.
@@ -198,7 +199,12 @@ impl Config {
                 .retention_days
                 .map(TimeDelta::days)
                 .or_else(|| source.retention());
-            let patience_secs = u32::try_from(source.patience().num_seconds()).unwrap_or(u32::MAX);
+            let patience = report
+                .patience
+                .as_deref()
+                .and_then(|p| parse_duration(p).ok())
+                .unwrap_or_else(|| source.patience());
+            let patience_secs = u32::try_from(patience.num_seconds()).unwrap_or(u32::MAX);
             let accounts = self.accounts.iter().filter(|(account_name, account)| {
                 if report.accounts.is_empty() {
                     spec.audience.is_none_or(|kind| kind == account.kind)
@@ -278,6 +284,7 @@ mod tests {
             schedule: "rate(1 day)".into(),
             await_timeout_secs: 60,
             catch_up: Some(1),
+            patience: None,
         };
         Config {
             stage: "dev".into(),

@@ -121,6 +121,75 @@ async fn second_claim_of_a_request_reuses_its_report() {
 }
 
 #[tokio::test]
+async fn a_superseded_report_is_given_up_once_and_its_late_notifications_change_nothing() {
+    let stack = stack().await;
+    let table = table(&stack).await;
+    let item = planned(20);
+    table.claim(&item, Utc::now()).await.unwrap();
+    table
+        .record_report_id(&item.key, SELLER, "5101", Utc::now())
+        .await
+        .unwrap();
+    table
+        .record_status(SELLER, "5101", ProcessingStatus::Fatal, None)
+        .await
+        .unwrap();
+    let previous = table
+        .previous(std::slice::from_ref(&item.key))
+        .await
+        .unwrap();
+    assert_eq!(
+        previous[&item.key].status,
+        Some(ProcessingStatus::Fatal),
+        "{previous:?}"
+    );
+    assert!(previous[&item.key].requested_at.is_some());
+
+    let again = PlannedRequest {
+        supersedes: Some("5101".into()),
+        ..item.clone()
+    };
+    assert_eq!(table.claim(&again, Utc::now()).await.unwrap(), Claim::New);
+    table
+        .record_report_id(&item.key, SELLER, "5102", Utc::now())
+        .await
+        .unwrap();
+    // The same task retried: the replacement stands, nothing is given up twice.
+    assert_eq!(
+        table.claim(&again, Utc::now()).await.unwrap(),
+        Claim::Existing {
+            report_id: Some("5102".into())
+        }
+    );
+    // Amazon's late word on the old report is not the request's status.
+    let late = table
+        .record_status(SELLER, "5101", ProcessingStatus::Done, Some("doc-old"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(late, StatusChange::Ignored { current: None, .. }),
+        "{late:?}"
+    );
+    let record = table.request(&item.key).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            record.report_id.as_deref(),
+            record.status,
+            record.report_document_id
+        ),
+        (Some("5102"), None, None)
+    );
+    assert!(matches!(
+        table
+            .record_status(SELLER, "5102", ProcessingStatus::Done, Some("doc-new"))
+            .await
+            .unwrap(),
+        StatusChange::Advanced { .. }
+    ));
+    assert!(table.previous(&[planned(21).key]).await.unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn notification_before_token_is_sent_when_the_token_arrives() {
     let stack = stack().await;
     let table = table(&stack).await;

@@ -356,6 +356,14 @@ impl Error {
             | Error::Unavailable { .. }
             | Error::Transport { .. }
             | Error::Malformed { .. } => ErrorName::UpstreamUnavailable,
+            // A report or document we were given an id for, unknown to Amazon now: it was
+            // dropped (reports are kept at most 90 days) or never existed; a new report
+            // is the way on.
+            Error::Rejected {
+                status: 404,
+                operation: "getReport" | "getReportDocument",
+                ..
+            } => ErrorName::ReportGone,
             // A 4xx other than auth means the request was wrong: the report type, the
             // marketplace, the dates or an id in the configuration. Retrying cannot help.
             Error::Rejected { .. }
@@ -517,6 +525,15 @@ mod tests {
                 Error::Rejected {
                     operation: "getReport",
                     status: 404,
+                    request_id: rid(),
+                    errors: ApiErrors::default(),
+                },
+                ErrorName::ReportGone,
+            ),
+            (
+                Error::Rejected {
+                    operation: "createReport",
+                    status: 400,
                     request_id: rid(),
                     errors: ApiErrors::default(),
                 },

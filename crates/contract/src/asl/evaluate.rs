@@ -137,7 +137,10 @@ fn run(
                 let result = match (state.get("Parameters"), state.get("Result")) {
                     (Some(parameters), _) => parameters_of(parameters, &data, context),
                     (None, Some(result)) => Ok(result.clone()),
-                    (None, None) => Ok(data.clone()),
+                    (None, None) => match state["InputPath"].as_str() {
+                        Some(path) => resolve(path, &data, context),
+                        None => Ok(data.clone()),
+                    },
                 };
                 let output = result
                     .and_then(|r| place(state.get("ResultPath"), &data, r))

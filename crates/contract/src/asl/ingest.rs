@@ -140,6 +140,7 @@ fn one_request() -> States {
         "StartPolling",
         Pass {
             comment: Some("No notification in time: poll getReport with a growing wait.".into()),
+            input_path: None,
             result: Some(json!({"attempt": 0})),
             parameters: None,
             result_path: Some("$.poll".into()),
@@ -165,6 +166,11 @@ fn one_request() -> States {
             "waitSeconds.$": "$.Payload.waitSeconds"
         }))
         .result_path("$.poll")
+        .catch(
+            &[ErrorName::ReportGone.as_str()],
+            "$.failure",
+            "WasItRenewed",
+        )
         .then("PolledStatus"),
     );
     let terminal: Vec<Value> = ProcessingStatus::ALL
@@ -191,6 +197,7 @@ fn one_request() -> States {
             "UsePolledStatus",
             Pass {
                 comment: None,
+                input_path: None,
                 result: None,
                 parameters: Some(json!({
                     "processingStatus.$": "$.poll.processingStatus",
@@ -223,6 +230,11 @@ fn one_request() -> States {
     )
     .select(json!({"object.$": "$.Payload"}))
     .result_path("$.stored")
+    .catch(
+        &[ErrorName::ReportGone.as_str()],
+        "$.failure",
+        "WasItRenewed",
+    )
     .then("RecordStored");
     // A broken or expired download is worth two more tries at once: Store asks for a
     // fresh URL each time.
@@ -278,6 +290,43 @@ fn one_request() -> States {
         .output_path("$.Payload")
         .end(),
     );
+    // Amazon no longer has the report (or its document): request a new one in its place,
+    // once per request; a second loss is recorded FAILED like any other failure.
+    states
+        .add(
+            "WasItRenewed",
+            Choice {
+                choices: vec![
+                    json!({"Variable": "$.renewed", "IsPresent": true, "Next": "RecordFailed"}),
+                ],
+                default: "RenewReport".into(),
+            },
+        )
+        .add(
+            "RenewReport",
+            Pass {
+                comment: Some(
+                    "The gone report is superseded: CreateReport gives it up and creates a new one."
+                        .into(),
+                ),
+                input_path: Some("$.created.reportId".into()),
+                result: None,
+                parameters: None,
+                result_path: Some("$.item.supersedes".into()),
+                transition: Transition::to("MarkRenewed"),
+            },
+        )
+        .add(
+            "MarkRenewed",
+            Pass {
+                comment: None,
+                input_path: None,
+                result: Some(Value::Bool(true)),
+                parameters: None,
+                result_path: Some("$.renewed".into()),
+                transition: Transition::to("CreateReport"),
+            },
+        );
     // Whatever fails for good in a request is recorded and ends that request only: one
     // account's revoked token or a stuck report never stops the others.
     states.each_task_but("RecordFailed", |task| {

@@ -212,6 +212,9 @@ pub struct Pass {
     /// Why the state is there.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// The part of the data the state passes on (its result when nothing else is set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_path: Option<String>,
     /// A fixed result.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<Value>,
@@ -406,6 +409,7 @@ mod tests {
                     schedule: "rate(1 day)".into(),
                     await_timeout_secs: 60,
                     catch_up: None,
+                    patience: None,
                 },
             )]),
         };
