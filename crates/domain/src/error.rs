@@ -39,11 +39,15 @@ pub enum ErrorName {
     /// Amazon no longer has the report or its document (reports are kept at most 90
     /// days, order reports 30): a new report is requested in its place.
     ReportGone,
+    /// The function's time ran out mid-way (a large document, a slow network): it
+    /// stopped cleanly before the hard timeout — upload aborted, nothing visible — and the
+    /// state machine retries the step.
+    DeadlineExceeded,
 }
 
 impl ErrorName {
     /// Every name, in declaration order.
-    pub const ALL: [ErrorName; 12] = [
+    pub const ALL: [ErrorName; 13] = [
         ErrorName::Throttled,
         ErrorName::TokenExpired,
         ErrorName::Unauthorized,
@@ -56,6 +60,7 @@ impl ErrorName {
         ErrorName::ReportsFailed,
         ErrorName::ReportStuck,
         ErrorName::ReportGone,
+        ErrorName::DeadlineExceeded,
     ];
 
     /// The name as it appears in `errorType` and in ASL `ErrorEquals`.
@@ -73,6 +78,7 @@ impl ErrorName {
             ErrorName::ReportsFailed => "ReportsFailed",
             ErrorName::ReportStuck => "ReportStuck",
             ErrorName::ReportGone => "ReportGone",
+            ErrorName::DeadlineExceeded => "DeadlineExceeded",
         }
     }
 
@@ -85,6 +91,7 @@ impl ErrorName {
                 | ErrorName::DocumentUrlExpired
                 | ErrorName::DocumentTruncated
                 | ErrorName::UpstreamUnavailable
+                | ErrorName::DeadlineExceeded
         )
     }
 }

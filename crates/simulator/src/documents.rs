@@ -181,6 +181,7 @@ async fn download(
     State(sim): State<Shared>,
     Path(document_id): Path<String>,
     RawQuery(query): RawQuery,
+    request_headers: HeaderMap,
 ) -> Response {
     let params = QueryParams::parse(query.as_deref());
     let (Some(amz_date), Some(expires), Some(given_signature)) = (
@@ -237,6 +238,10 @@ async fn download(
         );
     }
 
+    let from = request_headers
+        .get(header::RANGE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(range_start);
     let served = {
         let mut world = sim.world();
         world
@@ -244,17 +249,24 @@ async fn download(
             .by_document_mut(&document_id)
             .and_then(|report| {
                 let spec = report.document_spec(sim.seed)?;
-                let truncate = report.plan.truncate_first_download && report.downloads_served == 0;
+                let first = report.downloads_served == 0;
+                let cut = match (
+                    report.plan.truncate_first_download,
+                    report.plan.reset_first_download,
+                ) {
+                    (true, _) if first => Cut::CleanEnd,
+                    (_, true) if first => Cut::Reset,
+                    _ => Cut::None,
+                };
                 report.downloads_served += 1;
-                Some((
-                    spec,
-                    report.plan.compress,
-                    truncate,
-                    report.report_id.clone(),
-                ))
+                if from.is_some() {
+                    report.range_requests += 1;
+                    report.last_range_start = from;
+                }
+                Some((spec, report.plan.compress, cut, report.report_id.clone()))
             })
     };
-    let Some((spec, compressed, truncate, report_id)) = served else {
+    let Some((spec, compressed, cut, report_id)) = served else {
         return s3_error(
             StatusCode::NOT_FOUND,
             "NoSuchKey",
@@ -262,16 +274,68 @@ async fn download(
             "",
         );
     };
-    tracing::info!(report_id, document_id, truncate, "serving document");
+    tracing::info!(report_id, document_id, ?cut, from, "serving document");
 
     let content_type = spec.content_type();
-    let stream = DocumentStream::new(&spec, compressed, truncate, sim.shutdown.clone());
+    // A range: S3 answers 206 with where the bytes sit in the whole object, so the whole
+    // length is needed first (one pass over the generated document, nothing kept).
+    let (status, skip, range) = match from {
+        Some(from) => {
+            let total =
+                DocumentStream::new(&spec, compressed, Cut::None, sim.shutdown.clone()).total_len();
+            if from >= total {
+                return s3_error(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "InvalidRange",
+                    "The requested range is not satisfiable",
+                    "",
+                );
+            }
+            (StatusCode::PARTIAL_CONTENT, from, Some((from, total)))
+        }
+        None => (StatusCode::OK, 0, None),
+    };
+    let stream = DocumentStream::new(&spec, compressed, cut, sim.shutdown.clone());
+    let counted = sim.clone();
     let body = Body::from_stream(futures_util::stream::unfold(
-        stream,
-        |mut stream| async move { stream.next_piece().map(|piece| (piece, stream)) },
+        (stream, skip),
+        move |(mut stream, mut skip)| {
+            let sim = counted.clone();
+            let document_id = document_id.clone();
+            async move {
+                loop {
+                    let piece = stream.next_piece()?;
+                    let piece = match piece {
+                        Ok(mut bytes) => {
+                            let dropped = skip.min(bytes.len() as u64);
+                            skip -= dropped;
+                            let _ = bytes.split_to(dropped as usize);
+                            if bytes.is_empty() {
+                                continue;
+                            }
+                            if let Some(report) = sim.world().reports.by_document_mut(&document_id)
+                            {
+                                report.bytes_served += bytes.len() as u64;
+                            }
+                            Ok(bytes)
+                        }
+                        Err(error) => Err(error),
+                    };
+                    return Some((piece, (stream, skip)));
+                }
+            }
+        },
     ));
-    let mut response = (StatusCode::OK, body).into_response();
+    let mut response = (status, body).into_response();
     let headers = response.headers_mut();
+    if let Some((from, total)) = range {
+        let content_range = format!("bytes {from}-{}/{total}", total - 1);
+        if let Ok(value) = HeaderValue::from_str(&content_range) {
+            headers.insert(header::CONTENT_RANGE, value);
+        }
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(total - from));
+    }
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     if let Ok(value) = HeaderValue::from_str(&content_type) {
         headers.insert(header::CONTENT_TYPE, value);
     }
@@ -286,38 +350,67 @@ async fn download(
     response
 }
 
+/// The start of a `Range: bytes=<start>-` header; other forms are not supported (the
+/// whole document is sent, as a server that ignores ranges would).
+fn range_start(value: &str) -> Option<u64> {
+    value
+        .trim()
+        .strip_prefix("bytes=")?
+        .strip_suffix('-')?
+        .parse()
+        .ok()
+}
+
+/// How a download is cut short, if at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cut {
+    /// The whole document.
+    None,
+    /// Halfway, a clean end of the body (a gzip body after a sync flush): the client's
+    /// decoder meets an unexpected end.
+    CleanEnd,
+    /// Halfway, the connection is reset.
+    Reset,
+}
+
 /// The bytes of one download: text chunks → charset → gzip, produced as the client reads.
 struct DocumentStream {
     chunks: ContentChunks,
     charset: Charset,
     gzip: Option<GzEncoder<Vec<u8>>>,
-    /// Rows after which a truncated download stops.
+    /// Rows after which a cut download stops.
     row_limit: u64,
+    cut: Cut,
     shutdown: CancellationToken,
     ended: bool,
 }
 
 impl DocumentStream {
-    fn new(
-        spec: &DocumentSpec,
-        compressed: bool,
-        truncate: bool,
-        shutdown: CancellationToken,
-    ) -> Self {
+    fn new(spec: &DocumentSpec, compressed: bool, cut: Cut, shutdown: CancellationToken) -> Self {
         Self {
             chunks: spec.chunks(),
             charset: spec.charset,
             // The fastest level: the ratio does not matter to a client, the time does.
             // flate2 writes mtime 0, so the gzip bytes are deterministic too.
             gzip: compressed.then(|| GzEncoder::new(Vec::new(), Compression::fast())),
-            row_limit: if truncate {
-                spec.data_rows() / 2
-            } else {
+            row_limit: if cut == Cut::None {
                 u64::MAX
+            } else {
+                spec.data_rows() / 2
             },
+            cut,
             shutdown,
             ended: false,
         }
+    }
+
+    /// The length of the whole body, by producing it.
+    fn total_len(mut self) -> u64 {
+        let mut total = 0;
+        while let Some(Ok(piece)) = self.next_piece() {
+            total += piece.len() as u64;
+        }
+        total
     }
 
     /// The next piece of the body; `None` ends it cleanly, an error aborts the connection.
@@ -356,8 +449,14 @@ impl DocumentStream {
                 None => {
                     // Truncated download: a gzip body ends cleanly after a sync flush, so
                     // the client can inflate the first half and then meets an unexpected
-                    // end of the gzip stream; a plain body aborts the connection.
+                    // end of the gzip stream; a plain body, or a reset, aborts the
+                    // connection (what was sent is a prefix of the whole body).
                     self.ended = true;
+                    if self.cut == Cut::Reset {
+                        return Some(Err(std::io::Error::other(
+                            "simulated connection reset mid-document",
+                        )));
+                    }
                     let Some(gzip) = self.gzip.as_mut() else {
                         return Some(Err(std::io::Error::other(
                             "simulated connection reset mid-document",
@@ -407,9 +506,38 @@ mod tests {
     }
 
     #[test]
+    fn only_open_ended_byte_ranges_are_understood() {
+        assert_eq!(range_start("bytes=1024-"), Some(1024));
+        assert_eq!(range_start(" bytes=0-"), Some(0));
+        assert_eq!(range_start("bytes=0-99"), None);
+        assert_eq!(range_start("bytes=-500"), None);
+        assert_eq!(range_start("items=5-"), None);
+    }
+
+    #[test]
+    fn a_reset_download_sends_a_prefix_of_the_whole_body_then_fails() {
+        let spec = spec(2000);
+        let (whole, _) = body(&mut DocumentStream::new(
+            &spec,
+            true,
+            Cut::None,
+            CancellationToken::new(),
+        ));
+        let (prefix, aborted) = body(&mut DocumentStream::new(
+            &spec,
+            true,
+            Cut::Reset,
+            CancellationToken::new(),
+        ));
+        assert!(aborted);
+        assert!(!prefix.is_empty() && prefix.len() < whole.len());
+        assert_eq!(&whole[..prefix.len()], &prefix[..]);
+    }
+
+    #[test]
     fn whole_gzip_download_inflates_to_the_document() {
         let spec = spec(2000);
-        let mut stream = DocumentStream::new(&spec, true, false, CancellationToken::new());
+        let mut stream = DocumentStream::new(&spec, true, Cut::None, CancellationToken::new());
         let (bytes, aborted) = body(&mut stream);
         assert!(!aborted);
         let mut text = String::new();
@@ -422,7 +550,7 @@ mod tests {
     #[test]
     fn truncated_gzip_download_ends_cleanly_mid_stream() {
         let spec = spec(2000);
-        let mut stream = DocumentStream::new(&spec, true, true, CancellationToken::new());
+        let mut stream = DocumentStream::new(&spec, true, Cut::CleanEnd, CancellationToken::new());
         let (bytes, aborted) = body(&mut stream);
         assert!(!aborted, "the HTTP body ends cleanly");
         let mut text = String::new();
@@ -435,7 +563,7 @@ mod tests {
     #[test]
     fn truncated_plain_download_aborts_after_half() {
         let spec = spec(10);
-        let mut stream = DocumentStream::new(&spec, false, true, CancellationToken::new());
+        let mut stream = DocumentStream::new(&spec, false, Cut::CleanEnd, CancellationToken::new());
         let (bytes, aborted) = body(&mut stream);
         assert!(aborted);
         assert_eq!(String::from_utf8(bytes).unwrap().lines().count(), 6);

@@ -58,6 +58,13 @@ pub struct ReportInfo {
     pub compressed: bool,
     /// How many downloads of its document were started.
     pub downloads_served: u64,
+    /// Body bytes of its document sent, over every download (a resumed download sends
+    /// only the rest; a restarted one sends it all again).
+    pub bytes_served: u64,
+    /// Downloads that asked for a byte range (`Range: bytes=N-`).
+    pub range_requests: u64,
+    /// The first byte the last range request asked for.
+    pub last_range_start: Option<u64>,
 }
 
 impl ReportInfo {
@@ -82,6 +89,9 @@ impl ReportInfo {
             charset: report.plan.charset.label().to_owned(),
             compressed: report.plan.compress,
             downloads_served: report.downloads_served,
+            bytes_served: report.bytes_served,
+            range_requests: report.range_requests,
+            last_range_start: report.last_range_start,
         }
     }
 }

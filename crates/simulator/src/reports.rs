@@ -77,6 +77,7 @@ pub(crate) struct ReportPlan {
     pub unsolicited_notifications: u32,
     pub lose_notification: bool,
     pub truncate_first_download: bool,
+    pub reset_first_download: bool,
     pub url_ttl_secs: Option<u64>,
     pub expire_first_url: bool,
     pub fatal_reason: String,
@@ -118,6 +119,7 @@ impl ReportPlan {
             unsolicited_notifications: rule.unsolicited_notifications,
             lose_notification: rule.lose_notification,
             truncate_first_download: rule.truncate_first_download,
+            reset_first_download: rule.reset_first_download,
             url_ttl_secs: rule.url_ttl_secs,
             expire_first_url: rule.expire_first_url,
             fatal_reason: rule
@@ -193,6 +195,12 @@ pub(crate) struct ReportRecord {
     /// Planned at creation for DONE and FATAL reports; shown once terminal.
     pub document_id: Option<String>,
     pub downloads_served: u64,
+    /// Body bytes of its document sent, over every download.
+    pub bytes_served: u64,
+    /// Downloads that asked for a byte range.
+    pub range_requests: u64,
+    /// The first byte the last range request asked for.
+    pub last_range_start: Option<u64>,
     /// Document URLs issued by getReportDocument.
     pub urls_issued: u64,
 }
@@ -419,6 +427,9 @@ impl ReportBook {
             cancelled: None,
             document_id,
             downloads_served: 0,
+            bytes_served: 0,
+            range_requests: 0,
+            last_range_start: None,
             urls_issued: 0,
         };
         self.reports.insert(report_id.clone(), record);

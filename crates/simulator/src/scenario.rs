@@ -224,6 +224,10 @@ pub struct ReportRule {
     pub lose_notification: bool,
     /// The first download stops halfway through the document.
     pub truncate_first_download: bool,
+    /// The first download's connection is reset halfway through the document (as when
+    /// a network path drops): what arrived is a correct prefix, and a `Range` request
+    /// for the rest is answered like S3 does (206 Partial Content).
+    pub reset_first_download: bool,
     /// Lifetime of this report's document URLs, in seconds.
     pub url_ttl_secs: Option<u64>,
     /// The first document URL issued for the report is already expired (as when the

@@ -649,7 +649,8 @@ mod tests {
                 NextStep::Fail,
                 ConfigInvalid,
             ),
-            (404, body("NotFound", ""), NextStep::Fail, ConfigInvalid),
+            // getReport of an id Amazon does not know (any more).
+            (404, body("NotFound", ""), NextStep::Fail, ReportGone),
             (
                 415,
                 body("UnsupportedMediaType", ""),

@@ -8,10 +8,16 @@
 //! The charset comes from `Content-Type` because Japanese flat files are CP932, not UTF-8
 //! (§8.7); the client does not transcode, the Storage Lambda does.
 //!
+//! A download that breaks (connection reset, body shorter than its `Content-Length`)
+//! resumes where it broke: the rest is asked for with `Range: bytes=<received>-`, from a
+//! fresh URL when the first one expired meanwhile, so the bytes already received (and
+//! decoded, and uploaded) are not fetched again. The decoder above sees one unbroken
+//! body; a host that ignores the range ends the stream with an error instead.
+//!
 //! Failures carry stable names: a refused URL (S3 `AccessDenied` "Request has expired",
-//! the URL lives 5 minutes, §3.3) is `DocumentUrlExpired`; a body that ends early or gzip
-//! that does not decode is `DocumentTruncated`, reported through the `io::Error` of the
-//! reader (see [`document_error_name`]). Nothing is retried inside the stream: the caller
+//! the URL lives 5 minutes, §3.3) is `DocumentUrlExpired`; a body that ends early and
+//! cannot be resumed, or gzip that does not decode, is `DocumentTruncated`, reported
+//! through the `io::Error` of the reader (see [`document_error_name`]). The caller then
 //! fetches a fresh URL and starts over, so no half-written object is ever completed.
 
 use std::error::Error as StdError;
@@ -22,7 +28,6 @@ use std::task::{Context, Poll};
 
 use async_compression::tokio::bufread::GzipDecoder;
 use domain::ErrorName;
-use futures_util::TryStreamExt;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use tokio::io::{AsyncRead, ReadBuf};
@@ -30,10 +35,13 @@ use tokio_util::io::StreamReader;
 
 use crate::client::SpApiClient;
 use crate::error::Error;
-use crate::reports::{CompressionAlgorithm, ReportDocument};
+use crate::reports::{CompressionAlgorithm, ReportDocument, ReportDocumentOptions};
 
 /// Error bodies of S3 are a few hundred bytes; more than this is not an S3 error.
 const ERROR_BODY_LIMIT: usize = 8 * 1024;
+
+/// Range requests made to finish one broken download before giving up on it.
+pub const RESUMES_PER_DOWNLOAD: u32 = 3;
 
 /// Why a document download failed.
 #[derive(Debug, thiserror::Error)]
@@ -209,10 +217,18 @@ impl SpApiClient {
         let gzip =
             gzip_encoded || document.compression_algorithm == Some(CompressionAlgorithm::Gzip);
 
-        let body = response
-            .bytes_stream()
-            .map_err(|source| io::Error::other(DocumentError::truncated(source.without_url())));
-        let body = StreamReader::new(body);
+        let body = ResumableBody {
+            client: self.clone(),
+            document_id: document.report_document_id.clone(),
+            gzip_encoded,
+            url: document.url.clone(),
+            current: Box::pin(response.bytes_stream()),
+            received: 0,
+            expected: content_length,
+            resumes_left: RESUMES_PER_DOWNLOAD,
+            ended: false,
+        };
+        let body = StreamReader::new(futures_util::stream::unfold(body, ResumableBody::next));
         let reader: Pin<Box<dyn AsyncRead + Send>> = if gzip {
             let mut decoder = GzipDecoder::new(body);
             // Large gzip files are sometimes several members back to back; one member
@@ -230,6 +246,117 @@ impl SpApiClient {
             content_length,
             compression: gzip.then_some(CompressionAlgorithm::Gzip),
         })
+    }
+}
+
+type ByteStream = Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>;
+
+/// The body of one download, resumed with `Range` requests where it breaks.
+struct ResumableBody {
+    client: SpApiClient,
+    document_id: String,
+    /// Whether the URL serves `Content-Encoding: gzip` (a fresh URL must too).
+    gzip_encoded: bool,
+    /// The presigned URL in use (never logged).
+    url: String,
+    current: ByteStream,
+    /// Body bytes received so far, over every response.
+    received: u64,
+    /// The whole body's length, when the host said it.
+    expected: Option<u64>,
+    resumes_left: u32,
+    ended: bool,
+}
+
+impl ResumableBody {
+    /// The next piece of the body, resuming the download when it broke.
+    async fn next(mut self) -> Option<(io::Result<bytes::Bytes>, Self)> {
+        use futures_util::StreamExt;
+
+        loop {
+            if self.ended {
+                return None;
+            }
+            let broken: Box<dyn StdError + Send + Sync> = match self.current.next().await {
+                Some(Ok(piece)) => {
+                    self.received += piece.len() as u64;
+                    return Some((Ok(piece), self));
+                }
+                Some(Err(error)) => Box::new(error.without_url()),
+                None => match self.expected {
+                    Some(expected) if self.received < expected => {
+                        format!("the body ended after {} of {expected} bytes", self.received).into()
+                    }
+                    _ => return None,
+                },
+            };
+            if self.resumes_left == 0 {
+                self.ended = true;
+                return Some((
+                    Err(io::Error::other(DocumentError::truncated(broken))),
+                    self,
+                ));
+            }
+            self.resumes_left -= 1;
+            tracing::warn!(document_id = %self.document_id, received = self.received, error = %broken,
+                "document download broke; asking for the rest with a Range request");
+            if let Err(error) = self.resume().await {
+                self.ended = true;
+                return Some((Err(io::Error::other(error)), self));
+            }
+        }
+    }
+
+    /// Asks for the bytes from `received` on; with a fresh URL when this one expired.
+    async fn resume(&mut self) -> Result<(), DocumentError> {
+        let mut refreshed = false;
+        loop {
+            let response = self
+                .client
+                .http_client()
+                .get(&self.url)
+                .header(reqwest::header::RANGE, format!("bytes={}-", self.received))
+                .send()
+                .await
+                .map_err(|source| DocumentError::Unreachable {
+                    source: source.without_url(),
+                })?;
+            let status = response.status();
+            if status == StatusCode::PARTIAL_CONTENT {
+                let starts_here = response
+                    .headers()
+                    .get(reqwest::header::CONTENT_RANGE)
+                    .and_then(|value| value.to_str().ok())
+                    .is_some_and(|range| range.starts_with(&format!("bytes {}-", self.received)));
+                if !starts_here {
+                    return Err(DocumentError::truncated(
+                        "the document host answered the Range request with other bytes",
+                    ));
+                }
+                self.current = Box::pin(response.bytes_stream());
+                return Ok(());
+            }
+            if status.is_success() {
+                return Err(DocumentError::truncated(
+                    "the document host does not resume downloads (it ignored the Range request)",
+                ));
+            }
+            let refusal = refusal(status, response).await;
+            if refreshed || !matches!(refusal, DocumentError::UrlExpired { .. }) {
+                return Err(refusal);
+            }
+            // The URL expired while the first part was downloading: a fresh one.
+            let options = ReportDocumentOptions {
+                enable_content_encoding_url_header: self.gzip_encoded,
+            };
+            let fresh = self
+                .client
+                .get_report_document(&self.document_id, options)
+                .await
+                .map_err(|error| DocumentError::truncated(error.to_string()))?;
+            self.url = fresh.url;
+            refreshed = true;
+        }
     }
 }
 

@@ -551,7 +551,7 @@ async fn unknown_report_is_rejected_with_amazons_message_and_request_id() {
 
     let error = client.get_report("999999999").await.unwrap_err();
     assert_eq!(error.rejected_status(), Some(404), "{error}");
-    assert_eq!(error.name(), ErrorName::ConfigInvalid);
+    assert_eq!(error.name(), ErrorName::ReportGone);
     assert!(error.request_id().is_some(), "{error}");
     assert!(error.to_string().contains("NotFound"), "{error}");
     sim.shutdown().await;

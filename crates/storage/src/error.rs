@@ -115,6 +115,18 @@ pub enum StoreError {
         source: Box<StoreError>,
     },
 
+    /// The function's remaining time ran out while the document was read; the upload
+    /// was aborted before the hard timeout could leave it half-done.
+    #[error(
+        "the function's time ran out after {source_bytes} decompressed bytes of the document; \
+         the upload was aborted and nothing was stored; the state machine retries Store \
+         (raise the function's timeout if it keeps happening)"
+    )]
+    DeadlineExceeded {
+        /// Decompressed bytes read before stopping.
+        source_bytes: u64,
+    },
+
     /// A part-upload task ended without an answer (it panicked).
     #[error("uploading a part of s3://{bucket}/{key} ended without an answer")]
     PartTask {
@@ -141,6 +153,7 @@ impl StoreError {
                 source.name()
             }
             StoreError::GaveUp { source, .. } => source.name(),
+            StoreError::DeadlineExceeded { .. } => ErrorName::DeadlineExceeded,
             StoreError::PartTask { .. } | StoreError::UnexpectedAnswer { .. } => {
                 ErrorName::UpstreamUnavailable
             }

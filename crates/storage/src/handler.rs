@@ -6,6 +6,7 @@
 //! deterministic [`domain::RawObjectKey`], so a retried Store overwrites the same object.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use contract::{StorageInput, StoreInput, StoredObject};
 use domain::{Catalog, ErrorName, RawObjectKey};
@@ -79,6 +80,8 @@ impl Storage {
                 ("account".to_owned(), request.account.clone()),
             ]),
         };
+        let mut options = self.options.clone();
+        options.deadline = stop_before(event.context.deadline);
         let client = self.spapi.client_for(&input.item, &input.token).await?;
         let document = client
             .get_report_document(&input.report_document_id, ReportDocumentOptions::default())
@@ -89,7 +92,7 @@ impl Storage {
             &marketplace,
             &self.s3,
             &target,
-            &self.options,
+            &options,
         )
         .await
         .map_err(failure)?;
@@ -105,8 +108,64 @@ impl Storage {
     }
 }
 
+/// When Store stops reading: before the invocation's deadline (epoch milliseconds) by a
+/// tenth of the time it was given, at most a minute — room to abort the upload, or to
+/// finish one that was read in time (completing and copying a 3 GB object takes tens of
+/// seconds). `None` for a deadline already past when the invocation starts: Lambda never
+/// sends one, but `cargo lambda watch` sends the constant 600000 (1970), so locally Store
+/// runs without a deadline
+/// (<https://github.com/cargo-lambda/cargo-lambda/blob/main/crates/cargo-lambda-watch/src/runtime/functions_router.rs>).
+pub fn stop_before(deadline_ms: u64) -> Option<tokio::time::Instant> {
+    let now_ms = u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis(),
+    )
+    .unwrap_or(u64::MAX);
+    if deadline_ms <= now_ms {
+        return None;
+    }
+    let remaining = Duration::from_millis(deadline_ms - now_ms);
+    let margin = (remaining / 10).min(Duration::from_secs(60));
+    Some(tokio::time::Instant::now() + remaining.saturating_sub(margin))
+}
+
 fn failure(error: StoreError) -> Failure {
     let name = error.name();
     let message = error.to_string();
     Failure::caused_by(name, message, error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn in_ms(from_now: Duration) -> u64 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        u64::try_from((now + from_now).as_millis()).unwrap()
+    }
+
+    #[test]
+    fn store_stops_a_tenth_of_its_time_early_and_at_most_a_minute() {
+        let within = |deadline: Option<tokio::time::Instant>, expected: Duration| {
+            let left = deadline.expect("a deadline") - tokio::time::Instant::now();
+            assert!(
+                left <= expected && left + Duration::from_millis(500) >= expected,
+                "{left:?} left, expected {expected:?}"
+            );
+        };
+        within(
+            stop_before(in_ms(Duration::from_secs(30))),
+            Duration::from_secs(27),
+        );
+        within(
+            stop_before(in_ms(Duration::from_secs(900))),
+            Duration::from_secs(840),
+        );
+        // cargo lambda watch's constant, and any deadline already past: no deadline.
+        assert_eq!(stop_before(600_000), None);
+    }
 }

@@ -75,6 +75,10 @@ pub struct StoreOptions {
     /// Prefix under which multipart uploads are staged before being copied into place.
     /// Give it a lifecycle expiry. Default `_staging/` (Athena skips `_` prefixes).
     pub staging_prefix: String,
+    /// When to stop reading and fail `DeadlineExceeded` (upload aborted): the Lambda
+    /// handler sets it from its invocation's deadline, early enough to clean up. `None`:
+    /// no limit.
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 impl Default for StoreOptions {
@@ -84,6 +88,7 @@ impl Default for StoreOptions {
             max_parts_in_flight: 2,
             copy_part_size: 1024 * 1024 * 1024,
             staging_prefix: "_staging/".to_owned(),
+            deadline: None,
         }
     }
 }
@@ -286,13 +291,17 @@ async fn read_and_upload(
     let mut pending = new_part_buffer(part_size);
 
     loop {
-        let read = reader
-            .read(&mut chunk)
-            .await
-            .map_err(|source| StoreError::Read {
-                source_bytes,
-                source,
-            })?;
+        // A read that stalls is cut off at the deadline too, not only a slow document.
+        let read = match options.deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, reader.read(&mut chunk))
+                .await
+                .map_err(|_| StoreError::DeadlineExceeded { source_bytes })?,
+            None => reader.read(&mut chunk).await,
+        };
+        let read = read.map_err(|source| StoreError::Read {
+            source_bytes,
+            source,
+        })?;
         source_bytes += read as u64;
         let start = pending.len();
         if read == 0 {

@@ -413,6 +413,90 @@ async fn truncated_download_leaves_nothing_and_fetch_and_store_retries_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_reset_mid_body_resumes_from_the_last_byte_received() {
+    let resetting = large(ReportRule {
+        reset_first_download: true,
+        ..ReportRule::default()
+    });
+    let (lake, (sim, client)) = tokio::join!(Lake::start(), amazon(vec![resetting]));
+    let report = finished_report(&client, US, 2).await;
+    let stored = fetch_and_store(
+        &client,
+        &report.document,
+        US,
+        &lake.s3,
+        &lake.target(&report.key, &report.report_id),
+        &multipart_options(),
+    )
+    .await
+    .expect("stored across the reset");
+    let info = sim.report(&report.report_id).unwrap();
+    assert_eq!((info.downloads_served, info.range_requests), (2, 1));
+    // The same document downloaded whole, for comparison. The reset cut it at half its
+    // rows; the Range request asked for the rest from the last byte received, so the two
+    // downloads together served the document once plus what was in flight when the
+    // connection broke — starting over would have served the first half twice (1.5×).
+    let fresh = client
+        .get_report_document(&report.document.report_document_id, Default::default())
+        .await
+        .unwrap();
+    let whole = reqwest::get(&fresh.url)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .len() as u64;
+    let resumed_from = info.last_range_start.expect("a range request");
+    assert!(
+        resumed_from >= whole / 3,
+        "resumed from byte {resumed_from} of {whole}"
+    );
+    assert!(
+        info.bytes_served <= whole + whole / 10,
+        "{} bytes served for a {whole}-byte document",
+        info.bytes_served
+    );
+    let expected = sim.expected_document(&report.report_id).await.unwrap();
+    assert_stored(&lake, &stored, &expected).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadline_reached_mid_upload_aborts_it_and_stores_nothing() {
+    let lake = Lake::start().await;
+    // More than a part of rows, then a download that stalls: a part is uploaded, then
+    // the deadline passes while the read waits.
+    let rows = "a\tb\n".repeat(MIN_PART_SIZE / 4 + 1024);
+    let (_writer, stalled) = tokio::io::duplex(64);
+    let reader = tokio::io::AsyncReadExt::chain(std::io::Cursor::new(rows.into_bytes()), stalled);
+    let options = StoreOptions {
+        deadline: Some(tokio::time::Instant::now() + Duration::from_secs(2)),
+        ..multipart_options()
+    };
+    let error = store_document(
+        reader,
+        SourceCharset::utf8(),
+        &lake.s3,
+        &lake.target("source=x/stalled.tsv", "1"),
+        &options,
+    )
+    .await
+    .expect_err("the deadline passed");
+    assert_eq!(error.name(), ErrorName::DeadlineExceeded, "{error}");
+    assert!(error.to_string().contains("nothing was stored"), "{error}");
+    assert_eq!(
+        lake.keys().await,
+        Vec::<String>::new(),
+        "nothing, not even staged"
+    );
+    assert_eq!(
+        lake.open_uploads().await,
+        0,
+        "the multipart upload was aborted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_url_is_fetched_again_and_stored() {
     let (lake, (sim, client)) = tokio::join!(Lake::start(), amazon(vec![]));
     // URLs handed out now are dead on arrival; the fresh one fetched later lives.

@@ -237,11 +237,15 @@ fn one_request() -> States {
     )
     .then("RecordStored");
     // A broken or expired download is worth two more tries at once: Store asks for a
-    // fresh URL each time.
+    // fresh URL each time. So is a Store that stopped before its time ran out.
     store.retry.insert(
         0,
         retry(
-            &[ErrorName::DocumentTruncated, ErrorName::DocumentUrlExpired],
+            &[
+                ErrorName::DocumentTruncated,
+                ErrorName::DocumentUrlExpired,
+                ErrorName::DeadlineExceeded,
+            ],
             1,
             2,
             None,
