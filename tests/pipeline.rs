@@ -30,7 +30,7 @@ const US: &str = "ATVPDKIKX0DER";
 /// Accounts of their own (name, selling partner, refresh token, report) for the
 /// scenarios that request many reports, so Amazon's createReport burst (15 per selling
 /// partner) is not shared with the others.
-const OWN_SELLERS: [(&str, &str, &str, &str); 4] = [
+const OWN_SELLERS: [(&str, &str, &str, &str); 5] = [
     (
         "catching-up",
         "A2CATCHUPSELLER",
@@ -54,6 +54,12 @@ const OWN_SELLERS: [(&str, &str, &str, &str); 4] = [
         "A2GONESELLER",
         "Atzr|gone-seller",
         "orders-gone",
+    ),
+    (
+        "crashing",
+        "A2CRASHSELLER",
+        "Atzr|crash-seller",
+        "orders-crash",
     ),
 ];
 
@@ -145,6 +151,10 @@ fn main() -> ExitCode {
                 |w| Box::pin(gone_report(w)),
             ),
             (
+                "a_store_killed_at_any_point_leaves_no_partial_object_and_the_rerun_cleans_up",
+                |w| Box::pin(killed_store(w)),
+            ),
+            (
                 "a_config_pushed_between_runs_reaches_the_warm_functions",
                 |w| Box::pin(config_pushed_between_runs(w)),
             ),
@@ -191,7 +201,15 @@ fn main() -> ExitCode {
 
 impl World {
     async fn start() -> anyhow::Result<World> {
-        let local = LocalPipeline::up(LocalOptions::default()).await?;
+        let crash_file = crash_file();
+        let local = LocalPipeline::up(LocalOptions {
+            env: vec![(
+                pipeline::settings::CRASH_FILE.to_owned(),
+                crash_file.display().to_string(),
+            )],
+            ..LocalOptions::default()
+        })
+        .await?;
         let mut sim_config = simulator::SimConfig {
             sqs: Some(simulator::SqsTarget {
                 endpoint_url: Some(local.aws_endpoint_url()),
@@ -349,6 +367,18 @@ impl World {
             .collect())
     }
 
+    /// Multipart uploads open under `prefix`.
+    async fn uploads_under(&self, prefix: &str) -> anyhow::Result<usize> {
+        let listed = self
+            .s3
+            .list_multipart_uploads()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .send()
+            .await?;
+        Ok(listed.uploads().len())
+    }
+
     /// The request's object key without its extension: every object of the request,
     /// whatever its report, starts with it.
     fn key_prefix(&self, planned: &domain::PlannedRequest) -> anyhow::Result<String> {
@@ -425,6 +455,11 @@ impl World {
         );
         Ok(result)
     }
+}
+
+/// The file the Store process reads its crash point from (see `storage::crash`).
+fn crash_file() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("sp-ingest-crash-{}", std::process::id()))
 }
 
 fn run_at(day: u32) -> DateTime<Utc> {
@@ -1050,6 +1085,66 @@ async fn gone_report(w: &World) -> anyhow::Result<()> {
         w.sim.calls().calls("createReport") == before + 1,
         "not exactly one new report"
     );
+    Ok(())
+}
+
+/// The Store process killed mid-upload, after CompleteMultipartUpload and after the copy
+/// into place: the window has no object (or its one complete object), what the dead
+/// process left under `_staging/` is there to prove where it died, and the rerun removes
+/// it and lands exactly one object.
+async fn killed_store(w: &World) -> anyhow::Result<()> {
+    let report = "orders-crash";
+    // Two 8 MiB parts' worth: the multipart path.
+    w.sim.set_scenario(fast(vec![ReportRule {
+        rows: Some(40_000),
+        ..rule(ORDERS)
+    }]));
+    // The points of `storage::crash::CrashPoint`.
+    for (day, at) in [
+        (50, "mid-upload"),
+        (51, "after-complete"),
+        (52, "after-copy"),
+    ] {
+        std::fs::write(crash_file(), at)?;
+        let crashed = w.run(report, day, None).await?;
+        ensure!(
+            !crash_file().exists(),
+            "{at}: the Store process never reached the point"
+        );
+        ensure!(
+            crashed.error.as_deref() == Some("ReportsFailed"),
+            "{at}: {} {:?}",
+            crashed.status,
+            crashed.error
+        );
+        let planned = w.planned(report, day)?;
+        let object_key = domain::RawObjectKey::new(&planned.request, domain::DocumentFormat::Tsv)?;
+        let visible = w.objects_under(&w.key_prefix(&planned)?).await?;
+        let staging = format!("_staging/{object_key}/");
+        let left_objects = w.objects_under(&staging).await?;
+        let left_uploads = w.uploads_under(&staging).await?;
+        let (visible_expected, staged_expected, open_expected) = match at {
+            "after-copy" => (1, 1, false),
+            "after-complete" => (0, 1, false),
+            _ => (0, 0, true),
+        };
+        ensure!(
+            visible.len() == visible_expected
+                && left_objects.len() == staged_expected
+                && (left_uploads > 0) == open_expected,
+            "{at}: visible {visible:?}, staging {left_objects:?}, {left_uploads} open uploads"
+        );
+        let again = w
+            .assert_stored(&w.run(report, day, Some("again")).await?)
+            .await?;
+        ensure!(again.key == planned.key, "{at}: another request landed");
+        let visible = w.objects_under(&w.key_prefix(&planned)?).await?;
+        ensure!(visible.len() == 1, "{at}: after the rerun {visible:?}");
+        ensure!(
+            w.objects_under(&staging).await?.is_empty() && w.uploads_under(&staging).await? == 0,
+            "{at}: the rerun left the staging area as it was"
+        );
+    }
     Ok(())
 }
 

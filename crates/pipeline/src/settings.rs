@@ -18,6 +18,9 @@ pub const KMS_KEY_ID: &str = "SP_INGEST_KMS_KEY_ID";
 pub const POLL_BASE_SECONDS: &str = "SP_INGEST_POLL_BASE_SECONDS";
 /// Longest wait of the polling fallback, seconds.
 pub const POLL_MAX_SECONDS: &str = "SP_INGEST_POLL_MAX_SECONDS";
+/// Local stage only: a file naming where the Store process kills itself (crash tests,
+/// `storage::crash`).
+pub const CRASH_FILE: &str = "SP_INGEST_CRASH_FILE";
 
 /// Reads an optional whole number of seconds, `default` when unset.
 pub fn seconds(name: &str, default: u64) -> Result<u64, Failure> {

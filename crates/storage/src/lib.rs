@@ -8,6 +8,7 @@
 //! - [`SourceCharset`], [`Transcoder`], [`RowCounter`]: the pure parts, usable alone.
 //! - [`StoreError::name`]: the stable [`domain::ErrorName`] the state machine matches on.
 
+pub mod crash;
 pub mod error;
 pub mod fetch;
 pub mod handler;

@@ -6,6 +6,7 @@ use pipeline::settings;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let env = pipeline::FunctionEnv::load().await;
+    storage::crash::arm_from_env(&std::env::var(settings::STAGE).unwrap_or_default());
     let bucket = settings::required(settings::RAW_BUCKET)?;
     let kms_key_id = settings::required(settings::KMS_KEY_ID)?;
     let s3 = pipeline::s3_client(&env.aws);

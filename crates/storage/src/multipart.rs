@@ -23,8 +23,11 @@
 //! CRC32 rather than CRC32C because it is the SDK's default and moto computes CRC32C as
 //! CRC32 unless an optional Python package is installed, which fails GET validation.
 //!
-//! A Lambda killed mid-upload cannot abort: the bucket needs lifecycle rules
-//! `AbortIncompleteMultipartUpload` and an expiry on the staging prefix (infra's job).
+//! A Lambda killed mid-upload cannot abort. Its staging key sits under
+//! `_staging/<target key>/`, so the next Store of the same key finds what it left (an
+//! open upload, a completed staging object) and removes it first ([`clean_staging`]); the
+//! bucket's lifecycle rules (`AbortIncompleteMultipartUpload`, an expiry on `_staging/`)
+//! catch whatever no Store comes back for.
 
 use std::collections::BTreeMap;
 
@@ -372,6 +375,81 @@ pub(crate) async fn copy_into_place(
         return Err(error);
     }
     Ok(parts)
+}
+
+/// Removes what earlier, killed attempts left under `prefix` (one target key's staging
+/// area): open multipart uploads are aborted, staging objects deleted. Best effort: a
+/// failure is logged, the lifecycle rules expire leftovers anyway. One Store per key runs
+/// at a time (one Map item per request), so nothing here belongs to a live attempt.
+pub(crate) async fn clean_staging(s3: &Client, bucket: &str, prefix: &str) {
+    let mut cleaned = 0usize;
+    match s3
+        .list_multipart_uploads()
+        .bucket(bucket)
+        .prefix(prefix)
+        .send()
+        .await
+    {
+        Ok(listed) => {
+            for upload in listed.uploads() {
+                let (Some(key), Some(upload_id)) = (upload.key(), upload.upload_id()) else {
+                    continue;
+                };
+                match s3
+                    .abort_multipart_upload()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(upload_id)
+                    .send()
+                    .await
+                {
+                    Ok(_) => cleaned += 1,
+                    Err(error) => log_cleanup_failure(StoreError::s3(
+                        "AbortMultipartUpload",
+                        bucket,
+                        key,
+                        error,
+                    )),
+                }
+            }
+        }
+        Err(error) => log_cleanup_failure(StoreError::s3(
+            "ListMultipartUploads",
+            bucket,
+            prefix,
+            error,
+        )),
+    }
+    match s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .send()
+        .await
+    {
+        Ok(listed) => {
+            for key in listed.contents().iter().filter_map(|o| o.key()) {
+                delete_staging(s3, bucket, key).await;
+                cleaned += 1;
+            }
+        }
+        Err(error) => log_cleanup_failure(StoreError::s3("ListObjectsV2", bucket, prefix, error)),
+    }
+    if cleaned > 0 {
+        tracing::warn!(
+            bucket,
+            prefix,
+            cleaned,
+            "removed what an earlier, interrupted Store left behind"
+        );
+    }
+}
+
+fn log_cleanup_failure(error: StoreError) {
+    tracing::warn!(
+        error = &error as &dyn std::error::Error,
+        "could not clean the staging area; the bucket's lifecycle rules will"
+    );
 }
 
 /// Deletes a staging object; a failure is logged (the staging prefix expires anyway).

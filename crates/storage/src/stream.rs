@@ -18,6 +18,7 @@ use domain::DocumentFormat;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use crate::crash::{self, CrashPoint};
 use crate::error::StoreError;
 use crate::multipart::{self, MultipartUpload, ObjectSpec};
 use crate::transcode::{RowCounter, SourceCharset, Transcoder};
@@ -151,12 +152,10 @@ pub async fn store_document(
     options: &StoreOptions,
 ) -> Result<StoredObject, StoreError> {
     options.validate()?;
-    let staging_key = format!(
-        "{}{}/{}",
-        options.staging_prefix,
-        uuid::Uuid::new_v4(),
-        target.key
-    );
+    // One staging area per target key, so the next attempt finds what a killed one left.
+    let staging_area = format!("{}{}/", options.staging_prefix, target.key);
+    multipart::clean_staging(s3, &target.bucket, &staging_area).await;
+    let staging_key = format!("{staging_area}{}", uuid::Uuid::new_v4());
     // The staging object says what it is for, should a crash leave it behind.
     let staging_metadata = BTreeMap::from([("staging-for".to_owned(), target.key.clone())]);
     let staging = ObjectSpec {
@@ -223,6 +222,7 @@ pub async fn store_document(
                 upload.abort().await;
                 return Err(error);
             }
+            crash::point(CrashPoint::AfterComplete);
             let parts = upload.parts();
             let copied = multipart::copy_into_place(
                 s3,
@@ -233,6 +233,9 @@ pub async fn store_document(
                 options.max_parts_in_flight,
             )
             .await;
+            if copied.is_ok() {
+                crash::point(CrashPoint::AfterCopy);
+            }
             multipart::delete_staging(s3, &target.bucket, &staging_key).await;
             copied?;
             parts
@@ -336,6 +339,7 @@ async fn read_and_upload(
                 });
             }
             open.upload(part).await?;
+            crash::point(CrashPoint::MidUpload);
         }
         if read == 0 {
             break;
