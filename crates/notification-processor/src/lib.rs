@@ -5,8 +5,10 @@
 //! asked for (schedules, other tools of the same seller), and in any order relative to the
 //! state machine storing its task token (api-facts.md §8 pitfall 11;
 //! <https://github.com/amzn/selling-partner-api-models/issues/2616>). So each message is:
-//! dropped if its notificationId was handled; recorded and acknowledged if its report is
-//! unknown; otherwise its status is written with the forward-only transition rule and,
+//! recorded and acknowledged, nothing else, when it was sent to another application (the
+//! queue's policy lets Amazon's publisher in for every app, so only the notification's
+//! `applicationId` says it is ours); dropped if its notificationId was handled; recorded
+//! and acknowledged if its report is unknown; otherwise its status is written with the forward-only transition rule and,
 //! if a task token is waiting and this write came second, the task result is sent.
 //! A message is reported as a batch item failure only when an AWS call failed (it will
 //! come back) or it cannot be parsed (after the queue's receive limit it moves to the
@@ -33,18 +35,31 @@ pub enum Handled {
     Unsolicited,
     /// A notification type this pipeline does not ingest yet.
     Ignored,
+    /// Sent to another application; recorded for operators, not acted on.
+    Foreign,
 }
 
 /// The function and the clients it keeps between invocations.
 pub struct NotificationProcessor {
     table: MetadataTable,
     sfn: aws_sdk_sfn::Client,
+    application_id: Option<String>,
 }
 
 impl NotificationProcessor {
-    /// The function with its clients.
-    pub fn new(table: MetadataTable, sfn: aws_sdk_sfn::Client) -> Self {
-        NotificationProcessor { table, sfn }
+    /// The function with its clients, accepting notifications of `application_id` (the
+    /// SP-API application, `amzn1.sp.solution.…` / `amzn1.sellerapps.app.…`) only; every
+    /// application's when `None`.
+    pub fn new(
+        table: MetadataTable,
+        sfn: aws_sdk_sfn::Client,
+        application_id: Option<String>,
+    ) -> Self {
+        NotificationProcessor {
+            table,
+            sfn,
+            application_id,
+        }
     }
 
     /// Handles a batch; the response lists only the messages to deliver again.
@@ -81,6 +96,23 @@ impl NotificationProcessor {
             Notification::DataKioskQueryProcessingFinished(_) => return Ok(Handled::Ignored),
         };
         let notification_id = &report.metadata.notification_id;
+        let sent_to = &report.metadata.application_id;
+        if self
+            .application_id
+            .as_ref()
+            .is_some_and(|ours| ours != sent_to)
+        {
+            tracing::warn!(%notification_id, application_id = %sent_to, "notification for another application; recorded, not acted on");
+            self.table
+                .record_foreign(
+                    notification_id,
+                    sent_to,
+                    &report.payload.report_id,
+                    Utc::now(),
+                )
+                .await?;
+            return Ok(Handled::Foreign);
+        }
         if self.table.notification_seen(notification_id).await? {
             return Ok(Handled::Duplicate);
         }
@@ -237,7 +269,11 @@ mod tests {
             mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, dynamodb),
             "metadata",
         );
-        NotificationProcessor::new(table, mock_client!(aws_sdk_sfn, RuleMode::MatchAny, sfn))
+        NotificationProcessor::new(
+            table,
+            mock_client!(aws_sdk_sfn, RuleMode::MatchAny, sfn),
+            Some("amzn1.sellerapps.app.x".to_owned()),
+        )
     }
 
     fn sent() -> Rule {
@@ -269,6 +305,31 @@ mod tests {
         );
         assert_eq!(sent.num_calls(), 1);
         assert_eq!(puts.num_calls(), 1, "the notification id is remembered");
+    }
+
+    #[tokio::test]
+    async fn a_notification_for_another_application_is_recorded_and_nothing_else() {
+        let (lookups, updates, sent) = (lookups(false, true), updates(true), sent());
+        let foreign = mock!(aws_sdk_dynamodb::Client::put_item)
+            .match_requests(|r| {
+                r.item()
+                    .and_then(|i| i.get("pk"))
+                    .and_then(|v| v.as_s().ok())
+                    .is_some_and(|pk| pk == "foreign#n-1")
+                    && r.item()
+                        .is_some_and(|i| i.contains_key(pipeline::metadata::EXPIRES_AT))
+            })
+            .then_output(|| PutItemOutput::builder().build());
+        let processor = processor_with(&[&lookups, &foreign, &updates], &[&sent]);
+        let other =
+            notification("DONE").replace("amzn1.sellerapps.app.x", "amzn1.sellerapps.app.other");
+        assert_eq!(handled(&processor, &other).await.unwrap(), Handled::Foreign);
+        assert_eq!(foreign.num_calls(), 1);
+        assert_eq!(
+            (updates.num_calls(), sent.num_calls(), lookups.num_calls()),
+            (0, 0, 0),
+            "no status written, no task resumed"
+        );
     }
 
     #[tokio::test]

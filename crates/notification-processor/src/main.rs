@@ -9,6 +9,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let function = notification_processor::NotificationProcessor::new(
         env.metadata_table()?,
         env.step_functions(),
+        pipeline::settings::optional(pipeline::settings::APPLICATION_ID),
     );
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {

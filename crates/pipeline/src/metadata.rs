@@ -16,6 +16,7 @@
 //! | `report#<selling partner>#<reportId>` | the request key of a report we created |
 //! | `notification#<notificationId>` | a notification already handled (expires after 30 days: `expiresAt`, the table's TTL attribute) |
 //! | `unsolicited#<selling partner>#<reportId>` | a notification for a report nobody here asked for (expires likewise) |
+//! | `foreign#<notificationId>` | a notification sent to another SP-API application (expires likewise) |
 
 use std::collections::HashMap;
 
@@ -573,6 +574,29 @@ impl MetadataTable {
             .await
             .map(drop)
             .map_err(|e| aws_failure("recording the notification id", e))
+    }
+
+    /// Records a notification sent to another SP-API application (kept for operators: a
+    /// shared queue, or a subscription pointing at the wrong destination).
+    pub async fn record_foreign(
+        &self,
+        notification_id: &str,
+        application_id: &str,
+        report_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Failure> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("foreign#{notification_id}")))
+            .item("applicationId", s(application_id))
+            .item("reportId", s(report_id))
+            .item("receivedAt", timestamp(now))
+            .item(EXPIRES_AT, expires(now))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws_failure("recording a notification of another application", e))
     }
 
     /// Records a notification about a report nobody here created (kept for operators).

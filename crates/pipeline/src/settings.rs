@@ -18,6 +18,9 @@ pub const KMS_KEY_ID: &str = "SP_INGEST_KMS_KEY_ID";
 pub const POLL_BASE_SECONDS: &str = "SP_INGEST_POLL_BASE_SECONDS";
 /// Longest wait of the polling fallback, seconds.
 pub const POLL_MAX_SECONDS: &str = "SP_INGEST_POLL_MAX_SECONDS";
+/// The SP-API application whose notifications this stack acts on; others are recorded
+/// and ignored. Unset: every application's (the local stack's simulator makes its id up).
+pub const APPLICATION_ID: &str = "SP_INGEST_APPLICATION_ID";
 /// Local stage only: a file naming where the Store process kills itself (crash tests,
 /// `storage::crash`).
 pub const CRASH_FILE: &str = "SP_INGEST_CRASH_FILE";
@@ -32,6 +35,13 @@ pub fn seconds(name: &str, default: u64) -> Result<u64, Failure> {
             ))
         }),
     }
+}
+
+/// Reads an optional environment variable; unset and blank are `None`.
+pub fn optional(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .filter(|value| !value.trim().is_empty())
 }
 
 /// Reads a required environment variable.
