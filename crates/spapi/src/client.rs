@@ -427,7 +427,8 @@ impl SpApiClient {
                     continue;
                 }
                 NextStep::BackOff | NextStep::RenewToken | NextStep::Fail => {
-                    return Err(failure(op, status, attempt, request_id, errors));
+                    let fresh = token.expires_at() - Utc::now() > FRESH_TOKEN_LEFT;
+                    return Err(failure(op, status, attempt, request_id, errors, fresh));
                 }
             }
         }
@@ -456,13 +457,20 @@ fn next_step(status: StatusCode, errors: &ApiErrors) -> NextStep {
     }
 }
 
-/// The error for a non-2xx answer the client gives up on.
+/// An access token with more than this left was minted minutes ago (LWA's live an hour):
+/// Amazon calling it expired means something else is wrong, and a new one will not help.
+const FRESH_TOKEN_LEFT: chrono::TimeDelta = chrono::TimeDelta::minutes(55);
+
+/// The error for a non-2xx answer the client gives up on. `fresh_token`: the access
+/// token sent was minted minutes ago, so "expired" is not the real reason — it is
+/// `Unauthorized`, which no re-authentication loops on.
 fn failure(
     op: Operation,
     status: StatusCode,
     attempts: u32,
     request_id: RequestId,
     errors: ApiErrors,
+    fresh_token: bool,
 ) -> Error {
     let operation = op.name();
     match status {
@@ -479,7 +487,9 @@ fn failure(
             request_id,
             errors,
         },
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN if errors.says_token_expired() => {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+            if errors.says_token_expired() && !fresh_token =>
+        {
             Error::TokenExpired {
                 operation,
                 request_id,
@@ -667,10 +677,30 @@ mod tests {
                 5,
                 RequestId(Some("rid".to_owned())),
                 errors,
+                false,
             );
             assert_eq!(error.name(), name, "{status}: {error}");
             assert_eq!(error.request_id(), Some("rid"), "{status}: {error}");
         }
+    }
+
+    #[test]
+    fn a_fresh_token_refused_as_expired_is_unauthorized_so_no_reauthentication_loops() {
+        let expired = ApiErrors::from_body(
+            br#"{"errors":[{"code":"Unauthorized","message":"The access token you provided has expired."}]}"#,
+        );
+        let error = |fresh| {
+            failure(
+                Operation::CreateReport,
+                StatusCode::FORBIDDEN,
+                1,
+                RequestId(None),
+                expired.clone(),
+                fresh,
+            )
+        };
+        assert_eq!(error(false).name(), domain::ErrorName::TokenExpired);
+        assert_eq!(error(true).name(), domain::ErrorName::Unauthorized);
     }
 
     #[test]

@@ -342,7 +342,13 @@ async fn concurrent_calls_share_one_token() {
 
 #[tokio::test]
 async fn given_token_client_fails_with_token_expired_after_expiry() {
-    let sim = start(Scenario::default()).await;
+    // Tokens of ten minutes: one Amazon calls expired may well be (a fresh one, minted
+    // minutes ago, would be Unauthorized: see the next test).
+    let sim = start(Scenario {
+        token_ttl_secs: 600,
+        ..Scenario::default()
+    })
+    .await;
     let http = spapi::build_http_client(Default::default()).unwrap();
     let endpoints = endpoints(&sim);
     // What the `auth` Lambda does, and what the other Lambdas receive.
@@ -364,6 +370,33 @@ async fn given_token_client_fails_with_token_expired_after_expiry() {
         "Amazon's request id is kept: {error}"
     );
     assert_no_secret(&format!("{error} {error:?}"));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_fresh_token_refused_as_expired_is_unauthorized_and_not_renewed_forever() {
+    let sim = start(Scenario::default()).await;
+    let http = spapi::build_http_client(Default::default()).unwrap();
+    let endpoints = endpoints(&sim);
+    let lwa = LwaClient::new(http.clone(), endpoints.lwa_token.clone(), app());
+    let token = lwa.refresh_token_grant(&seller()).await.unwrap();
+    let client = SpApiClient::builder(endpoints)
+        .http_client(http)
+        .retry_policy(fast_retries(5))
+        .build()
+        .unwrap()
+        .with_access_token(token);
+    let created = client.create_report(&orders(US)).await.unwrap();
+    // An hour-long token minted a moment ago, refused as expired: a new one would be
+    // refused the same way (a missing role, a revoked grant), so the state machine must
+    // not re-authenticate in a loop.
+    sim.expire_tokens();
+    let error = client.get_report(&created.report_id).await.unwrap_err();
+    assert_eq!(error.name(), ErrorName::Unauthorized, "{error}");
+    assert!(
+        error.to_string().contains("has expired"),
+        "Amazon's words are kept: {error}"
+    );
     sim.shutdown().await;
 }
 
