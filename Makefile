@@ -11,7 +11,7 @@ export SP_INGEST_MOTO_SERVER := $(VENV)/bin/moto_server
 export SP_INGEST_CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint demo asl hakari
+.PHONY: help setup test lint demo asl reliability hakari
 
 help: ## List the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -39,6 +39,9 @@ demo: setup ## Run the whole pipeline locally (moto, the real Lambdas and state 
 
 asl: ## Rewrite statemachines/*.asl.json from crates/contract/src/asl (commit the result).
 	SP_INGEST_WRITE_ASL=1 cargo test --quiet -p contract --lib committed_definitions
+
+reliability: setup ## Rerun the end-to-end scenarios and rewrite docs/reliability.md from what they observed (commit the result).
+	SP_INGEST_WRITE_RELIABILITY=1 cargo test -p end-to-end --test pipeline
 
 hakari: ## After changing dependencies: regenerate crates/workspace-hack (one feature set for every build; commit the result).
 	cargo install --quiet --locked --root .tools cargo-hakari --version 0.9.39

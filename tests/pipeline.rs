@@ -75,6 +75,231 @@ struct World {
 
 type Scenario_ = for<'a> fn(&'a World) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + 'a>>;
 
+/// Every scenario: its name, what a user expects of it (for `docs/reliability.md`), and
+/// the test. Order matters only for the last one, which scans what the others left.
+const SCENARIOS: &[(&str, &str, Scenario_)] = &[
+    (
+        "happy_path_stores_exactly_the_bytes_amazon_served",
+        "one object, SSE-KMS, whose SHA-256, bytes and rows are those of the document the simulator served",
+        |w| Box::pin(happy_path(w)),
+    ),
+    (
+        "japanese_cp932_report_lands_as_utf8",
+        "a CP932 flat file lands as UTF-8 Japanese text with `source-charset: Cp932`",
+        |w| Box::pin(japanese_report(w)),
+    ),
+    (
+        "rerun_of_a_landed_window_requests_nothing_and_keeps_one_object",
+        "a second run over a landed window plans nothing, calls no createReport, leaves one object; the same execution name is refused",
+        |w| Box::pin(rerun_same_window(w)),
+    ),
+    (
+        "notification_before_token_registered_resumes_at_once",
+        "a DONE notification that arrived before anyone waited resumes the next run at once (no timeout) with the same report",
+        |w| Box::pin(notification_before_token(w)),
+    ),
+    (
+        "duplicate_and_unsolicited_notifications_give_one_object",
+        "duplicated and re-sent notifications give one object; unsolicited reports are recorded and acknowledged, none fails",
+        |w| Box::pin(duplicates_and_unsolicited(w)),
+    ),
+    (
+        "lost_notification_falls_back_to_polling",
+        "no notification: the wait times out, polling finds DONE, the report lands",
+        |w| Box::pin(lost_notification(w)),
+    ),
+    (
+        "fatal_report_fails_the_run_with_its_reason_and_no_object",
+        "FATAL: the run ends `ReportFatal` with Amazon's reason, recorded, no object",
+        |w| Box::pin(fatal_report(w)),
+    ),
+    (
+        "cancelled_report_is_recorded_as_no_data",
+        "CANCELLED: recorded NO_DATA, the run succeeds, no object",
+        |w| Box::pin(cancelled_report(w)),
+    ),
+    (
+        "expired_document_url_is_fetched_again",
+        "an expired document URL: one fresh URL, one download, the report lands",
+        |w| Box::pin(expired_url(w)),
+    ),
+    (
+        "truncated_gzip_is_retried_without_a_partial_object",
+        "a cut-off gzip body: downloaded again, no partial object, no open multipart upload",
+        |w| Box::pin(truncated_download(w)),
+    ),
+    (
+        "throttled_create_report_still_completes",
+        "two 429s on createReport: backed off, the report lands",
+        |w| Box::pin(throttled_create(w)),
+    ),
+    (
+        "one_revoked_account_fails_alone_and_the_others_land",
+        "one of three accounts revoked (`Unauthorized`): recorded FAILED without a secret, the two others land, the run ends `ReportsFailed` naming it",
+        |w| Box::pin(revoked_account_fails_alone(w)),
+    ),
+    (
+        "a_failed_window_is_caught_up_and_landed_ones_are_not_requested_again",
+        "three runs over three trailing windows: 3, 1 (FATAL), then 1 new + the FATAL window again with a new report; five windows, one object each",
+        |w| Box::pin(catch_up(w)),
+    ),
+    (
+        "a_forced_refresh_replaces_the_landed_object_with_the_new_report",
+        "`--refresh` of a landed window: one new report, the same object key, still one object, naming the new report",
+        |w| Box::pin(forced_refresh(w)),
+    ),
+    (
+        "a_report_stuck_past_its_patience_is_cancelled_and_requested_again",
+        "IN_QUEUE past the patience: cancelled, recorded `ReportStuck`; the rerun lands a new report",
+        |w| Box::pin(stuck_report(w)),
+    ),
+    (
+        "a_report_amazon_no_longer_has_is_requested_anew_in_the_same_run",
+        "getReport 404 for the request's report (`ReportGone`): the same run creates a new one and lands it",
+        |w| Box::pin(gone_report(w)),
+    ),
+    (
+        "a_store_killed_at_any_point_leaves_no_partial_object_and_the_rerun_cleans_up",
+        "Store dies mid-upload / after CompleteMultipartUpload / after the copy: no partial or second object; the rerun removes the leftovers and lands one object",
+        |w| Box::pin(killed_store(w)),
+    ),
+    (
+        "a_config_pushed_between_runs_reaches_the_warm_functions",
+        "a config with other endpoints, a new account and a new report, pushed between runs on warm functions, is the one the next run uses",
+        |w| Box::pin(config_pushed_between_runs(w)),
+    ),
+    (
+        "no_secret_in_any_history_item_log_or_dead_letter",
+        "no client secret, refresh token, `Atza|`/`Atzr|` token or `X-Amz-Signature` in any execution history, metadata item, dead letter or function log",
+        |w| Box::pin(no_secret_anywhere(w)),
+    ),
+];
+
+/// Faults proven by the crates' own tests (named so the document lists them too).
+const CRATE_TESTS: &[(&str, &str, &str)] = &[
+    (
+        "SendTaskSuccess fails once",
+        "the claim is given back; the redelivered notification sends the result",
+        "crates/notification-processor/src/lib.rs `a_failed_send_gives_the_claim_back_and_the_redelivery_resumes_the_task`; crates/pipeline/tests/on_moto.rs `a_claim_given_back_after_a_failed_send_is_won_again_but_never_twice`",
+    ),
+    (
+        "notification before the index write",
+        "the report id and its `report#` index are one transaction: no notification finds one without the other",
+        "crates/pipeline/src/metadata.rs (TransactWriteItems), crates/pipeline/tests/on_moto.rs `second_claim_of_a_request_reuses_its_report`",
+    ),
+    (
+        "a superseded report's late notification",
+        "ignored: a status is recorded only for the request's current report",
+        "crates/pipeline/tests/on_moto.rs `a_superseded_report_is_given_up_once_and_its_late_notifications_change_nothing`",
+    ),
+    (
+        "a download reset mid-body",
+        "resumed with `Range` from the last byte received: served ≤ 1.1× the document (a restart serves 1.5×)",
+        "crates/storage/tests/storage.rs `a_download_reset_mid_body_resumes_from_the_last_byte_received`",
+    ),
+    (
+        "a deadline almost spent",
+        "Store stops before it (a stalled read too), `DeadlineExceeded`, upload aborted, nothing staged",
+        "crates/storage/tests/storage.rs `a_deadline_reached_mid_upload_aborts_it_and_stores_nothing`; crates/storage/src/handler.rs `store_stops_a_tenth_of_its_time_early_and_at_most_a_minute`",
+    ),
+    (
+        "a permanent 403 \"token expired\" on a fresh token",
+        "`Unauthorized`, so the re-authentication loop ends",
+        "crates/spapi/tests/against_simulator.rs `a_fresh_token_refused_as_expired_is_unauthorized_and_not_renewed_forever`",
+    ),
+    (
+        "a stuck report's history",
+        "at most 42 polls (≈ 380 history events) over a 6 h patience",
+        "crates/data-processor/src/lib.rs `a_stuck_report_costs_a_bounded_number_of_polls`",
+    ),
+    (
+        "a notification for another application",
+        "recorded `foreign#…`, nothing else",
+        "crates/notification-processor/src/lib.rs `a_notification_for_another_application_is_recorded_and_nothing_else`",
+    ),
+    (
+        "an EU Cp1252 flat file without a charset",
+        "sniffed and decoded as Cp1252, the replacement count in the output and the summary",
+        "crates/storage/src/transcode.rs `an_unlabelled_eu_flat_file_is_read_as_cp1252_unless_it_is_utf8`",
+    ),
+    (
+        "a malformed secret",
+        "`ConfigInvalid` naming the fields, never echoing the value",
+        "crates/auth/src/lib.rs `secret_problems_name_the_field_and_never_the_values`",
+    ),
+    (
+        "unparsable SQS messages",
+        "batch item failures (to the dead-letter queue after the receive limit), the rest of the batch handled",
+        "crates/notification-processor/src/lib.rs `only_unparsable_or_failed_messages_come_back_in_the_batch`",
+    ),
+];
+
+/// One scenario's result, for the document.
+struct Observed {
+    name: &'static str,
+    expected: &'static str,
+    took: f64,
+    failure: Option<String>,
+}
+
+const RELIABILITY_DOC: &str = "docs/reliability.md";
+
+/// Writes `docs/reliability.md` from this run (`SP_INGEST_WRITE_RELIABILITY=1`, `make
+/// reliability`, after a full run only); otherwise, after a full run, checks that the
+/// committed document lists exactly these scenarios, so it cannot go stale.
+fn reliability_doc(observed: &[Observed], full_run: bool) -> anyhow::Result<()> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(RELIABILITY_DOC);
+    if !full_run {
+        return Ok(());
+    }
+    if std::env::var_os("SP_INGEST_WRITE_RELIABILITY").is_some() {
+        let mut text = String::from(
+            "# Reliability: faults and what they leave\n\n\
+             Generated by `make reliability` from the end-to-end run (`tests/pipeline.rs`): each\n\
+             scenario runs the real Lambda binaries and the real state machine on the local stack\n\
+             against the SP-API simulator, and checks what a user cares about — every window\n\
+             STORED, NO_DATA or a named failure in the metadata table, one object per request key,\n\
+             the bytes Amazon served, no secret anywhere. `make test` fails when this list and the\n\
+             scenarios differ.\n\n\
+             | scenario | expected | observed |\n|---|---|---|\n",
+        );
+        for o in observed {
+            let outcome = match &o.failure {
+                None => format!("as expected ({:.1} s)", o.took),
+                Some(failure) => format!("FAILED: {}", failure.replace('|', "/")),
+            };
+            text.push_str(&format!("| `{}` | {} | {outcome} |\n", o.name, o.expected));
+        }
+        text.push_str(
+            "\n## Proven by the crates' own tests\n\n| fault | expected | test |\n|---|---|---|\n",
+        );
+        for (fault, expected, test) in CRATE_TESTS {
+            text.push_str(&format!("| {fault} | {expected} | {test} |\n"));
+        }
+        std::fs::write(&path, text)?;
+        return Ok(());
+    }
+    let committed = std::fs::read_to_string(&path)
+        .with_context(|| format!("{RELIABILITY_DOC} is missing; run `make reliability`"))?;
+    let stale: Vec<&str> = observed
+        .iter()
+        .filter(|o| !committed.contains(&format!("| `{}` | {} |", o.name, o.expected)))
+        .map(|o| o.name)
+        .collect();
+    let listed = committed
+        .lines()
+        .filter(|line| line.starts_with("| `"))
+        .count();
+    anyhow::ensure!(
+        stale.is_empty() && listed == observed.len(),
+        "{RELIABILITY_DOC} is stale (scenarios {stale:?} differ, {listed} listed for {} run); run `make reliability`",
+        observed.len()
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -93,96 +318,34 @@ fn main() -> ExitCode {
             "local pipeline up in {:.1} s",
             started.elapsed().as_secs_f64()
         );
-        let scenarios: Vec<(&str, Scenario_)> = vec![
-            ("happy_path_stores_exactly_the_bytes_amazon_served", |w| {
-                Box::pin(happy_path(w))
-            }),
-            ("japanese_cp932_report_lands_as_utf8", |w| {
-                Box::pin(japanese_report(w))
-            }),
-            (
-                "rerun_of_a_landed_window_requests_nothing_and_keeps_one_object",
-                |w| Box::pin(rerun_same_window(w)),
-            ),
-            (
-                "notification_before_token_registered_resumes_at_once",
-                |w| Box::pin(notification_before_token(w)),
-            ),
-            (
-                "duplicate_and_unsolicited_notifications_give_one_object",
-                |w| Box::pin(duplicates_and_unsolicited(w)),
-            ),
-            ("lost_notification_falls_back_to_polling", |w| {
-                Box::pin(lost_notification(w))
-            }),
-            (
-                "fatal_report_fails_the_run_with_its_reason_and_no_object",
-                |w| Box::pin(fatal_report(w)),
-            ),
-            ("cancelled_report_is_recorded_as_no_data", |w| {
-                Box::pin(cancelled_report(w))
-            }),
-            ("expired_document_url_is_fetched_again", |w| {
-                Box::pin(expired_url(w))
-            }),
-            ("truncated_gzip_is_retried_without_a_partial_object", |w| {
-                Box::pin(truncated_download(w))
-            }),
-            ("throttled_create_report_still_completes", |w| {
-                Box::pin(throttled_create(w))
-            }),
-            ("one_revoked_account_fails_alone_and_the_others_land", |w| {
-                Box::pin(revoked_account_fails_alone(w))
-            }),
-            (
-                "a_failed_window_is_caught_up_and_landed_ones_are_not_requested_again",
-                |w| Box::pin(catch_up(w)),
-            ),
-            (
-                "a_forced_refresh_replaces_the_landed_object_with_the_new_report",
-                |w| Box::pin(forced_refresh(w)),
-            ),
-            (
-                "a_report_stuck_past_its_patience_is_cancelled_and_requested_again",
-                |w| Box::pin(stuck_report(w)),
-            ),
-            (
-                "a_report_amazon_no_longer_has_is_requested_anew_in_the_same_run",
-                |w| Box::pin(gone_report(w)),
-            ),
-            (
-                "a_store_killed_at_any_point_leaves_no_partial_object_and_the_rerun_cleans_up",
-                |w| Box::pin(killed_store(w)),
-            ),
-            (
-                "a_config_pushed_between_runs_reaches_the_warm_functions",
-                |w| Box::pin(config_pushed_between_runs(w)),
-            ),
-            // Last: it scans what every scenario before it left behind.
-            ("no_secret_in_any_history_item_log_or_dead_letter", |w| {
-                Box::pin(no_secret_anywhere(w))
-            }),
-        ];
         let only = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
-        let mut failed = Vec::new();
-        for (name, scenario) in scenarios {
+        let mut observed = Vec::new();
+        for (name, expected, scenario) in SCENARIOS {
             if only.as_deref().is_some_and(|o| !name.contains(o)) {
                 continue;
             }
             let began = Instant::now();
-            match scenario(&world).await {
-                Ok(()) => println!(
-                    "test {name} ... ok ({:.1} s)",
-                    began.elapsed().as_secs_f64()
-                ),
-                Err(error) => {
-                    println!(
-                        "test {name} ... FAILED ({:.1} s)\n    {error:#}",
-                        began.elapsed().as_secs_f64()
-                    );
-                    failed.push(name);
-                }
+            let result = scenario(&world).await;
+            let took = began.elapsed().as_secs_f64();
+            match &result {
+                Ok(()) => println!("test {name} ... ok ({took:.1} s)"),
+                Err(error) => println!("test {name} ... FAILED ({took:.1} s)\n    {error:#}"),
             }
+            observed.push(Observed {
+                name,
+                expected,
+                took,
+                failure: result.err().map(|e| format!("{e:#}")),
+            });
+        }
+        let failed: Vec<&str> = observed
+            .iter()
+            .filter(|o| o.failure.is_some())
+            .map(|o| o.name)
+            .collect();
+        if let Err(error) = reliability_doc(&observed, only.is_none()) {
+            println!("docs/reliability.md: {error:#}");
+            return ExitCode::FAILURE;
         }
         world.sim.shutdown().await;
         world.local.shutdown().await;
