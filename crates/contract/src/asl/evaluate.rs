@@ -49,7 +49,10 @@ pub fn walk_with_plan(definition: &Value, requests: Vec<PlannedRequest>) -> Find
         run_at: at("2026-11-25T06:00:00Z"),
         refresh: false,
     });
-    let context = json!({"Execution": {"Name": "sample-run"}});
+    let context = json!({
+        "Execution": {"Name": "sample-run"},
+        "State": {"Name": "sample-state", "EnteredTime": "2026-11-25T06:10:00Z"}
+    });
     let plan = to_json(&PlanOutput { requests });
     run("", definition, input, &context, &plan, &mut findings);
     findings

@@ -347,7 +347,34 @@ fn one_request() -> States {
             json!({"item.$": "$.item", "reportId.$": "$.created.reportId", "failure.$": "$.failure"}),
         )
         .output_path("$.Payload")
+        .catch(&["States.ALL"], "$.unrecorded", "FailedUnrecorded")
         .end(),
+    );
+    // Even recording the failure failed (the table unreachable after the retries): the
+    // request still ends with a FAILED result, so the run's summary counts it and the
+    // other requests finish; the next run's catch-up finds the window not landed.
+    states.add(
+        "FailedUnrecorded",
+        Pass {
+            comment: Some("The request's FAILED result, built here because RecordFailed could not write it.".into()),
+            input_path: None,
+            result: None,
+            parameters: Some(json!({
+                "report.$": "$.item.report",
+                "account.$": "$.item.request.account",
+                "reportType.$": "$.item.request.reportType",
+                "marketplaceIds.$": "$.item.request.marketplaceIds",
+                "dataDate.$": "$.item.request.window.start",
+                "key.$": "$.item.key",
+                "reportId.$": "$.created.reportId",
+                "outcome": "FAILED",
+                "error.$": "$.failure.Error",
+                "cause": "the failure could not be recorded in the metadata table either; see this execution's history",
+                "recordedAt.$": "$$.State.EnteredTime"
+            })),
+            result_path: None,
+            transition: Transition::end(),
+        },
     );
     states
 }
