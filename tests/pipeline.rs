@@ -30,7 +30,7 @@ const US: &str = "ATVPDKIKX0DER";
 /// Accounts of their own (name, selling partner, refresh token, report) for the
 /// scenarios that request many reports, so Amazon's createReport burst (15 per selling
 /// partner) is not shared with the others.
-const OWN_SELLERS: [(&str, &str, &str, &str); 5] = [
+const OWN_SELLERS: [(&str, &str, &str, &str); 6] = [
     (
         "catching-up",
         "A2CATCHUPSELLER",
@@ -60,6 +60,12 @@ const OWN_SELLERS: [(&str, &str, &str, &str); 5] = [
         "A2CRASHSELLER",
         "Atzr|crash-seller",
         "orders-crash",
+    ),
+    (
+        "expiring",
+        "A2EXPIRESELLER",
+        "Atzr|expire-seller",
+        "orders-expiring",
     ),
 ];
 
@@ -162,6 +168,11 @@ const SCENARIOS: &[(&str, &str, Scenario_)] = &[
         "a_store_killed_at_any_point_leaves_no_partial_object_and_the_rerun_cleans_up",
         "Store dies mid-upload / after CompleteMultipartUpload / after the copy: no partial or second object; the rerun removes the leftovers and lands one object",
         |w| Box::pin(killed_store(w)),
+    ),
+    (
+        "tokens_that_expire_mid_request_are_renewed_and_the_report_lands",
+        "access tokens of 2 s: the token Authenticate sealed has expired by Store (notification path) and by PollStatus (lost notification); each re-authenticates and the report lands",
+        |w| Box::pin(expiring_tokens(w)),
     ),
     (
         "a_config_pushed_between_runs_reaches_the_warm_functions",
@@ -424,6 +435,7 @@ impl World {
             r.await_timeout_secs = 1;
         });
         tweak(&mut file, "orders-gone", |r| r.await_timeout_secs = 2);
+        tweak(&mut file, "orders-expiring", |r| r.await_timeout_secs = 4);
         // An account whose refresh token the seller revoked: LWA answers invalid_grant.
         // It is subscribed to nothing (subscribing needs a working token).
         let subscribed = file.clone();
@@ -489,6 +501,29 @@ impl World {
             .stage()
             .run(&request, Duration::from_secs(300), |_, _| {})
             .await
+    }
+
+    /// Runs `report` for the day before `day`; the outcome and every state it entered.
+    async fn run_states(
+        &self,
+        report: &str,
+        day: u32,
+    ) -> (anyhow::Result<RunOutcome>, Vec<String>) {
+        let request = RunRequest {
+            reports: vec![report.to_owned()],
+            run_at: run_at(day),
+            attempt: None,
+            refresh: false,
+        };
+        let mut states = Vec::new();
+        let outcome = self
+            .local
+            .stage()
+            .run(&request, Duration::from_secs(300), |_, state| {
+                states.push(state.to_owned())
+            })
+            .await;
+        (outcome, states)
     }
 
     /// The request for the latest window of `report`'s first account and marketplace.
@@ -1308,6 +1343,40 @@ async fn killed_store(w: &World) -> anyhow::Result<()> {
             "{at}: the rerun left the staging area as it was"
         );
     }
+    Ok(())
+}
+
+/// Access tokens that live 2 s against reports that take 3 s: the sealed token has
+/// expired when Store (or, without a notification, PollStatus) needs it; the state
+/// machine authenticates again and runs the step again, and the report lands.
+async fn expiring_tokens(w: &World) -> anyhow::Result<()> {
+    let report = "orders-expiring";
+    let slow = |lose_notification| {
+        let mut scenario = fast(vec![ReportRule {
+            in_queue_ms: Some(1500),
+            in_progress_ms: Some(1500),
+            lose_notification,
+            ..rule(ORDERS)
+        }]);
+        scenario.token_ttl_secs = 2;
+        scenario
+    };
+    let mut checked = Vec::new();
+    for (day, lose, renewed_for) in [
+        (55, false, "ReauthenticateForStore"),
+        (56, true, "ReauthenticateForPollStatus"),
+    ] {
+        w.sim.set_scenario(slow(lose));
+        let (outcome, states) = w.run_states(report, day).await;
+        w.sim.set_scenario(fast(vec![]));
+        let outcome = outcome?;
+        w.assert_stored(&outcome).await?;
+        checked.push((renewed_for, states.iter().any(|s| s == renewed_for)));
+    }
+    ensure!(
+        checked.iter().all(|(_, renewed)| *renewed),
+        "re-authentications seen: {checked:?}"
+    );
     Ok(())
 }
 

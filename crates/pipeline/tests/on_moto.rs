@@ -190,6 +190,28 @@ async fn a_superseded_report_is_given_up_once_and_its_late_notifications_change_
 }
 
 #[tokio::test]
+async fn an_expired_window_is_recorded_once_and_planning_sees_it_expired() {
+    let stack = stack().await;
+    let table = table(&stack).await;
+    let item = planned(22);
+    table
+        .record_expired(&item, "before the lookback limit", Utc::now())
+        .await
+        .unwrap();
+    let previous = table
+        .previous(std::slice::from_ref(&item.key))
+        .await
+        .unwrap();
+    assert_eq!(previous[&item.key].ended, Some(domain::Ended::Expired));
+    let record = table.request(&item.key).await.unwrap().unwrap();
+    assert_eq!(
+        record.account, "acme",
+        "the window is described for operators"
+    );
+    assert!(record.report_id.is_none());
+}
+
+#[tokio::test]
 async fn notification_before_token_is_sent_when_the_token_arrives() {
     let stack = stack().await;
     let table = table(&stack).await;
