@@ -239,6 +239,21 @@ const CRATE_TESTS: &[(&str, &str, &str)] = &[
         "crates/auth/src/lib.rs `secret_problems_name_the_field_and_never_the_values`",
     ),
     (
+        "DONE without a document id",
+        "a notification saying so is refused naming the field (back to the queue, then the dead-letter queue); PollStatus answers `ReportGone`, so the report is replaced once",
+        "crates/domain/src/notification.rs `done_without_a_document_id_is_refused_naming_the_field`; crates/data-processor/src/lib.rs",
+    ),
+    (
+        "FATAL without an error document",
+        "recorded FATAL with the common causes instead of Amazon's reason",
+        "crates/data-processor/src/lib.rs `reason_comes_from_error_details_or_the_text`",
+    ),
+    (
+        "an expired window",
+        "recorded EXPIRED once; planning never requests it",
+        "crates/domain/src/plan.rs `windows_beyond_the_lookback_are_expired_once_and_never_requested`; crates/pipeline/tests/on_moto.rs `an_expired_window_is_recorded_once_and_planning_sees_it_expired`",
+    ),
+    (
         "unparsable SQS messages",
         "batch item failures (to the dead-letter queue after the receive limit), the rest of the batch handled",
         "crates/notification-processor/src/lib.rs `only_unparsable_or_failed_messages_come_back_in_the_batch`",

@@ -261,6 +261,19 @@ pub fn parse_notification(body: &str) -> Result<Notification, NotificationError>
     match raw.notification_type.as_str() {
         REPORT_PROCESSING_FINISHED => {
             let payload: RawReportPayload = parse_at(payload, "payload")?;
+            let report = &payload.report_processing_finished_notification;
+            // DONE means a document is ready; without its id there is nothing to fetch,
+            // and acting on it would send the waiting task a result it cannot use. The
+            // message goes back (then to the dead-letter queue); polling finds the report.
+            if report.processing_status == ProcessingStatus::Done
+                && report.report_document_id.is_none()
+            {
+                return Err(NotificationError::Field {
+                    path: "payload.reportProcessingFinishedNotification.reportDocumentId"
+                        .to_owned(),
+                    problem: "missing although processingStatus is DONE".to_owned(),
+                });
+            }
             Ok(Notification::ReportProcessingFinished(
                 raw.wrap(payload.report_processing_finished_notification),
             ))
@@ -278,6 +291,21 @@ pub fn parse_notification(body: &str) -> Result<Notification, NotificationError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn done_without_a_document_id_is_refused_naming_the_field() {
+        let body = REPORT_EXAMPLE
+            .replace(
+                r#""reportDocumentId": "amzn1.tortuga.3.edbcd0d8-3434-8222-1234-52ad8ade1208.REP4567URI9BMZ""#,
+                r#""reportDocumentId": null"#,
+            )
+            .replace(r#""CANCELLED""#, r#""DONE""#);
+        let error = parse_notification(&body).unwrap_err();
+        assert_eq!(
+            error.field(),
+            Some("payload.reportProcessingFinishedNotification.reportDocumentId")
+        );
+    }
 
     /// The schema's own first example, verbatim.
     const REPORT_EXAMPLE: &str = r#"{
