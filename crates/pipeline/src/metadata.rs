@@ -563,17 +563,35 @@ impl MetadataTable {
         report_id: &str,
         now: DateTime<Utc>,
     ) -> Result<(), Failure> {
-        self.client
+        self.put_expiring(
+            format!("notification#{notification_id}"),
+            [("reportId", s(report_id))],
+            now,
+            "recording the notification id",
+        )
+        .await
+    }
+
+    /// Writes an item that DynamoDB deletes after the retention period, with when it was
+    /// received.
+    async fn put_expiring<const N: usize>(
+        &self,
+        pk: String,
+        attributes: [(&str, AttributeValue); N],
+        now: DateTime<Utc>,
+        what: &str,
+    ) -> Result<(), Failure> {
+        let mut put = self
+            .client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(format!("notification#{notification_id}")))
-            .item("reportId", s(report_id))
+            .item("pk", s(pk))
             .item("receivedAt", timestamp(now))
-            .item(EXPIRES_AT, expires(now))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| aws_failure("recording the notification id", e))
+            .item(EXPIRES_AT, expires(now));
+        for (name, value) in attributes {
+            put = put.item(name, value);
+        }
+        put.send().await.map(drop).map_err(|e| aws_failure(what, e))
     }
 
     /// Records a notification sent to another SP-API application (kept for operators: a
@@ -585,18 +603,16 @@ impl MetadataTable {
         report_id: &str,
         now: DateTime<Utc>,
     ) -> Result<(), Failure> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(format!("foreign#{notification_id}")))
-            .item("applicationId", s(application_id))
-            .item("reportId", s(report_id))
-            .item("receivedAt", timestamp(now))
-            .item(EXPIRES_AT, expires(now))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| aws_failure("recording a notification of another application", e))
+        self.put_expiring(
+            format!("foreign#{notification_id}"),
+            [
+                ("applicationId", s(application_id)),
+                ("reportId", s(report_id)),
+            ],
+            now,
+            "recording a notification of another application",
+        )
+        .await
     }
 
     /// Records a notification about a report nobody here created (kept for operators).
@@ -608,21 +624,16 @@ impl MetadataTable {
         status: ProcessingStatus,
         now: DateTime<Utc>,
     ) -> Result<(), Failure> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .item(
-                "pk",
-                s(format!("unsolicited#{selling_partner_id}#{report_id}")),
-            )
-            .item("reportType", s(report_type))
-            .item("status", s(status.as_str()))
-            .item("receivedAt", timestamp(now))
-            .item(EXPIRES_AT, expires(now))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| aws_failure("recording an unsolicited notification", e))
+        self.put_expiring(
+            format!("unsolicited#{selling_partner_id}#{report_id}"),
+            [
+                ("reportType", s(report_type)),
+                ("status", s(status.as_str())),
+            ],
+            now,
+            "recording an unsolicited notification",
+        )
+        .await
     }
 
     /// The request key of a report created here, if it is one.

@@ -83,6 +83,15 @@ fn planned(day: u32) -> PlannedRequest {
 
 const SELLER: &str = "A1SIMULATEDSELLER";
 
+/// A request claimed and given `report_id`, as CreateReport leaves it.
+async fn claimed_with_report(table: &MetadataTable, item: &PlannedRequest, report_id: &str) {
+    table.claim(item, Utc::now()).await.unwrap();
+    table
+        .record_report_id(&item.key, SELLER, report_id, Utc::now())
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn second_claim_of_a_request_reuses_its_report() {
     let stack = stack().await;
@@ -125,11 +134,7 @@ async fn a_superseded_report_is_given_up_once_and_its_late_notifications_change_
     let stack = stack().await;
     let table = table(&stack).await;
     let item = planned(20);
-    table.claim(&item, Utc::now()).await.unwrap();
-    table
-        .record_report_id(&item.key, SELLER, "5101", Utc::now())
-        .await
-        .unwrap();
+    claimed_with_report(&table, &item, "5101").await;
     table
         .record_status(SELLER, "5101", ProcessingStatus::Fatal, None)
         .await
@@ -216,11 +221,7 @@ async fn notification_before_token_is_sent_when_the_token_arrives() {
     let stack = stack().await;
     let table = table(&stack).await;
     let item = planned(2);
-    table.claim(&item, Utc::now()).await.unwrap();
-    table
-        .record_report_id(&item.key, SELLER, "6001", Utc::now())
-        .await
-        .unwrap();
+    claimed_with_report(&table, &item, "6001").await;
 
     let change = table
         .record_status(SELLER, "6001", ProcessingStatus::Done, Some("doc-1"))
@@ -264,11 +265,7 @@ async fn a_claim_given_back_after_a_failed_send_is_won_again_but_never_twice() {
     let stack = stack().await;
     let table = table(&stack).await;
     let item = planned(11);
-    table.claim(&item, Utc::now()).await.unwrap();
-    table
-        .record_report_id(&item.key, SELLER, "7101", Utc::now())
-        .await
-        .unwrap();
+    claimed_with_report(&table, &item, "7101").await;
     table
         .record_status(SELLER, "7101", ProcessingStatus::Done, Some("doc-7"))
         .await
@@ -293,11 +290,7 @@ async fn token_before_notification_is_sent_by_the_status_side_once() {
     let stack = stack().await;
     let table = table(&stack).await;
     let item = planned(3);
-    table.claim(&item, Utc::now()).await.unwrap();
-    table
-        .record_report_id(&item.key, SELLER, "7001", Utc::now())
-        .await
-        .unwrap();
+    claimed_with_report(&table, &item, "7001").await;
     table.store_task_token(&item.key, "token-2").await.unwrap();
     assert_eq!(
         table.claim_result(&item.key).await.unwrap(),
@@ -346,11 +339,7 @@ async fn repeated_claims_send_exactly_one_result() {
     let stack = stack().await;
     let table = table(&stack).await;
     let item = planned(4);
-    table.claim(&item, Utc::now()).await.unwrap();
-    table
-        .record_report_id(&item.key, SELLER, "8001", Utc::now())
-        .await
-        .unwrap();
+    claimed_with_report(&table, &item, "8001").await;
     table.store_task_token(&item.key, "token-3").await.unwrap();
     table
         .record_status(SELLER, "8001", ProcessingStatus::Done, Some("doc"))
@@ -372,11 +361,7 @@ async fn terminal_status_never_goes_back_and_unknown_reports_are_told_apart() {
     let stack = stack().await;
     let table = table(&stack).await;
     let item = planned(5);
-    table.claim(&item, Utc::now()).await.unwrap();
-    table
-        .record_report_id(&item.key, SELLER, "9001", Utc::now())
-        .await
-        .unwrap();
+    claimed_with_report(&table, &item, "9001").await;
     table
         .record_status(SELLER, "9001", ProcessingStatus::InProgress, None)
         .await
@@ -418,11 +403,7 @@ async fn rerun_of_a_finished_request_gets_its_result_again() {
     let stack = stack().await;
     let table = table(&stack).await;
     let item = planned(6);
-    table.claim(&item, Utc::now()).await.unwrap();
-    table
-        .record_report_id(&item.key, SELLER, "9101", Utc::now())
-        .await
-        .unwrap();
+    claimed_with_report(&table, &item, "9101").await;
     table
         .store_task_token(&item.key, "first-run")
         .await
