@@ -1,8 +1,10 @@
 //! The AWS resources a stage needs, created in the local emulator.
 //!
-//! Deployed, the SAM template creates these; locally this module does, with fixed names
-//! derived from the stage, so the Lambda processes can be given their environment
-//! before the resources exist and a second `up` finds the same ones.
+//! Deployed, the SAM template (`infra/template.yaml`) creates these; locally this module
+//! does, with the template's names derived from the stage, so the Lambda processes can be
+//! given their environment before the resources exist and a second `up` finds the same
+//! ones. `tests/infra.rs` checks the two agree. One deliberate difference: the local
+//! queue's visibility timeout is 5 s (the template's 180 s would slow the retry tests).
 
 use std::collections::BTreeMap;
 
@@ -15,6 +17,10 @@ use serde::{Deserialize, Serialize};
 
 /// Account id moto uses for every resource.
 pub const LOCAL_ACCOUNT_ID: &str = "123456789012";
+
+/// Receives of a notification before it moves to the dead-letter queue (the template's
+/// `maxReceiveCount` too).
+pub const MAX_RECEIVE_COUNT: u32 = 5;
 
 /// Names of a stage's resources.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,7 +50,8 @@ impl StageResources {
         StageResources {
             stage: stage.to_owned(),
             region: region.to_owned(),
-            raw_bucket: format!("sp-ingest-{stage}-raw"),
+            // Bucket names are global: the account id keeps two accounts' stages apart.
+            raw_bucket: format!("sp-ingest-{stage}-raw-{LOCAL_ACCOUNT_ID}"),
             metadata_table: format!("sp-ingest-{stage}-reports"),
             kms_alias: format!("alias/sp-ingest-{stage}"),
             notification_queue: format!("sp-ingest-{stage}-notifications"),
@@ -215,7 +222,7 @@ pub async fn provision(
         names.region, names.dead_letter_queue
     );
     let redrive =
-        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}).to_string();
+        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT.to_string()}).to_string();
     let queue_url = sqs
         .create_queue()
         .queue_name(&names.notification_queue)
