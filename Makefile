@@ -5,22 +5,34 @@
 CARGO_TARGET_DIR ?= $(HOME)/.cache/sp-ingest/target
 export CARGO_TARGET_DIR
 VENV := $(CURDIR)/.venv
+VENV_INFRA := $(CURDIR)/.venv-infra
 PYTHON ?= python3
 # Tests that need the AWS emulator find it here and fail (not skip) without it.
 export SP_INGEST_MOTO_SERVER := $(VENV)/bin/moto_server
 export SP_INGEST_CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
+# The deployment tools' checks run in `make test` too (tests/infra.rs).
+export SP_INGEST_SAM := $(VENV_INFRA)/bin/sam
+export SAM_CLI_TELEMETRY := 0
+# Stack to deploy, and the CPU of its functions (arm64 needs the aarch64 Rust target).
+STAGE ?= prod
+ARCH ?= x86_64
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint demo asl reliability hakari
+.PHONY: help setup test lint demo asl reliability hakari package deploy
 
 help: ## List the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: $(VENV)/.installed tests/node_modules/.installed ## Install what the tests and the demo need (Python venv with moto and cargo-lambda, Node asl-validator).
+setup: $(VENV)/.installed $(VENV_INFRA)/.installed tests/node_modules/.installed ## Install what the tests and the demo need (Python venvs with moto and cargo-lambda, and with aws-sam-cli; Node asl-validator).
 
 $(VENV)/.installed: tests/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	touch $@
+
+$(VENV_INFRA)/.installed: infra/requirements.txt
+	$(PYTHON) -m venv $(VENV_INFRA)
+	$(VENV_INFRA)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements.txt
 	touch $@
 
 tests/node_modules/.installed: tests/package.json tests/package-lock.json
@@ -42,6 +54,19 @@ asl: ## Rewrite statemachines/*.asl.json from crates/contract/src/asl (commit th
 
 reliability: setup ## Rerun the end-to-end scenarios and rewrite docs/reliability.md from what they observed (commit the result).
 	SP_INGEST_WRITE_RELIABILITY=1 cargo test -p end-to-end --test pipeline
+
+package: setup ## Build the six functions in release for ARCH (x86_64 default, or arm64) with SAM and cargo lambda, into .aws-sam/.
+	PATH="$(VENV)/bin:$$PATH" SAM_CLI_BETA_RUST_CARGO_LAMBDA=1 $(SP_INGEST_SAM) build \
+		--template-file infra/template.yaml --parameter-overrides Architecture=$(ARCH) --beta-features
+
+deploy: package ## Deploy stage STAGE (guided the first time, writing samconfig.toml; then as saved).
+	@if [ -f samconfig.toml ]; then \
+		$(SP_INGEST_SAM) deploy --config-env $(STAGE); \
+	else \
+		$(SP_INGEST_SAM) deploy --guided --config-env $(STAGE) \
+			--stack-name sp-ingest-$(STAGE) --capabilities CAPABILITY_IAM \
+			--parameter-overrides Stage=$(STAGE) Architecture=$(ARCH); \
+	fi
 
 hakari: ## After changing dependencies: regenerate crates/workspace-hack (one feature set for every build; commit the result).
 	cargo install --quiet --locked --root .tools cargo-hakari --version 0.9.39

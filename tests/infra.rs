@@ -78,6 +78,27 @@ fn cfn_lint_passes() {
 }
 
 #[test]
+fn sam_validates_the_template_with_its_linter() {
+    let sam = std::env::var_os("SP_INGEST_SAM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".venv-infra/bin/sam"));
+    let output = Command::new(&sam)
+        .args(["validate", "--lint", "--template-file"])
+        .arg(root().join("infra/template.yaml"))
+        // Offline: no credentials are needed, only a region.
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("SAM_CLI_TELEMETRY", "0")
+        .output()
+        .unwrap_or_else(|e| panic!("{} does not run ({e}); run `make setup`", sam.display()));
+    assert!(
+        output.status.success(),
+        "sam validate --lint:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
 fn functions_binaries_and_state_machine_placeholders_agree() {
     let template = template();
     let functions = of_type(&template, "AWS::Serverless::Function");
