@@ -118,6 +118,31 @@ impl ConfigFile {
     }
 }
 
+/// What a valid file amounts to, for `sp-ingest config validate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Validated {
+    /// The config as it would be pushed (inline credentials get their secret's name).
+    pub config: Config,
+    /// Requests the next run would make if nothing had landed yet (every catch-up window).
+    pub requests_per_run: usize,
+}
+
+/// Checks `file` offline, as `config push` would before writing anything: every problem
+/// at once, each naming the parameter and field.
+pub fn validate(file: &ConfigFile) -> anyhow::Result<Validated> {
+    let config = file.to_config(|name| {
+        format!(
+            "arn:aws:secretsmanager:us-east-1:000000000000:secret:{}",
+            secret_name(&file.stage, name)
+        )
+    })?;
+    let requests_per_run = config.plan(chrono::Utc::now(), &[]).len();
+    Ok(Validated {
+        config,
+        requests_per_run,
+    })
+}
+
 /// The name of the secret holding an account's inline credentials.
 pub fn secret_name(stage: &str, account: &str) -> String {
     format!("sp-ingest/{stage}/{account}")
@@ -208,4 +233,33 @@ pub async fn push(aws: &aws_config::SdkConfig, file: &ConfigFile) -> anyhow::Res
             .with_context(|| format!("deleting stale parameter {name}"))?;
     }
     Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example() -> ConfigFile {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/example.json");
+        ConfigFile::read(&path).expect("the example reads")
+    }
+
+    #[test]
+    fn the_example_config_is_valid_and_plans_requests() {
+        let validated = validate(&example()).expect("the shipped example is valid");
+        assert!(validated.requests_per_run > 0);
+        assert!(!validated.config.reports.is_empty());
+    }
+
+    #[test]
+    fn a_bad_file_names_every_problem_before_anything_is_pushed() {
+        let mut file = example();
+        let account = file.accounts.values_mut().next().expect("an account");
+        account.selling_partner_id = "not an id".into();
+        let report = file.reports.values_mut().next().expect("a report");
+        report.window = "one day".into();
+        let error = validate(&file).unwrap_err().to_string();
+        assert!(error.contains("selling_partner_id"), "{error}");
+        assert!(error.contains("field window"), "{error}");
+    }
 }

@@ -20,6 +20,18 @@ enum Command {
     /// The local stack without the simulator, for the SP-API sandbox or another server.
     #[command(subcommand)]
     Local(Local),
+    /// Configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Checks a configuration file offline, as a push would: every problem at once.
+    Validate {
+        /// The configuration file (see `config/example.json`).
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,6 +81,7 @@ async fn main() -> ExitCode {
             refresh,
         }) => local_run(&config, &endpoints, refresh).await,
         Command::Local(Local::Down { endpoints }) => local_down(&endpoints).await.map(|()| true),
+        Command::Config(ConfigCommand::Validate { file }) => config_validate(&file),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -76,6 +89,27 @@ async fn main() -> ExitCode {
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn config_validate(path: &std::path::Path) -> anyhow::Result<bool> {
+    let file = cli::config_file::ConfigFile::read(path)?;
+    match cli::config_file::validate(&file) {
+        Ok(valid) => {
+            println!(
+                "{} is valid: stage `{}`, {} accounts, {} reports, up to {} requests a run (every catch-up window)",
+                path.display(),
+                valid.config.stage,
+                valid.config.accounts.len(),
+                valid.config.reports.len(),
+                valid.requests_per_run
+            );
+            Ok(true)
+        }
+        Err(error) => {
+            eprintln!("{} is not valid:\n{error:#}", path.display());
+            Ok(false)
         }
     }
 }
