@@ -180,6 +180,7 @@ fn the_template_names_what_the_local_stack_provisions() {
         local.dead_letter_queue
     );
     assert_eq!(property("IngestStateMachine", "Name"), local.state_machine);
+    assert_eq!(property("ScheduleGroup", "Name"), local.schedule_group);
 
     // The table's key and TTL attribute are the ones the code writes.
     let table = &r["MetadataTable"]["Properties"];

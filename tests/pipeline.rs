@@ -175,6 +175,11 @@ const SCENARIOS: &[(&str, &str, Scenario_)] = &[
         |w| Box::pin(expiring_tokens(w)),
     ),
     (
+        "schedules_follow_the_pushed_config",
+        "one EventBridge Scheduler schedule per report in the stage's group; a second sync changes nothing; a changed schedule is updated, a removed report's schedule deleted",
+        |w| Box::pin(schedules_follow_the_config(w)),
+    ),
+    (
         "a_config_pushed_between_runs_reaches_the_warm_functions",
         "a config with other endpoints, a new account and a new report, pushed between runs on warm functions, is the one the next run uses",
         |w| Box::pin(config_pushed_between_runs(w)),
@@ -1391,6 +1396,40 @@ async fn expiring_tokens(w: &World) -> anyhow::Result<()> {
     ensure!(
         checked.iter().all(|(_, renewed)| *renewed),
         "re-authentications seen: {checked:?}"
+    );
+    Ok(())
+}
+
+/// `sync_schedules` makes the stage's schedule group hold exactly one schedule per report,
+/// stored as sent (a second sync finds nothing to change), and follows the config.
+async fn schedules_follow_the_config(w: &World) -> anyhow::Result<()> {
+    let stage = w.local.stage();
+    let reports = w.config.reports.len();
+    let first = stage.sync_schedules(&w.config).await?;
+    ensure!(
+        first.created.len() + first.unchanged.len() == reports && first.deleted.is_empty(),
+        "first sync: {first:?}"
+    );
+    let again = stage.sync_schedules(&w.config).await?;
+    ensure!(again.unchanged.len() == reports, "second sync: {again:?}");
+    let mut changed = w.config.clone();
+    changed.reports.remove("orders-impatient");
+    if let Some(orders) = changed.reports.get_mut("orders") {
+        orders.schedule = "cron(30 7 * * ? *)".into();
+    }
+    let third = stage.sync_schedules(&changed).await;
+    let restored = stage.sync_schedules(&w.config).await;
+    let third = third?;
+    ensure!(
+        third.updated == vec!["orders".to_owned()]
+            && third.deleted == vec!["orders-impatient".to_owned()],
+        "after the change: {third:?}"
+    );
+    let restored = restored?;
+    ensure!(
+        restored.created == vec!["orders-impatient".to_owned()]
+            && restored.updated == vec!["orders".to_owned()],
+        "restored: {restored:?}"
     );
     Ok(())
 }

@@ -179,6 +179,15 @@ pub async fn run_file(
             s.account, s.destination_id
         );
     }
+    let synced = stage.sync_schedules(&config).await?;
+    println!(
+        "schedules: {} created, {} updated, {} deleted, {} unchanged (group {})",
+        synced.created.len(),
+        synced.updated.len(),
+        synced.deleted.len(),
+        synced.unchanged.len(),
+        stage.resources().names.schedule_group
+    );
     let request = RunRequest {
         reports: vec![],
         run_at: Utc::now(),

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod resources;
 pub mod results;
 pub mod run;
+pub mod schedules;
 pub mod stage;
 pub mod subscribe;
 

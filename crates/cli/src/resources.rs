@@ -42,6 +42,8 @@ pub struct StageResources {
     pub dead_letter_queue: String,
     /// State machine name.
     pub state_machine: String,
+    /// EventBridge Scheduler group of the reports' schedules.
+    pub schedule_group: String,
 }
 
 impl StageResources {
@@ -57,6 +59,7 @@ impl StageResources {
             notification_queue: format!("sp-ingest-{stage}-notifications"),
             dead_letter_queue: format!("sp-ingest-{stage}-notifications-dlq"),
             state_machine: format!("sp-ingest-{stage}-ingest"),
+            schedule_group: format!("sp-ingest-{stage}"),
         }
     }
 
@@ -95,6 +98,14 @@ impl StageResources {
         )
     }
 
+    /// The role Scheduler assumes to start executions (the stack's `SchedulerRole`).
+    pub fn scheduler_role_arn(&self) -> String {
+        format!(
+            "arn:aws:iam::{LOCAL_ACCOUNT_ID}:role/sp-ingest-{}-scheduler",
+            self.stage
+        )
+    }
+
     /// A function's ARN, as the state machine names it.
     pub fn function_arn(&self, function: &str) -> String {
         format!(
@@ -116,7 +127,7 @@ pub struct Provisioned {
     pub kms_key_id: String,
 }
 
-/// Creates the stage's bucket, table, key, queues and state machine (`definition` is the
+/// Creates the stage's bucket, table, key, queues, schedule group and state machine (`definition` is the
 /// ASL with its `${…FunctionArn}` placeholders); existing ones are kept.
 pub async fn provision(
     aws: &aws_config::SdkConfig,
@@ -235,6 +246,22 @@ pub async fn provision(
         .unwrap_or_default()
         .to_owned();
     tracing::debug!(%dlq_url, %queue_url, "queues ready");
+
+    let scheduler = aws_sdk_scheduler::Client::new(aws);
+    if scheduler
+        .get_schedule_group()
+        .name(&names.schedule_group)
+        .send()
+        .await
+        .is_err()
+    {
+        scheduler
+            .create_schedule_group()
+            .name(&names.schedule_group)
+            .send()
+            .await
+            .with_context(|| format!("creating schedule group {}", names.schedule_group))?;
+    }
 
     let definition =
         contract::functions::substitute_function_arns(definition, |f| names.function_arn(f))

@@ -91,6 +91,20 @@ impl StageHandle {
         subscribe::subscribe(file, config, &self.provisioned.names.queue_arn()).await
     }
 
+    /// Makes the stage's schedules those of `config`, one per report.
+    pub async fn sync_schedules(
+        &self,
+        config: &domain::Config,
+    ) -> anyhow::Result<crate::schedules::Synced> {
+        let names = &self.provisioned.names;
+        let target = crate::schedules::ScheduleTarget {
+            group: names.schedule_group.clone(),
+            role_arn: names.scheduler_role_arn(),
+            state_machine_arn: names.state_machine_arn(),
+        };
+        crate::schedules::sync(&aws_sdk_scheduler::Client::new(&self.aws), &target, config).await
+    }
+
     /// Runs the ingest state machine to its end.
     pub async fn run(
         &self,
