@@ -122,28 +122,26 @@ pub async fn sync(
         let window = FlexibleTimeWindow::builder()
             .mode(FlexibleTimeWindowMode::Off)
             .build()?;
+        // CreateSchedule and UpdateSchedule take the same fields on different builders.
+        macro_rules! described {
+            ($request:expr) => {
+                $request
+                    .group_name(&target.group)
+                    .name(&want.name)
+                    .schedule_expression(&want.expression)
+                    .schedule_expression_timezone("UTC")
+                    .flexible_time_window(window)
+                    .target(run)
+            };
+        }
         if state.is_some() {
-            scheduler
-                .update_schedule()
-                .group_name(&target.group)
-                .name(&want.name)
-                .schedule_expression(&want.expression)
-                .schedule_expression_timezone("UTC")
-                .flexible_time_window(window)
-                .target(run)
+            described!(scheduler.update_schedule())
                 .send()
                 .await
                 .with_context(|| format!("updating schedule {}", want.name))?;
             synced.updated.push(want.name);
         } else {
-            scheduler
-                .create_schedule()
-                .group_name(&target.group)
-                .name(&want.name)
-                .schedule_expression(&want.expression)
-                .schedule_expression_timezone("UTC")
-                .flexible_time_window(window)
-                .target(run)
+            described!(scheduler.create_schedule())
                 .send()
                 .await
                 .with_context(|| format!("creating schedule {}", want.name))?;
