@@ -214,6 +214,7 @@ impl SpApiClient {
         let charset = header(CONTENT_TYPE).and_then(charset_of);
         let content_length = header(CONTENT_LENGTH).and_then(|value| value.trim().parse().ok());
         let gzip_encoded = header(CONTENT_ENCODING).is_some_and(is_gzip_encoding);
+        let etag = headers.get(reqwest::header::ETAG).cloned();
         let gzip =
             gzip_encoded || document.compression_algorithm == Some(CompressionAlgorithm::Gzip);
 
@@ -225,6 +226,7 @@ impl SpApiClient {
             current: Box::pin(response.bytes_stream()),
             received: 0,
             expected: content_length,
+            etag: etag.clone(),
             resumes_left: RESUMES_PER_DOWNLOAD,
             ended: false,
         };
@@ -264,6 +266,9 @@ struct ResumableBody {
     received: u64,
     /// The whole body's length, when the host said it.
     expected: Option<u64>,
+    /// The object's ETag, when the host gave one: a resumed range must come from the
+    /// same bytes (`If-Match`; S3 answers 412 otherwise, and the download starts over).
+    etag: Option<reqwest::header::HeaderValue>,
     resumes_left: u32,
     ended: bool,
 }
@@ -311,11 +316,15 @@ impl ResumableBody {
     async fn resume(&mut self) -> Result<(), DocumentError> {
         let mut refreshed = false;
         loop {
-            let response = self
+            let mut request = self
                 .client
                 .http_client()
                 .get(&self.url)
-                .header(reqwest::header::RANGE, format!("bytes={}-", self.received))
+                .header(reqwest::header::RANGE, format!("bytes={}-", self.received));
+            if let Some(etag) = &self.etag {
+                request = request.header(reqwest::header::IF_MATCH, etag.clone());
+            }
+            let response = request
                 .send()
                 .await
                 .map_err(|source| DocumentError::Unreachable {
@@ -339,6 +348,11 @@ impl ResumableBody {
             if status.is_success() {
                 return Err(DocumentError::truncated(
                     "the document host does not resume downloads (it ignored the Range request)",
+                ));
+            }
+            if status == StatusCode::PRECONDITION_FAILED {
+                return Err(DocumentError::truncated(
+                    "the document changed since its download began (ETag); downloading it whole",
                 ));
             }
             let refusal = refusal(status, response).await;
