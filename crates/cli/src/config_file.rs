@@ -148,6 +148,108 @@ pub fn secret_name(stage: &str, account: &str) -> String {
     format!("sp-ingest/{stage}/{account}")
 }
 
+/// Writes `credentials` into the account's secret of the stage (`sp-ingest/<stage>/<account>`,
+/// the name `auth`'s role may read), creating it the first time; returns its ARN.
+pub async fn store_credentials(
+    secrets: &aws_sdk_secretsmanager::Client,
+    stage: &str,
+    account: &str,
+    credentials: &Credentials,
+) -> anyhow::Result<String> {
+    let secret_name = secret_name(stage, account);
+    let value = serde_json::to_string(credentials)?;
+    match secrets
+        .describe_secret()
+        .secret_id(&secret_name)
+        .send()
+        .await
+    {
+        Ok(found) => {
+            secrets
+                .put_secret_value()
+                .secret_id(&secret_name)
+                .secret_string(value)
+                .send()
+                .await
+                .with_context(|| format!("updating secret {secret_name}"))?;
+            Ok(found.arn().unwrap_or_default().to_owned())
+        }
+        Err(_) => Ok(secrets
+            .create_secret()
+            .name(&secret_name)
+            .secret_string(value)
+            .send()
+            .await
+            .with_context(|| format!("creating secret {secret_name}"))?
+            .arn()
+            .unwrap_or_default()
+            .to_owned()),
+    }
+}
+
+impl Credentials {
+    /// Reads credentials an operator pipes in: a JSON object with `client_id`,
+    /// `client_secret` and `refresh_token`, or those three values on three lines. Errors
+    /// name what is wrong, never a value.
+    pub fn parse(text: &str) -> anyhow::Result<Credentials> {
+        let text = text.trim();
+        let credentials = if text.starts_with('{') {
+            serde_json::from_str::<Credentials>(text).map_err(|e| {
+                // serde names a missing or unknown field; other messages may quote a value.
+                let problem = e.to_string();
+                let named =
+                    problem.starts_with("missing field") || problem.starts_with("unknown field");
+                let problem = if named {
+                    problem
+                        .split(" at line ")
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned()
+                } else {
+                    "not a JSON object of three strings".to_owned()
+                };
+                anyhow::anyhow!(
+                    "the JSON must have client_id, client_secret and refresh_token: {problem}"
+                )
+            })?
+        } else {
+            let lines: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            let [client_id, client_secret, refresh_token] = lines[..] else {
+                bail!(
+                    "expected 3 lines (client id, client secret, refresh token) or a JSON object; got {} lines",
+                    lines.len()
+                );
+            };
+            Credentials {
+                client_id: client_id.to_owned(),
+                client_secret: client_secret.to_owned(),
+                refresh_token: refresh_token.to_owned(),
+            }
+        };
+        if !credentials
+            .client_id
+            .starts_with("amzn1.application-oa2-client.")
+        {
+            bail!(
+                "client_id must be the app's LWA client id (amzn1.application-oa2-client.…), from Developer Central"
+            );
+        }
+        if credentials.client_secret.is_empty() {
+            bail!("client_secret is empty");
+        }
+        if !credentials.refresh_token.starts_with("Atzr|") {
+            bail!(
+                "refresh_token must be the seller's LWA refresh token (Atzr|…), from authorising the app"
+            );
+        }
+        Ok(credentials)
+    }
+}
+
 /// Stores inline credentials, validates, writes every parameter and deletes the stage's
 /// parameters the file no longer has. Returns the pushed config.
 pub async fn push(aws: &aws_config::SdkConfig, file: &ConfigFile) -> anyhow::Result<Config> {
@@ -157,35 +259,7 @@ pub async fn push(aws: &aws_config::SdkConfig, file: &ConfigFile) -> anyhow::Res
         let Some(credentials) = &entry.credentials else {
             continue;
         };
-        let secret_name = secret_name(&file.stage, name);
-        let value = serde_json::to_string(credentials)?;
-        let arn = match secrets
-            .describe_secret()
-            .secret_id(&secret_name)
-            .send()
-            .await
-        {
-            Ok(found) => {
-                secrets
-                    .put_secret_value()
-                    .secret_id(&secret_name)
-                    .secret_string(value)
-                    .send()
-                    .await
-                    .with_context(|| format!("updating secret {secret_name}"))?;
-                found.arn().unwrap_or_default().to_owned()
-            }
-            Err(_) => secrets
-                .create_secret()
-                .name(&secret_name)
-                .secret_string(value)
-                .send()
-                .await
-                .with_context(|| format!("creating secret {secret_name}"))?
-                .arn()
-                .unwrap_or_default()
-                .to_owned(),
-        };
+        let arn = store_credentials(&secrets, &file.stage, name, credentials).await?;
         arns.insert(name.clone(), arn);
     }
     let config = file.to_config(|name| arns.get(name).cloned().unwrap_or_default())?;
@@ -242,6 +316,33 @@ mod tests {
     fn example() -> ConfigFile {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/example.json");
         ConfigFile::read(&path).expect("the example reads")
+    }
+
+    #[test]
+    fn credentials_are_read_from_json_or_three_lines_and_never_echoed() {
+        let json = r#"{"client_id":"amzn1.application-oa2-client.abc","client_secret":"s3cr3t-value","refresh_token":"Atzr|tok-value"}"#;
+        let from_json = Credentials::parse(json).unwrap();
+        let from_lines =
+            Credentials::parse("amzn1.application-oa2-client.abc\ns3cr3t-value\nAtzr|tok-value\n")
+                .unwrap();
+        assert_eq!(
+            serde_json::to_string(&from_json).unwrap(),
+            serde_json::to_string(&from_lines).unwrap()
+        );
+        for bad in [
+            r#"{"client_id":"amzn1.application-oa2-client.abc","client_secret":"s3cr3t-value"}"#,
+            "amzn1.application-oa2-client.abc\ns3cr3t-value",
+            "wrong-id\ns3cr3t-value\nAtzr|tok-value",
+            "amzn1.application-oa2-client.abc\ns3cr3t-value\ntok-value",
+        ] {
+            let error = Credentials::parse(bad).unwrap_err().to_string();
+            assert!(
+                !error.contains("s3cr3t-value") && !error.contains("tok-value"),
+                "{error}"
+            );
+        }
+        assert!(format!("{from_json:?}").contains("amzn1.application-oa2-client.abc"));
+        assert!(!format!("{from_json:?}").contains("s3cr3t"));
     }
 
     #[test]

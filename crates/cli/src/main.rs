@@ -23,6 +23,26 @@ enum Command {
     /// Configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// An account's LWA credentials in Secrets Manager.
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CredentialsCommand {
+    /// Stores an account's LWA client id, client secret and refresh token, piped in on
+    /// stdin (JSON or three lines) — never as arguments, which shells and `ps` keep.
+    Set {
+        /// The account's name in the config (`accounts/<name>`).
+        account: String,
+        /// The stage.
+        #[arg(long)]
+        stage: String,
+        /// A local stack's endpoints file; without it, the AWS account of the standard
+        /// credential chain.
+        #[arg(long)]
+        endpoints: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,6 +102,13 @@ async fn main() -> ExitCode {
         }) => local_run(&config, &endpoints, refresh).await,
         Command::Local(Local::Down { endpoints }) => local_down(&endpoints).await.map(|()| true),
         Command::Config(ConfigCommand::Validate { file }) => config_validate(&file),
+        Command::Credentials(CredentialsCommand::Set {
+            account,
+            stage,
+            endpoints,
+        }) => credentials_set(&account, &stage, endpoints.as_deref())
+            .await
+            .map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -91,6 +118,34 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn credentials_set(
+    account: &str,
+    stage: &str,
+    endpoints: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use std::io::{IsTerminal as _, Read as _};
+    let mut stdin = std::io::stdin();
+    anyhow::ensure!(
+        !stdin.is_terminal(),
+        "pipe the credentials in (JSON with client_id, client_secret, refresh_token, or three lines), e.g. from your password manager: typing them here would echo them"
+    );
+    let mut text = String::new();
+    stdin.read_to_string(&mut text)?;
+    let credentials = cli::config_file::Credentials::parse(&text)?;
+    let aws = match endpoints {
+        Some(endpoints) => cli::stage::StageHandle::attach(endpoints)
+            .await?
+            .0
+            .aws()
+            .clone(),
+        None => aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+    };
+    let secrets = aws_sdk_secretsmanager::Client::new(&aws);
+    let arn = cli::config_file::store_credentials(&secrets, stage, account, &credentials).await?;
+    println!("stored the credentials of account `{account}` in {arn}");
+    Ok(())
 }
 
 fn config_validate(path: &std::path::Path) -> anyhow::Result<bool> {
