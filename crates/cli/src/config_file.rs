@@ -148,6 +148,105 @@ pub fn secret_name(stage: &str, account: &str) -> String {
     format!("sp-ingest/{stage}/{account}")
 }
 
+/// The stage's parameters as Parameter Store holds them now (path → value).
+pub async fn stored_parameters(
+    ssm: &aws_sdk_ssm::Client,
+    stage: &str,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let prefix = stage_prefix(stage);
+    let mut stored = BTreeMap::new();
+    let mut next_token = None;
+    loop {
+        let page = ssm
+            .get_parameters_by_path()
+            .path(prefix.trim_end_matches('/'))
+            .recursive(true)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .with_context(|| format!("reading the parameters under {prefix}"))?;
+        for parameter in page.parameters() {
+            if let (Some(name), Some(value)) = (parameter.name(), parameter.value()) {
+                stored.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        next_token = page.next_token().map(str::to_owned);
+        if next_token.is_none() {
+            return Ok(stored);
+        }
+    }
+}
+
+/// What a push would change, parameter by parameter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Parameters the stage does not have yet.
+    pub added: Vec<String>,
+    /// Parameters whose value changes.
+    pub changed: Vec<String>,
+    /// Parameters the file no longer has (deleted by the push).
+    pub removed: Vec<String>,
+}
+
+impl Changes {
+    /// What pushing `file` over `stored` would change. Accounts with inline credentials
+    /// keep the secret their stored parameter names (the push writes that same secret).
+    pub fn of_push(
+        stored: &BTreeMap<String, String>,
+        file: &ConfigFile,
+    ) -> anyhow::Result<Changes> {
+        let prefix = stage_prefix(&file.stage);
+        let config = file.to_config(|name| {
+            stored
+                .get(&format!("{prefix}accounts/{name}"))
+                .and_then(|value| serde_json::from_str::<serde_json::Value>(value).ok())
+                .and_then(|value| value["secret_arn"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| {
+                    format!(
+                        "arn:aws:secretsmanager:us-east-1:000000000000:secret:{}",
+                        secret_name(&file.stage, name)
+                    )
+                })
+        })?;
+        Ok(Changes::between(stored, &config))
+    }
+
+    /// From what is stored to what `config` would write.
+    pub fn between(stored: &BTreeMap<String, String>, config: &Config) -> Changes {
+        let wanted: BTreeMap<String, String> = config.to_parameters().into_iter().collect();
+        let mut changes = Changes::default();
+        for (name, value) in &wanted {
+            match stored.get(name) {
+                None => changes.added.push(name.clone()),
+                Some(old) if !same_json(old, value) => changes.changed.push(name.clone()),
+                Some(_) => {}
+            }
+        }
+        changes.removed = stored
+            .keys()
+            .filter(|name| !wanted.contains_key(*name))
+            .cloned()
+            .collect();
+        changes
+    }
+
+    /// Whether the push would change nothing.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.changed.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// Two parameter values mean the same (JSON compared as values, not text).
+fn same_json(a: &str, b: &str) -> bool {
+    match (
+        serde_json::from_str::<serde_json::Value>(a),
+        serde_json::from_str::<serde_json::Value>(b),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
 /// Writes `credentials` into the account's secret of the stage (`sp-ingest/<stage>/<account>`,
 /// the name `auth`'s role may read), creating it the first time; returns its ARN.
 pub async fn store_credentials(
@@ -276,29 +375,11 @@ pub async fn push(aws: &aws_config::SdkConfig, file: &ConfigFile) -> anyhow::Res
             .await
             .with_context(|| format!("writing parameter {name}"))?;
     }
-    let prefix = stage_prefix(&config.stage);
-    let mut stale = Vec::new();
-    let mut next_token = None;
-    loop {
-        let page = ssm
-            .get_parameters_by_path()
-            .path(prefix.trim_end_matches('/'))
-            .recursive(true)
-            .set_next_token(next_token)
-            .send()
-            .await?;
-        stale.extend(
-            page.parameters()
-                .iter()
-                .filter_map(|p| p.name())
-                .filter(|n| !parameters.iter().any(|(p, _)| p == n))
-                .map(str::to_owned),
-        );
-        next_token = page.next_token().map(str::to_owned);
-        if next_token.is_none() {
-            break;
-        }
-    }
+    let stale: Vec<String> = stored_parameters(&ssm, &config.stage)
+        .await?
+        .into_keys()
+        .filter(|n| !parameters.iter().any(|(p, _)| p == n))
+        .collect();
     for name in stale {
         ssm.delete_parameter()
             .name(&name)
@@ -343,6 +424,28 @@ mod tests {
         }
         assert!(format!("{from_json:?}").contains("amzn1.application-oa2-client.abc"));
         assert!(!format!("{from_json:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn changes_name_added_changed_and_removed_parameters() {
+        let config = validate(&example()).unwrap().config;
+        let mut stored: BTreeMap<String, String> = config.to_parameters().into_iter().collect();
+        assert!(Changes::between(&stored, &config).is_empty());
+        let marketplaces = "/sp-ingest/local/marketplaces".to_owned();
+        let region = "/sp-ingest/local/regions/na".to_owned();
+        assert!(stored.remove(&marketplaces).is_some());
+        stored.insert(
+            region.clone(),
+            r#"{"spapi_endpoint": "https://elsewhere"}"#.into(),
+        );
+        stored.insert("/sp-ingest/local/reports/gone".into(), "{}".into());
+        let changes = Changes::between(&stored, &config);
+        assert_eq!(changes.added, vec![marketplaces]);
+        assert_eq!(changes.changed, vec![region]);
+        assert_eq!(
+            changes.removed,
+            vec!["/sp-ingest/local/reports/gone".to_owned()]
+        );
     }
 
     #[test]

@@ -52,6 +52,28 @@ enum ConfigCommand {
         /// The configuration file (see `config/example.json`).
         file: PathBuf,
     },
+    /// Pushes a configuration file to its stage's Parameter Store, after showing what
+    /// changes; the next run uses it.
+    Push {
+        /// The configuration file; its `stage` says where it goes.
+        file: PathBuf,
+        /// Push without asking (for scripts).
+        #[arg(long)]
+        yes: bool,
+        /// A local stack's endpoints file; without it, the AWS account of the standard
+        /// credential chain.
+        #[arg(long)]
+        endpoints: Option<PathBuf>,
+    },
+    /// Prints the stage's configuration as Parameter Store holds it, with its version.
+    Show {
+        /// The stage.
+        #[arg(long)]
+        stage: String,
+        /// A local stack's endpoints file; without it, the standard credential chain.
+        #[arg(long)]
+        endpoints: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -102,6 +124,16 @@ async fn main() -> ExitCode {
         }) => local_run(&config, &endpoints, refresh).await,
         Command::Local(Local::Down { endpoints }) => local_down(&endpoints).await.map(|()| true),
         Command::Config(ConfigCommand::Validate { file }) => config_validate(&file),
+        Command::Config(ConfigCommand::Push {
+            file,
+            yes,
+            endpoints,
+        }) => config_push(&file, yes, endpoints.as_deref()).await,
+        Command::Config(ConfigCommand::Show { stage, endpoints }) => {
+            config_show(&stage, endpoints.as_deref())
+                .await
+                .map(|()| true)
+        }
         Command::Credentials(CredentialsCommand::Set {
             account,
             stage,
@@ -145,6 +177,88 @@ async fn credentials_set(
     let secrets = aws_sdk_secretsmanager::Client::new(&aws);
     let arn = cli::config_file::store_credentials(&secrets, stage, account, &credentials).await?;
     println!("stored the credentials of account `{account}` in {arn}");
+    Ok(())
+}
+
+/// The AWS configuration of a local stack (its endpoints file) or of the standard chain.
+async fn aws_for(endpoints: Option<&std::path::Path>) -> anyhow::Result<aws_config::SdkConfig> {
+    Ok(match endpoints {
+        Some(endpoints) => cli::stage::StageHandle::attach(endpoints)
+            .await?
+            .0
+            .aws()
+            .clone(),
+        None => aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+    })
+}
+
+async fn config_push(
+    path: &std::path::Path,
+    yes: bool,
+    endpoints: Option<&std::path::Path>,
+) -> anyhow::Result<bool> {
+    use std::io::{BufRead as _, IsTerminal as _, Write as _};
+    let file = cli::config_file::ConfigFile::read(path)?;
+    if let Err(error) = cli::config_file::validate(&file) {
+        eprintln!(
+            "{} is not valid, nothing pushed:\n{error:#}",
+            path.display()
+        );
+        return Ok(false);
+    }
+    let aws = aws_for(endpoints).await?;
+    let ssm = aws_sdk_ssm::Client::new(&aws);
+    let stored = cli::config_file::stored_parameters(&ssm, &file.stage).await?;
+    let changes = cli::config_file::Changes::of_push(&stored, &file)?;
+    for (sign, names) in [
+        ("+", &changes.added),
+        ("~", &changes.changed),
+        ("-", &changes.removed),
+    ] {
+        for name in names {
+            println!("{sign} {name}");
+        }
+    }
+    let credentials = file.accounts.values().any(|a| a.credentials.is_some());
+    if changes.is_empty() && !credentials {
+        println!("stage `{}` already has this configuration", file.stage);
+        return Ok(true);
+    }
+    if !yes {
+        anyhow::ensure!(
+            std::io::stdin().is_terminal(),
+            "not pushed: confirm with --yes when not at a terminal"
+        );
+        print!("push these changes to stage `{}`? [y/N] ", file.stage);
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            println!("not pushed");
+            return Ok(false);
+        }
+    }
+    let config = cli::config_file::push(&aws, &file).await?;
+    println!(
+        "pushed configuration version {} to stage `{}`; the next run uses it",
+        config.version(),
+        config.stage
+    );
+    Ok(true)
+}
+
+async fn config_show(stage: &str, endpoints: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let aws = aws_for(endpoints).await?;
+    let store = pipeline::ConfigStore::new(aws_sdk_ssm::Client::new(&aws), stage);
+    let config = store
+        .config()
+        .await
+        .map_err(|failure| anyhow::anyhow!(failure.describe()))?;
+    println!(
+        "# stage `{stage}`, configuration version {}",
+        config.version()
+    );
+    println!("{}", serde_json::to_string_pretty(&config)?);
     Ok(())
 }
 
