@@ -248,7 +248,8 @@ fn same_json(a: &str, b: &str) -> bool {
 }
 
 /// Writes `credentials` into the account's secret of the stage (`sp-ingest/<stage>/<account>`,
-/// the name `auth`'s role may read), creating it the first time; returns its ARN.
+/// the name `auth`'s role may read), creating it the first time, encrypted with the
+/// stage's key; returns its ARN.
 pub async fn store_credentials(
     secrets: &aws_sdk_secretsmanager::Client,
     stage: &str,
@@ -276,6 +277,8 @@ pub async fn store_credentials(
         Err(_) => Ok(secrets
             .create_secret()
             .name(&secret_name)
+            // The stage's key, so only roles the key trusts can read it.
+            .kms_key_id(format!("alias/sp-ingest-{stage}"))
             .secret_string(value)
             .send()
             .await
