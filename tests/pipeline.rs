@@ -180,6 +180,11 @@ const SCENARIOS: &[(&str, &str, Scenario_)] = &[
         |w| Box::pin(schedules_follow_the_config(w)),
     ),
     (
+        "a_deployed_stage_is_found_by_its_name",
+        "the commands find a stage's state machine, queue, schedule group and bucket in the outputs of its CloudFormation stack; a missing stack is named with the command that deploys it",
+        |w| Box::pin(stage_found_by_name(w)),
+    ),
+    (
         "a_config_pushed_between_runs_reaches_the_warm_functions",
         "a config with other endpoints, a new account and a new report, pushed between runs on warm functions, is the one the next run uses",
         |w| Box::pin(config_pushed_between_runs(w)),
@@ -1430,6 +1435,57 @@ async fn schedules_follow_the_config(w: &World) -> anyhow::Result<()> {
         restored.created == vec!["orders-impatient".to_owned()]
             && restored.updated == vec!["orders".to_owned()],
         "restored: {restored:?}"
+    );
+    Ok(())
+}
+
+/// `StackOutputs::discover` reads the outputs of `sp-ingest-<stage>` (here a stack in
+/// moto's CloudFormation with the template's output names) and says what to do when
+/// there is no such stack.
+async fn stage_found_by_name(w: &World) -> anyhow::Result<()> {
+    let cloudformation = aws_sdk_cloudformation::Client::new(w.local.aws());
+    let local = cli::stack::StackOutputs::local(w.local.resources());
+    let outputs = [
+        ("StateMachineArn", local.state_machine_arn.as_str()),
+        (
+            "NotificationQueueArn",
+            local.notification_queue_arn.as_str(),
+        ),
+        ("ScheduleGroup", local.schedule_group.as_str()),
+        ("SchedulerRoleArn", local.scheduler_role_arn.as_str()),
+        ("RawBucket", local.raw_bucket.as_str()),
+        ("MetadataTable", local.metadata_table.as_str()),
+    ];
+    let template = serde_json::json!({
+        "Resources": {"Placeholder": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+        "Outputs": outputs
+            .iter()
+            .map(|(key, value)| (key.to_string(), serde_json::json!({"Value": value})))
+            .collect::<serde_json::Map<_, _>>(),
+    });
+    cloudformation
+        .create_stack()
+        .stack_name(cli::stack::stack_name("deployed"))
+        .template_body(template.to_string())
+        .send()
+        .await?;
+    let found = cli::stack::StackOutputs::discover(&cloudformation, "deployed").await?;
+    ensure!(
+        found
+            == cli::stack::StackOutputs {
+                stage: "deployed".into(),
+                ..local
+            },
+        "{found:?}"
+    );
+    let missing = cli::stack::StackOutputs::discover(&cloudformation, "nowhere")
+        .await
+        .err()
+        .context("a stage without a stack was found")?
+        .to_string();
+    ensure!(
+        missing.contains("sp-ingest-nowhere") && missing.contains("make deploy STAGE=nowhere"),
+        "{missing}"
     );
     Ok(())
 }

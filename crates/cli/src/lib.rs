@@ -9,6 +9,7 @@ pub mod resources;
 pub mod results;
 pub mod run;
 pub mod schedules;
+pub mod stack;
 pub mod stage;
 pub mod subscribe;
 

@@ -26,6 +26,37 @@ enum Command {
     /// An account's LWA credentials in Secrets Manager.
     #[command(subcommand)]
     Credentials(CredentialsCommand),
+    /// The reports' EventBridge Scheduler schedules.
+    #[command(subcommand)]
+    Schedules(SchedulesCommand),
+    /// Runs the ingest state machine once and follows it to its end.
+    Run {
+        /// The stage (its stack `sp-ingest-<stage>` is found in CloudFormation).
+        #[arg(long)]
+        stage: String,
+        /// Only these reports (config names); all when none is given.
+        #[arg(long = "report")]
+        reports: Vec<String>,
+        /// Request new reports even for windows that landed; each replaces its object.
+        #[arg(long)]
+        refresh: bool,
+        /// A local stack's endpoints file instead of a deployed stack.
+        #[arg(long)]
+        endpoints: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SchedulesCommand {
+    /// Makes the stage's schedules those of its pushed config: one per report.
+    Sync {
+        /// The stage (its stack `sp-ingest-<stage>` is found in CloudFormation).
+        #[arg(long)]
+        stage: String,
+        /// A local stack's endpoints file instead of a deployed stack.
+        #[arg(long)]
+        endpoints: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -134,6 +165,17 @@ async fn main() -> ExitCode {
                 .await
                 .map(|()| true)
         }
+        Command::Schedules(SchedulesCommand::Sync { stage, endpoints }) => {
+            schedules_sync(&stage, endpoints.as_deref())
+                .await
+                .map(|()| true)
+        }
+        Command::Run {
+            stage,
+            reports,
+            refresh,
+            endpoints,
+        } => run_stage(&stage, reports, refresh, endpoints.as_deref()).await,
         Command::Credentials(CredentialsCommand::Set {
             account,
             stage,
@@ -178,6 +220,92 @@ async fn credentials_set(
     let arn = cli::config_file::store_credentials(&secrets, stage, account, &credentials).await?;
     println!("stored the credentials of account `{account}` in {arn}");
     Ok(())
+}
+
+/// The stage's AWS configuration and outputs: a local stack's (its endpoints file), or
+/// the deployed stack's, found in CloudFormation by the stage's name.
+async fn stage_for(
+    stage: &str,
+    endpoints: Option<&std::path::Path>,
+) -> anyhow::Result<(aws_config::SdkConfig, cli::stack::StackOutputs)> {
+    match endpoints {
+        Some(endpoints) => {
+            let (handle, _) = cli::stage::StageHandle::attach(endpoints).await?;
+            let outputs = cli::stack::StackOutputs::local(handle.resources());
+            anyhow::ensure!(
+                outputs.stage == stage,
+                "the local stack runs stage `{}`, not `{stage}`",
+                outputs.stage
+            );
+            Ok((handle.aws().clone(), outputs))
+        }
+        None => {
+            let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let cloudformation = aws_sdk_cloudformation::Client::new(&aws);
+            let outputs = cli::stack::StackOutputs::discover(&cloudformation, stage).await?;
+            Ok((aws, outputs))
+        }
+    }
+}
+
+async fn schedules_sync(stage: &str, endpoints: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let (aws, outputs) = stage_for(stage, endpoints).await?;
+    let config = pipeline::ConfigStore::new(aws_sdk_ssm::Client::new(&aws), stage)
+        .config()
+        .await
+        .map_err(|failure| anyhow::anyhow!(failure.describe()))?;
+    let synced = cli::schedules::sync(
+        &aws_sdk_scheduler::Client::new(&aws),
+        &outputs.schedule_target(),
+        &config,
+    )
+    .await?;
+    println!(
+        "schedules of stage `{stage}`: created {:?}, updated {:?}, deleted {:?}, {} unchanged",
+        synced.created,
+        synced.updated,
+        synced.deleted,
+        synced.unchanged.len()
+    );
+    Ok(())
+}
+
+async fn run_stage(
+    stage: &str,
+    reports: Vec<String>,
+    refresh: bool,
+    endpoints: Option<&std::path::Path>,
+) -> anyhow::Result<bool> {
+    let (aws, outputs) = stage_for(stage, endpoints).await?;
+    let request = cli::run::RunRequest {
+        reports,
+        run_at: chrono::Utc::now(),
+        attempt: None,
+        refresh,
+    };
+    println!("running {} …", request.execution_name());
+    let outcome = cli::run::run(
+        &aws_sdk_sfn::Client::new(&aws),
+        &outputs.state_machine_arn,
+        &request,
+        std::time::Duration::from_secs(24 * 3600),
+        |elapsed, state| println!("  {:>8.1} s  {state}", elapsed.as_secs_f64()),
+    )
+    .await?;
+    println!(
+        "execution {} in {:.1} s",
+        outcome.status,
+        outcome.elapsed.as_secs_f64()
+    );
+    if let Some(error) = &outcome.error {
+        println!("  {error}: {}", outcome.cause.as_deref().unwrap_or(""));
+    }
+    if let Some(summary) = &outcome.summary {
+        let s3 = pipeline::s3_client(&aws);
+        let lines = cli::results::read_back(&s3, &outputs.raw_bucket, &summary.results).await?;
+        print!("\n{}", cli::results::table(&lines));
+    }
+    Ok(outcome.status == "SUCCEEDED")
 }
 
 /// The AWS configuration of a local stack (its endpoints file) or of the standard chain.
