@@ -5,7 +5,6 @@
 //! from the execution history, and the run's summary from the output of `Summarize`,
 //! which exists whether the run then succeeded or failed with `ReportFatal`.
 
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -99,17 +98,17 @@ pub async fn run(
         .with_context(|| format!("starting execution {}", request.execution_name()))?
         .execution_arn()
         .to_owned();
-    let mut seen = HashSet::new();
+    let mut last_seen = 0;
     loop {
-        let history = history(sfn, &execution_arn).await?;
+        let new = events_after(sfn, &execution_arn, last_seen).await?;
         let entered = [
             HistoryEventType::TaskStateEntered,
             HistoryEventType::ChoiceStateEntered,
             HistoryEventType::WaitStateEntered,
         ];
-        for event in &history {
+        for event in &new {
+            last_seen = last_seen.max(event.id());
             if entered.contains(event.r#type())
-                && seen.insert(event.id())
                 && let Some(details) = event.state_entered_event_details()
             {
                 progress(started.elapsed(), details.name());
@@ -156,6 +155,40 @@ pub async fn run(
             );
         }
         tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+/// The events after event `after`, oldest first: read newest first and only as far back
+/// as needed, so following a long run costs one small page per poll, not its whole
+/// history. (moto ignores `reverseOrder`; then every page is read and filtered.)
+async fn events_after(
+    sfn: &aws_sdk_sfn::Client,
+    execution_arn: &str,
+    after: i64,
+) -> anyhow::Result<Vec<aws_sdk_sfn::types::HistoryEvent>> {
+    let mut events = Vec::new();
+    let mut next_token = None;
+    loop {
+        let page = sfn
+            .get_execution_history()
+            .execution_arn(execution_arn)
+            .reverse_order(true)
+            .max_results(100)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .context("reading the execution history")?;
+        let newest_first = match (page.events().first(), page.events().last()) {
+            (Some(first), Some(last)) => first.id() >= last.id(),
+            _ => true,
+        };
+        events.extend(page.events().iter().filter(|e| e.id() > after).cloned());
+        let reached = newest_first && page.events().iter().any(|e| e.id() <= after);
+        next_token = page.next_token().map(str::to_owned);
+        if reached || next_token.is_none() {
+            events.sort_by_key(|e| e.id());
+            return Ok(events);
+        }
     }
 }
 
