@@ -16,7 +16,7 @@ use domain::{AccountKind, Region, Source};
 
 use crate::config_file::{AccountEntry, ConfigFile, Credentials};
 use crate::results::{Landed, read_back, table};
-use crate::run::RunRequest;
+use crate::run::{self, RunRequest};
 use crate::stage::StageHandle;
 use crate::{LocalOptions, LocalPipeline};
 
@@ -194,23 +194,9 @@ pub async fn run_file(
         attempt: None,
         refresh,
     };
-    println!("running {} …", request.execution_name());
-    let outcome = stage
-        .run(&request, Duration::from_secs(900), |elapsed, state| {
-            println!("  {:>6.1} s  {state}", elapsed.as_secs_f64())
-        })
-        .await?;
-    println!(
-        "execution {} in {:.1} s",
-        outcome.status,
-        outcome.elapsed.as_secs_f64()
-    );
-    if let Some(error) = &outcome.error {
-        println!(
-            "  error {error}: {}",
-            outcome.cause.as_deref().unwrap_or("")
-        );
-    }
+    let sfn = aws_sdk_sfn::Client::new(stage.aws());
+    let arn = stage.resources().names.state_machine_arn();
+    let outcome = run::run_and_print(&sfn, &arn, &request, Duration::from_secs(900)).await?;
     let Some(summary) = outcome.summary else {
         println!(
             "the run ended before its summary; see the execution history of {}",

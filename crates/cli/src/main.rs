@@ -283,23 +283,13 @@ async fn run_stage(
         attempt: None,
         refresh,
     };
-    println!("running {} …", request.execution_name());
-    let outcome = cli::run::run(
+    let outcome = cli::run::run_and_print(
         &aws_sdk_sfn::Client::new(&aws),
         &outputs.state_machine_arn,
         &request,
         std::time::Duration::from_secs(24 * 3600),
-        |elapsed, state| println!("  {:>8.1} s  {state}", elapsed.as_secs_f64()),
     )
     .await?;
-    println!(
-        "execution {} in {:.1} s",
-        outcome.status,
-        outcome.elapsed.as_secs_f64()
-    );
-    if let Some(error) = &outcome.error {
-        println!("  {error}: {}", outcome.cause.as_deref().unwrap_or(""));
-    }
     if let Some(summary) = &outcome.summary {
         let s3 = pipeline::s3_client(&aws);
         let lines = cli::results::read_back(&s3, &outputs.raw_bucket, &summary.results).await?;

@@ -124,7 +124,7 @@ pub async fn run(
         if status != ExecutionStatus::Running && status != ExecutionStatus::PendingRedrive {
             // A successful run's output is the summary; a failed one's is in the history,
             // read again now: the read above may predate the run's last states.
-            let history = self::history(sfn, &execution_arn).await?;
+            let history = events_after(sfn, &execution_arn, 0).await?;
             let from_output = described
                 .output()
                 .and_then(|o| serde_json::from_str::<RunSummary>(o).ok());
@@ -158,6 +158,37 @@ pub async fn run(
     }
 }
 
+/// [`run`] at a terminal: prints the execution's name, each state entered and how the
+/// run ended (error and cause when it failed).
+pub async fn run_and_print(
+    sfn: &aws_sdk_sfn::Client,
+    state_machine_arn: &str,
+    request: &RunRequest,
+    timeout: Duration,
+) -> anyhow::Result<RunOutcome> {
+    println!("running {} …", request.execution_name());
+    let outcome = run(
+        sfn,
+        state_machine_arn,
+        request,
+        timeout,
+        |elapsed, state| println!("  {:>8.1} s  {state}", elapsed.as_secs_f64()),
+    )
+    .await?;
+    println!(
+        "execution {} in {:.1} s",
+        outcome.status,
+        outcome.elapsed.as_secs_f64()
+    );
+    if let Some(error) = &outcome.error {
+        println!(
+            "  error {error}: {}",
+            outcome.cause.as_deref().unwrap_or("")
+        );
+    }
+    Ok(outcome)
+}
+
 /// The events after event `after`, oldest first: read newest first and only as far back
 /// as needed, so following a long run costs one small page per poll, not its whole
 /// history. (moto ignores `reverseOrder`; then every page is read and filtered.)
@@ -187,29 +218,6 @@ async fn events_after(
         next_token = page.next_token().map(str::to_owned);
         if reached || next_token.is_none() {
             events.sort_by_key(|e| e.id());
-            return Ok(events);
-        }
-    }
-}
-
-async fn history(
-    sfn: &aws_sdk_sfn::Client,
-    execution_arn: &str,
-) -> anyhow::Result<Vec<aws_sdk_sfn::types::HistoryEvent>> {
-    let mut events = Vec::new();
-    let mut next_token = None;
-    loop {
-        let page = sfn
-            .get_execution_history()
-            .execution_arn(execution_arn)
-            .max_results(1000)
-            .set_next_token(next_token)
-            .send()
-            .await
-            .context("reading the execution history")?;
-        events.extend(page.events().iter().cloned());
-        next_token = page.next_token().map(str::to_owned);
-        if next_token.is_none() {
             return Ok(events);
         }
     }
