@@ -6,12 +6,14 @@ CARGO_TARGET_DIR ?= $(HOME)/.cache/sp-ingest/target
 export CARGO_TARGET_DIR
 VENV := $(CURDIR)/.venv
 VENV_INFRA := $(CURDIR)/.venv-infra
+VENV_POLICY := $(CURDIR)/.venv-policy
 PYTHON ?= python3
 # Tests that need the AWS emulator find it here and fail (not skip) without it.
 export SP_INGEST_MOTO_SERVER := $(VENV)/bin/moto_server
 export SP_INGEST_CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
 # The deployment tools' checks run in `make test` too (tests/infra.rs).
 export SP_INGEST_SAM := $(VENV_INFRA)/bin/sam
+export SP_INGEST_CHECKOV := $(VENV_POLICY)/bin/checkov
 export SAM_CLI_TELEMETRY := 0
 # Stack to deploy, and the CPU of its functions (arm64 needs the aarch64 Rust target).
 STAGE ?= prod
@@ -23,7 +25,7 @@ ARCH ?= x86_64
 help: ## List the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: $(VENV)/.installed $(VENV_INFRA)/.installed tests/node_modules/.installed ## Install what the tests and the demo need (Python venvs with moto and cargo-lambda, and with aws-sam-cli; Node asl-validator).
+setup: $(VENV)/.installed $(VENV_INFRA)/.installed $(VENV_POLICY)/.installed tests/node_modules/.installed ## Install what the tests and the demo need (Python venvs with moto and cargo-lambda, with aws-sam-cli, and with checkov; Node asl-validator).
 
 $(VENV)/.installed: tests/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +35,11 @@ $(VENV)/.installed: tests/requirements.txt
 $(VENV_INFRA)/.installed: infra/requirements.txt
 	$(PYTHON) -m venv $(VENV_INFRA)
 	$(VENV_INFRA)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements.txt
+	touch $@
+
+$(VENV_POLICY)/.installed: infra/requirements-policy.txt
+	$(PYTHON) -m venv $(VENV_POLICY)
+	$(VENV_POLICY)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-policy.txt
 	touch $@
 
 tests/node_modules/.installed: tests/package.json tests/package-lock.json

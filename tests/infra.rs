@@ -99,6 +99,40 @@ fn sam_validates_the_template_with_its_linter() {
 }
 
 #[test]
+fn checkov_finds_nothing_beyond_the_documented_skips() {
+    let checkov = std::env::var_os("SP_INGEST_CHECKOV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".venv-policy/bin/checkov"));
+    let output = Command::new(&checkov)
+        .arg("--config-file")
+        .arg(root().join("infra/checkov.yaml"))
+        .arg("--file")
+        .arg(root().join("infra/template.yaml"))
+        .args(["--output", "json"])
+        .output()
+        .unwrap_or_else(|e| panic!("{} does not run ({e}); run `make setup`", checkov.display()));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "checkov printed no JSON ({e}):\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    let summary = &report["summary"];
+    let failed: Vec<String> = report["results"]["failed_checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| format!("{} {} on {}", c["check_id"], c["check_name"], c["resource"]))
+        .collect();
+    assert!(
+        failed.is_empty() && summary["passed"].as_u64().unwrap_or(0) > 100,
+        "checkov: {summary}; fix these or skip them with a reason in infra/checkov.yaml:\n{}",
+        failed.join("\n")
+    );
+}
+
+#[test]
 fn functions_binaries_and_state_machine_placeholders_agree() {
     let template = template();
     let functions = of_type(&template, "AWS::Serverless::Function");

@@ -185,6 +185,16 @@ const SCENARIOS: &[(&str, &str, Scenario_)] = &[
         |w| Box::pin(stage_found_by_name(w)),
     ),
     (
+        "notifications_subscribe_status_unsubscribe_are_idempotent",
+        "with the credentials of the account's secret: status says subscribed; unsubscribe twice leaves none; subscribe twice leaves one; a subscription another destination holds is named, not replaced",
+        |w| Box::pin(notifications_commands(w)),
+    ),
+    (
+        "one_window_runs_alone_and_status_shows_each_window",
+        "`run --window D` requests only the window starting on D, even from a later run time; `status` lists each catch-up window, D stored with its object, the others not requested yet",
+        |w| Box::pin(one_window_and_status(w)),
+    ),
+    (
         "a_config_pushed_between_runs_reaches_the_warm_functions",
         "a config with other endpoints, a new account and a new report, pushed between runs on warm functions, is the one the next run uses",
         |w| Box::pin(config_pushed_between_runs(w)),
@@ -478,7 +488,8 @@ impl World {
             },
         );
         let config = local.stage().push(&file).await?;
-        local.stage().subscribe(&subscribed, &config).await?;
+        let subscribed: Vec<String> = subscribed.accounts.keys().cloned().collect();
+        local.stage().subscribe(&config, &subscribed).await?;
         let aws = local.aws().clone();
         let table = MetadataTable::new(
             aws_sdk_dynamodb::Client::new(&aws),
@@ -521,6 +532,7 @@ impl World {
             run_at,
             attempt: attempt.map(str::to_owned),
             refresh,
+            window: None,
         };
         self.local
             .stage()
@@ -539,6 +551,7 @@ impl World {
             run_at: run_at(day),
             attempt: None,
             refresh: false,
+            window: None,
         };
         let mut states = Vec::new();
         let outcome = self
@@ -1488,6 +1501,117 @@ async fn stage_found_by_name(w: &World) -> anyhow::Result<()> {
         "{missing}"
     );
     Ok(())
+}
+
+/// `sp-ingest notifications subscribe|status|unsubscribe` on one account, reading its
+/// credentials from its secret as the deployed commands do; leaves it subscribed.
+async fn notifications_commands(w: &World) -> anyhow::Result<()> {
+    use cli::notifications::SubscriptionState::{Elsewhere, NotSubscribed, Subscribed};
+    let accounts = w
+        .local
+        .stage()
+        .notification_accounts(&w.config, &["demo-us".to_owned()])
+        .await?;
+    let [account] = &accounts[..] else {
+        bail!("{} accounts for one name", accounts.len());
+    };
+    let queue = w.local.resources().names.queue_arn();
+    let stage = &w.config.stage;
+    let before = account.status(&queue).await?;
+    ensure!(matches!(before, Subscribed { .. }), "at start: {before}");
+    let was = account.unsubscribe(&queue).await?;
+    ensure!(was == before, "unsubscribe found {was}");
+    let again = account.unsubscribe(&queue).await?;
+    ensure!(again == NotSubscribed, "second unsubscribe found {again}");
+    ensure!(
+        account.status(&queue).await? == NotSubscribed,
+        "still subscribed"
+    );
+    // Another destination of the same app holds the subscription: not replaced, named.
+    let other = format!("{queue}-other-stage");
+    let elsewhere = account.subscribe(&other, "other").await?;
+    let refused = account.subscribe(&queue, stage).await;
+    ensure!(
+        matches!(account.status(&queue).await?, Elsewhere { .. }),
+        "the other stage's subscription is not seen as elsewhere"
+    );
+    account.unsubscribe(&other).await?;
+    cli::notifications::delete_destinations(&accounts, &other).await?;
+    let refused = refused
+        .err()
+        .context("a second subscription replaced the first")?;
+    let Subscribed { destination_id, .. } = &elsewhere else {
+        bail!("subscribing to the other queue: {elsewhere}");
+    };
+    ensure!(
+        format!("{refused:#}").contains(destination_id.as_str())
+            && format!("{refused:#}").contains("notifications unsubscribe"),
+        "{refused:#}"
+    );
+    let first = account.subscribe(&queue, stage).await?;
+    let second = account.subscribe(&queue, stage).await?;
+    ensure!(
+        matches!(first, Subscribed { .. }) && second == first,
+        "subscribe twice: {first}, then {second}"
+    );
+    Ok(())
+}
+
+/// `sp-ingest run --window D` days after D, then `sp-ingest status` as of D's run.
+async fn one_window_and_status(w: &World) -> anyhow::Result<()> {
+    use cli::status::WindowState;
+    w.sim.set_scenario(fast(vec![]));
+    let orders = ["orders".to_owned()];
+    let status = |day| cli::status::windows(&w.table, &w.config, run_at(day), &orders);
+    let before = status(40).await?;
+    let day = before.last().context("no window")?.data_date.parse()?;
+    ensure!(
+        before.iter().all(|s| s.state == WindowState::NotRequested),
+        "{before:?}"
+    );
+    let request = RunRequest {
+        reports: orders.to_vec(),
+        run_at: run_at(45),
+        attempt: None,
+        refresh: false,
+        window: Some(day),
+    };
+    let outcome = w
+        .local
+        .stage()
+        .run(&request, Duration::from_secs(300), |_, _| {})
+        .await?;
+    let stored = w.assert_stored(&outcome).await?;
+    ensure!(
+        stored.data_date == day.to_string(),
+        "ran {}",
+        stored.data_date
+    );
+    let after = status(40).await?;
+    for window in &after {
+        let landed = window.data_date == stored.data_date;
+        match &window.state {
+            WindowState::Ended {
+                outcome: Outcome::Stored(object),
+                ..
+            } if landed => ensure!(object.object_key == stored_key(&stored)?, "{window:?}"),
+            WindowState::NotRequested if !landed => {}
+            _ => bail!("{window:?}"),
+        }
+    }
+    let table = cli::status::table(&after, run_at(40));
+    ensure!(
+        table.contains(&format!("1 of {} windows landed", after.len())),
+        "{table}"
+    );
+    Ok(())
+}
+
+fn stored_key(result: &contract::ItemResult) -> anyhow::Result<&str> {
+    match &result.outcome {
+        Outcome::Stored(object) => Ok(&object.object_key),
+        other => bail!("not stored: {other:?}"),
+    }
 }
 
 /// A new config pushed between two runs, on functions kept warm by the runs before: the

@@ -173,11 +173,8 @@ pub async fn run_file(
         config.accounts.len(),
         config.reports.len()
     );
-    for s in stage.subscribe(file, &config).await? {
-        println!(
-            "subscribed {} to REPORT_PROCESSING_FINISHED (destination {})",
-            s.account, s.destination_id
-        );
+    for (account, state) in stage.subscribe(&config, &[]).await? {
+        println!("notifications of account `{account}`: {state}");
     }
     let synced = stage.sync_schedules(&config).await?;
     println!(
@@ -193,6 +190,7 @@ pub async fn run_file(
         run_at: Utc::now(),
         attempt: None,
         refresh,
+        window: None,
     };
     let sfn = aws_sdk_sfn::Client::new(stage.aws());
     let arn = stage.resources().names.state_machine_arn();

@@ -5,13 +5,14 @@
 
 pub mod config_file;
 pub mod demo;
+pub mod notifications;
 pub mod resources;
 pub mod results;
 pub mod run;
 pub mod schedules;
 pub mod stack;
 pub mod stage;
-pub mod subscribe;
+pub mod status;
 
 use std::time::Duration;
 

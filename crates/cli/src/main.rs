@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 /// sp-ingest: Amazon retail data into your own AWS account.
@@ -29,6 +30,36 @@ enum Command {
     /// The reports' EventBridge Scheduler schedules.
     #[command(subcommand)]
     Schedules(SchedulesCommand),
+    /// The accounts' SP-API notifications of finished reports, to the stage's queue.
+    Notifications {
+        #[command(subcommand)]
+        action: NotificationsAction,
+        /// The stage (its stack `sp-ingest-<stage>` is found in CloudFormation).
+        #[arg(long, global = true)]
+        stage: Option<String>,
+        /// Only these accounts (config names); all when none is given.
+        #[arg(long = "account", global = true)]
+        accounts: Vec<String>,
+        /// A local stack's endpoints file instead of a deployed stack.
+        #[arg(long, global = true)]
+        endpoints: Option<PathBuf>,
+    },
+    /// Each report's catch-up windows and how each stands: stored, no data, failed with
+    /// the reason, waiting and for how long, expired, or not requested yet.
+    Status {
+        /// The stage (its stack `sp-ingest-<stage>` is found in CloudFormation).
+        #[arg(long)]
+        stage: String,
+        /// Only these reports (config names); all when none is given.
+        #[arg(long = "report")]
+        reports: Vec<String>,
+        /// JSON lines, one per window, for scripts.
+        #[arg(long)]
+        json: bool,
+        /// A local stack's endpoints file instead of a deployed stack.
+        #[arg(long)]
+        endpoints: Option<PathBuf>,
+    },
     /// Runs the ingest state machine once and follows it to its end.
     Run {
         /// The stage (its stack `sp-ingest-<stage>` is found in CloudFormation).
@@ -37,6 +68,10 @@ enum Command {
         /// Only these reports (config names); all when none is given.
         #[arg(long = "report")]
         reports: Vec<String>,
+        /// Only the window starting on this day (YYYY-MM-DD), instead of each report's
+        /// trailing catch-up windows: to fetch or, with --refresh, restate one period.
+        #[arg(long)]
+        window: Option<chrono::NaiveDate>,
         /// Request new reports even for windows that landed; each replaces its object.
         #[arg(long)]
         refresh: bool,
@@ -57,6 +92,17 @@ enum SchedulesCommand {
         #[arg(long)]
         endpoints: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+enum NotificationsAction {
+    /// Subscribes the accounts (creating the queue's destination once per app and region).
+    Subscribe,
+    /// Shows where each account's notifications go.
+    Status,
+    /// Deletes the accounts' subscriptions to the stage's queue; with every account,
+    /// also the queue's destinations. The pipeline then polls.
+    Unsubscribe,
 }
 
 #[derive(Debug, Subcommand)]
@@ -170,12 +216,25 @@ async fn main() -> ExitCode {
                 .await
                 .map(|()| true)
         }
+        Command::Notifications {
+            action,
+            stage,
+            accounts,
+            endpoints,
+        } => notifications(action, stage.as_deref(), &accounts, endpoints.as_deref()).await,
+        Command::Status {
+            stage,
+            reports,
+            json,
+            endpoints,
+        } => status(&stage, &reports, json, endpoints.as_deref()).await,
         Command::Run {
             stage,
             reports,
+            window,
             refresh,
             endpoints,
-        } => run_stage(&stage, reports, refresh, endpoints.as_deref()).await,
+        } => run_stage(&stage, reports, window, refresh, endpoints.as_deref()).await,
         Command::Credentials(CredentialsCommand::Set {
             account,
             stage,
@@ -250,10 +309,7 @@ async fn stage_for(
 
 async fn schedules_sync(stage: &str, endpoints: Option<&std::path::Path>) -> anyhow::Result<()> {
     let (aws, outputs) = stage_for(stage, endpoints).await?;
-    let config = pipeline::ConfigStore::new(aws_sdk_ssm::Client::new(&aws), stage)
-        .config()
-        .await
-        .map_err(|failure| anyhow::anyhow!(failure.describe()))?;
+    let config = pushed_config(&aws, stage).await?;
     let synced = cli::schedules::sync(
         &aws_sdk_scheduler::Client::new(&aws),
         &outputs.schedule_target(),
@@ -270,18 +326,97 @@ async fn schedules_sync(stage: &str, endpoints: Option<&std::path::Path>) -> any
     Ok(())
 }
 
+async fn notifications(
+    action: NotificationsAction,
+    stage: Option<&str>,
+    only: &[String],
+    endpoints: Option<&std::path::Path>,
+) -> anyhow::Result<bool> {
+    let stage = stage.context("which stage? add --stage <stage>")?;
+    let (aws, outputs) = stage_for(stage, endpoints).await?;
+    let config = pushed_config(&aws, stage).await?;
+    let secrets = aws_sdk_secretsmanager::Client::new(&aws);
+    let accounts = cli::notifications::accounts(&secrets, &config, only).await?;
+    let queue = &outputs.notification_queue_arn;
+    let mut ok = true;
+    for account in &accounts {
+        let result = match action {
+            NotificationsAction::Subscribe => account.subscribe(queue, stage).await,
+            NotificationsAction::Status => account.status(queue).await,
+            NotificationsAction::Unsubscribe => {
+                account.unsubscribe(queue).await.map(|was| match was {
+                    cli::notifications::SubscriptionState::Subscribed { .. } => {
+                        cli::notifications::SubscriptionState::NotSubscribed
+                    }
+                    elsewhere_or_none => elsewhere_or_none,
+                })
+            }
+        };
+        match result {
+            Ok(state) => println!("{}: {state}", account.account),
+            Err(error) => {
+                ok = false;
+                println!("{}: error: {error:#}", account.account);
+            }
+        }
+    }
+    if matches!(action, NotificationsAction::Unsubscribe) && only.is_empty() && ok {
+        for id in cli::notifications::delete_destinations(&accounts, queue).await? {
+            println!("deleted destination {id}");
+        }
+    }
+    Ok(ok)
+}
+
+async fn status(
+    stage: &str,
+    reports: &[String],
+    json: bool,
+    endpoints: Option<&std::path::Path>,
+) -> anyhow::Result<bool> {
+    let (aws, outputs) = stage_for(stage, endpoints).await?;
+    let config = pushed_config(&aws, stage).await?;
+    let table = pipeline::MetadataTable::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        outputs.metadata_table.clone(),
+    );
+    let now = chrono::Utc::now();
+    let windows = cli::status::windows(&table, &config, now, reports).await?;
+    if json {
+        for window in &windows {
+            println!("{}", serde_json::to_string(window)?);
+        }
+    } else {
+        print!("{}", cli::status::table(&windows, now));
+    }
+    Ok(true)
+}
+
 async fn run_stage(
     stage: &str,
     reports: Vec<String>,
+    window: Option<chrono::NaiveDate>,
     refresh: bool,
     endpoints: Option<&std::path::Path>,
 ) -> anyhow::Result<bool> {
     let (aws, outputs) = stage_for(stage, endpoints).await?;
+    let run_at = chrono::Utc::now();
+    if let Some(day) = window {
+        // Plan skips reports whose window starting that day is not complete yet; say so
+        // before starting a run that would request nothing.
+        let config = pushed_config(&aws, stage).await?;
+        let planned = config.plan_window(run_at, &reports, Some(day));
+        anyhow::ensure!(
+            !planned.is_empty(),
+            "no report has a complete window starting {day} yet (a window is requested once it has ended and its lag has passed); pick an earlier day"
+        );
+    }
     let request = cli::run::RunRequest {
         reports,
-        run_at: chrono::Utc::now(),
+        run_at,
         attempt: None,
         refresh,
+        window,
     };
     let outcome = cli::run::run_and_print(
         &aws_sdk_sfn::Client::new(&aws),
@@ -296,6 +431,14 @@ async fn run_stage(
         print!("\n{}", cli::results::table(&lines));
     }
     Ok(outcome.status == "SUCCEEDED")
+}
+
+/// The configuration pushed to `stage`, as the next run reads it.
+async fn pushed_config(aws: &aws_config::SdkConfig, stage: &str) -> anyhow::Result<domain::Config> {
+    pipeline::ConfigStore::new(aws_sdk_ssm::Client::new(aws), stage)
+        .config()
+        .await
+        .map_err(|failure| anyhow::anyhow!(failure.describe()))
 }
 
 /// The AWS configuration of a local stack (its endpoints file) or of the standard chain.

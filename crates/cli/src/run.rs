@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use contract::{RunInput, RunSummary};
 
 /// One run to start.
@@ -23,6 +23,8 @@ pub struct RunRequest {
     pub attempt: Option<String>,
     /// Request new reports even for windows that landed, replacing their objects.
     pub refresh: bool,
+    /// Only the window starting on this day, instead of the catch-up windows.
+    pub window: Option<NaiveDate>,
 }
 
 impl RunRequest {
@@ -38,6 +40,9 @@ impl RunRequest {
         // A refresh of a run that already happened is a new run, not its duplicate.
         if self.refresh {
             name.push_str("-refresh");
+        }
+        if let Some(window) = self.window {
+            name.push_str(&format!("-window-{window}"));
         }
         if let Some(attempt) = &self.attempt {
             name.push('-');
@@ -86,6 +91,7 @@ pub async fn run(
         reports: request.reports.clone(),
         run_at: request.run_at,
         refresh: request.refresh,
+        window: request.window,
     };
     let started = Instant::now();
     let execution_arn = sfn
@@ -234,6 +240,7 @@ mod tests {
             run_at: "2026-11-25T06:00:00Z".parse().unwrap(),
             attempt: None,
             refresh: false,
+            window: None,
         };
         assert_eq!(
             request.execution_name(),
@@ -257,5 +264,13 @@ mod tests {
             ..all
         };
         assert_eq!(refresh.execution_name(), "20261125T060000Z-all-refresh");
+        let window = RunRequest {
+            window: "2026-11-01".parse().ok(),
+            ..refresh
+        };
+        assert_eq!(
+            window.execution_name(),
+            "20261125T060000Z-all-refresh-window-2026-11-01"
+        );
     }
 }

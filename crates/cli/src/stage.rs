@@ -11,9 +11,9 @@ use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
 use crate::config_file::{self, ConfigFile};
+use crate::notifications::{self, AccountNotifications, SubscriptionState};
 use crate::resources::Provisioned;
 use crate::run::{self, RunOutcome, RunRequest};
-use crate::subscribe::{self, Subscribed};
 
 /// What `sp-ingest local up` writes so other commands can find the stack.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -82,13 +82,31 @@ impl StageHandle {
         config_file::push(&self.aws, file).await
     }
 
-    /// Subscribes the file's accounts to the stage's notification queue.
+    /// `config`'s accounts named in `only` (all when empty), for their notifications,
+    /// with the credentials of their secrets.
+    pub async fn notification_accounts(
+        &self,
+        config: &domain::Config,
+        only: &[String],
+    ) -> anyhow::Result<Vec<AccountNotifications>> {
+        let secrets = aws_sdk_secretsmanager::Client::new(&self.aws);
+        notifications::accounts(&secrets, config, only).await
+    }
+
+    /// Subscribes `config`'s accounts named in `only` (all when empty) to the stage's
+    /// notification queue.
     pub async fn subscribe(
         &self,
-        file: &ConfigFile,
         config: &domain::Config,
-    ) -> anyhow::Result<Vec<Subscribed>> {
-        subscribe::subscribe(file, config, &self.provisioned.names.queue_arn()).await
+        only: &[String],
+    ) -> anyhow::Result<Vec<(String, SubscriptionState)>> {
+        let queue_arn = self.provisioned.names.queue_arn();
+        let mut out = Vec::new();
+        for account in self.notification_accounts(config, only).await? {
+            let state = account.subscribe(&queue_arn, &config.stage).await?;
+            out.push((account.account, state));
+        }
+        Ok(out)
     }
 
     /// Makes the stage's schedules those of `config`, one per report.

@@ -6,7 +6,7 @@
 //! repeats. Inputs refuse unknown fields, so a field the state machine renamed fails at
 //! once rather than arriving as a default.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use domain::{PlannedRequest, ProcessingStatus, RequestKey};
 use serde::{Deserialize, Serialize};
 
@@ -109,21 +109,19 @@ pub struct RunInput {
     /// landed (`sp-ingest … --refresh`); schedules leave it false.
     #[serde(default)]
     pub refresh: bool,
+    /// Only the window starting on this day (`sp-ingest run --window`), instead of each
+    /// report's trailing catch-up windows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<NaiveDate>,
 }
 
-/// Plan: which reports, as of when.
+/// Plan: the execution's input as it started (so a field an older schedule does not
+/// send takes its default instead of failing the state's JSONPath).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlanInput {
-    /// Only these reports (config names); empty = all.
-    #[serde(default)]
-    pub reports: Vec<String>,
-    /// The run's time; now when absent.
-    #[serde(default)]
-    pub run_at: Option<DateTime<Utc>>,
-    /// Request a new report even for windows that landed.
-    #[serde(default)]
-    pub refresh: bool,
+    /// Which reports and windows, as of when.
+    pub run: RunInput,
 }
 
 /// Plan's answer: the Map's items.
@@ -433,22 +431,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plan_input_defaults_to_all_reports_and_now() {
-        let input: ReportCreatorInput = serde_json::from_str(r#"{"step":"Plan"}"#).unwrap();
+    fn plan_input_defaults_what_an_execution_input_leaves_out() {
+        let input: ReportCreatorInput =
+            serde_json::from_str(r#"{"step":"Plan","run":{"runAt":"2026-11-25T06:00:00Z"}}"#)
+                .unwrap();
         assert_eq!(
             input,
             ReportCreatorInput::Plan(PlanInput {
-                reports: vec![],
-                run_at: None,
-                refresh: false
+                run: RunInput {
+                    reports: vec![],
+                    run_at: "2026-11-25T06:00:00Z".parse().unwrap(),
+                    refresh: false,
+                    window: None,
+                }
             })
         );
         let input: ReportCreatorInput = serde_json::from_str(
-            r#"{"step":"Plan","reports":["orders"],"runAt":"2026-11-25T06:00:00Z"}"#,
+            r#"{"step":"Plan","run":{"reports":["orders"],"runAt":"2026-11-25T06:00:00Z","window":"2026-11-01"}}"#,
         )
         .unwrap();
         assert!(
-            matches!(input, ReportCreatorInput::Plan(PlanInput { reports, run_at: Some(_), refresh: false }) if reports == ["orders"])
+            matches!(&input, ReportCreatorInput::Plan(PlanInput { run }) if run.reports == ["orders"] && run.window == "2026-11-01".parse().ok()),
+            "{input:?}"
         );
     }
 

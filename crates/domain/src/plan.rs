@@ -10,7 +10,7 @@
 //! when the old one cannot give data), one beyond the type's lookback is recorded expired
 //! — so tomorrow's run heals today's failure without re-requesting what landed.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Catalog, Completion};
@@ -152,15 +152,27 @@ impl Config {
     /// named in `reports`), each trailing catch-up window, in a stable order (report,
     /// account, marketplace, window oldest first).
     pub fn plan(&self, now: DateTime<Utc>, reports: &[String]) -> Vec<Candidate> {
-        self.plan_with(Catalog::builtin(), now, reports)
+        self.plan_with(Catalog::builtin(), now, reports, None)
     }
 
-    /// [`Config::plan`] with the rules of `catalog` (a config validated against it).
+    /// [`Config::plan`], or with `only` the window starting that day for each report
+    /// whose window it is complete by `now` (none for the others).
+    pub fn plan_window(
+        &self,
+        now: DateTime<Utc>,
+        reports: &[String],
+        only: Option<NaiveDate>,
+    ) -> Vec<Candidate> {
+        self.plan_with(Catalog::builtin(), now, reports, only)
+    }
+
+    /// [`Config::plan_window`] with the rules of `catalog` (a config validated against it).
     pub fn plan_with(
         &self,
         catalog: &Catalog,
         now: DateTime<Utc>,
         reports: &[String],
+        only: Option<NaiveDate>,
     ) -> Vec<Candidate> {
         let mut planned = Vec::new();
         let version = self.version();
@@ -184,16 +196,30 @@ impl Config {
                 .or(spec.catch_up)
                 .unwrap_or(source.catch_up)
                 .max(1);
-            let windows: Vec<DataWindow> = (0..catch_up)
-                .rev()
-                .map(|back| {
-                    let shift = length * i32::try_from(back).unwrap_or(i32::MAX);
-                    DataWindow {
-                        start: latest.start - shift,
-                        end: latest.end - shift,
+            let windows: Vec<DataWindow> = match only {
+                Some(day) => {
+                    let start = day.and_time(NaiveTime::MIN).and_utc();
+                    let window = DataWindow {
+                        start,
+                        end: start + length,
+                    };
+                    if window.end <= latest.end {
+                        vec![window]
+                    } else {
+                        vec![]
                     }
-                })
-                .collect();
+                }
+                None => (0..catch_up)
+                    .rev()
+                    .map(|back| {
+                        let shift = length * i32::try_from(back).unwrap_or(i32::MAX);
+                        DataWindow {
+                            start: latest.start - shift,
+                            end: latest.end - shift,
+                        }
+                    })
+                    .collect(),
+            };
             let lookback = spec.lookback_days.map(|days| now - TimeDelta::days(days));
             let retention = spec
                 .retention_days
@@ -445,6 +471,33 @@ mod tests {
         assert!(windows.iter().all(|c| !c.beyond_lookback));
         assert_eq!(windows[0].retention, Some(TimeDelta::days(30)));
         assert_eq!(windows[0].planned.patience_secs, 6 * 3600);
+    }
+
+    #[test]
+    fn a_run_for_one_window_covers_only_that_day_and_only_once_it_is_complete() {
+        let mut config = config();
+        config.reports.get_mut("orders").unwrap().catch_up = Some(3);
+        let day = |d: &str| d.parse::<NaiveDate>().ok();
+        let orders = ["orders".to_owned()];
+        let one = config.plan_window(now(), &orders, day("2026-11-01"));
+        let catch_up = config.plan(now(), &orders);
+        // One window per account and marketplace, where the catch-up run has three.
+        assert_eq!(one.len() * 3, catch_up.len());
+        assert!(one.iter().all(|c| {
+            let window = c.planned.request.window;
+            window.data_date().to_string() == "2026-11-01" && window.length() == TimeDelta::days(1)
+        }));
+        // The latest complete day is the 24th at 06:00 on the 25th; the 25th is not over.
+        assert!(
+            !config
+                .plan_window(now(), &orders, day("2026-11-24"))
+                .is_empty()
+        );
+        assert!(
+            config
+                .plan_window(now(), &orders, day("2026-11-25"))
+                .is_empty()
+        );
     }
 
     #[test]

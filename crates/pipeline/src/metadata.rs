@@ -687,12 +687,25 @@ impl MetadataTable {
         }
     }
 
-    /// What earlier runs left for each of `keys` that the table knows, for planning:
-    /// consistent reads, 100 keys per BatchGetItem.
+    /// What earlier runs left for each of `keys` that the table knows, for planning.
     pub async fn previous(
         &self,
         keys: &[RequestKey],
     ) -> Result<HashMap<RequestKey, Previous>, Failure> {
+        Ok(self
+            .records(keys)
+            .await?
+            .into_iter()
+            .map(|(key, record)| (key, previous_of(&record)))
+            .collect())
+    }
+
+    /// What the table holds for each of `keys` it knows: consistent reads, 100 keys per
+    /// BatchGetItem, no scan.
+    pub async fn records(
+        &self,
+        keys: &[RequestKey],
+    ) -> Result<HashMap<RequestKey, RequestRecord>, Failure> {
         let mut found = HashMap::new();
         for chunk in keys.chunks(100) {
             let mut pending: Vec<HashMap<String, AttributeValue>> = chunk
@@ -727,7 +740,7 @@ impl MetadataTable {
                     let Some(key) = text(item, "key").and_then(|k| RequestKey::parse(&k)) else {
                         continue;
                     };
-                    found.insert(key.clone(), previous_of(&Self::record_of(&key, item)));
+                    found.insert(key.clone(), Self::record_of(&key, item));
                 }
                 pending = output
                     .unprocessed_keys()

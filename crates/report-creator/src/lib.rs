@@ -10,7 +10,7 @@
 //! window reuses the report Amazon already made instead of spending createReport quota
 //! (≈1/min) on a duplicate — unless the plan said that report cannot give data any more.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use contract::{
     CreateReportInput, CreateReportOutput, PlanInput, PlanOutput, ReportCreatorInput,
     ReportCreatorOutput, SealedToken,
@@ -43,12 +43,8 @@ impl ReportCreator {
         event: LambdaEvent<ReportCreatorInput>,
     ) -> Result<ReportCreatorOutput, Failure> {
         match event.payload {
-            ReportCreatorInput::Plan(PlanInput {
-                reports,
-                run_at,
-                refresh,
-            }) => self
-                .plan(&reports, run_at.unwrap_or_else(Utc::now), refresh)
+            ReportCreatorInput::Plan(PlanInput { run }) => self
+                .plan(&run.reports, run.run_at, run.window, run.refresh)
                 .await
                 .map(ReportCreatorOutput::Plan),
             ReportCreatorInput::CreateReport(input) => {
@@ -64,6 +60,7 @@ impl ReportCreator {
         &self,
         reports: &[String],
         run_at: DateTime<Utc>,
+        window: Option<NaiveDate>,
         refresh: bool,
     ) -> Result<PlanOutput, Failure> {
         let config = self.config.config().await?;
@@ -82,7 +79,7 @@ impl ReportCreator {
                     .join(", ")
             )));
         }
-        let candidates = config.plan(run_at, reports);
+        let candidates = config.plan_window(run_at, reports, window);
         let keys: Vec<_> = candidates.iter().map(|c| c.planned.key.clone()).collect();
         let previous = self.table.previous(&keys).await?;
         let now = Utc::now();
@@ -108,6 +105,7 @@ impl ReportCreator {
             skipped,
             expired,
             %run_at,
+            ?window,
             refresh,
             config_version = %config.version(),
             "planned"

@@ -45,7 +45,7 @@ pub use limiter::{LocalRateLimiter, Operation, RateLimiter, TokenKind, UsagePlan
 pub use lwa::{LwaClient, TokenGrant};
 pub use notifications::{
     CreateDestinationRequest, CreateSubscriptionOutcome, CreateSubscriptionRequest, Destination,
-    Subscription,
+    REPORT_PROCESSING_FINISHED, REPORT_PROCESSING_FINISHED_PAYLOAD_VERSION, Subscription,
 };
 pub use reports::{
     CompressionAlgorithm, CreateReportResponse, CreateReportSpecification, GetReportsQuery,

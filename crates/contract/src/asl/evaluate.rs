@@ -48,6 +48,7 @@ pub fn walk_with_plan(definition: &Value, requests: Vec<PlannedRequest>) -> Find
         reports: vec![],
         run_at: at("2026-11-25T06:00:00Z"),
         refresh: false,
+        window: None,
     });
     let context = json!({
         "Execution": {"Name": "sample-run"},

@@ -36,7 +36,7 @@ pub fn definition() -> Definition {
             "Plan",
             invoke(
                 Step::Plan,
-                json!({"reports.$": "$.reports", "runAt.$": "$.runAt", "refresh.$": "$.refresh"}),
+                json!({"run.$": "$"}),
             )
             .select(json!({"requests.$": "$.Payload.requests"}))
             .result_path("$.plan")

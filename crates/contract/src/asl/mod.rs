@@ -419,7 +419,7 @@ mod tests {
             "the built-in catalog does not know the source"
         );
         let planned: Vec<_> = config
-            .plan_with(&catalog, "2026-11-25T06:00:00Z".parse().unwrap(), &[])
+            .plan_with(&catalog, "2026-11-25T06:00:00Z".parse().unwrap(), &[], None)
             .into_iter()
             .map(|c| c.planned)
             .collect();
