@@ -77,6 +77,56 @@ pub struct RunOutcome {
     pub summary: Option<RunSummary>,
     /// From StartExecution to the end.
     pub elapsed: Duration,
+    /// What the run used, from its history.
+    pub usage: Usage,
+}
+
+/// What a run used, counted from its execution history: what Step Functions and Lambda
+/// bill, for the cost estimate (README "Deploy").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    /// States entered (Standard workflows bill per state transition).
+    pub transitions: usize,
+    /// Lambda invocations.
+    pub invocations: usize,
+    /// Milliseconds from each invocation's start to its answer, summed, for the
+    /// invocations the history times (not `.waitForTaskToken` ones, whose answer is the
+    /// task token's).
+    pub invocation_ms: u64,
+}
+
+impl Usage {
+    /// Counts `history`.
+    pub fn of(history: &[aws_sdk_sfn::types::HistoryEvent]) -> Usage {
+        let by_id: std::collections::HashMap<i64, &aws_sdk_sfn::types::HistoryEvent> =
+            history.iter().map(|e| (e.id(), e)).collect();
+        let mut usage = Usage::default();
+        for event in history {
+            let kind = event.r#type().as_str();
+            if kind.ends_with("StateEntered") {
+                usage.transitions += 1;
+            }
+            if event.r#type() == &HistoryEventType::TaskScheduled {
+                usage.invocations += 1;
+            }
+            if !matches!(kind, "TaskSucceeded" | "TaskFailed" | "TaskTimedOut") {
+                continue;
+            }
+            let started = by_id.get(&event.previous_event_id());
+            let scheduled = started.and_then(|s| by_id.get(&s.previous_event_id()));
+            let waits_for_token = scheduled
+                .and_then(|s| s.task_scheduled_event_details())
+                .is_some_and(|d| d.resource().ends_with("waitForTaskToken"));
+            if let (Some(started), false) = (started, waits_for_token)
+                && started.r#type() == &HistoryEventType::TaskStarted
+            {
+                let ms = event.timestamp().to_millis().unwrap_or(0)
+                    - started.timestamp().to_millis().unwrap_or(0);
+                usage.invocation_ms += u64::try_from(ms).unwrap_or(0);
+            }
+        }
+        usage
+    }
 }
 
 /// Starts the run and waits for its end, calling `progress` with each state entered.
@@ -152,6 +202,7 @@ pub async fn run(
                 cause: described.cause().map(str::to_owned),
                 summary,
                 elapsed: started.elapsed(),
+                usage: Usage::of(&history),
             });
         }
         if started.elapsed() > timeout {
@@ -181,10 +232,14 @@ pub async fn run_and_print(
         |elapsed, state| println!("  {:>8.1} s  {state}", elapsed.as_secs_f64()),
     )
     .await?;
+    let usage = outcome.usage;
     println!(
-        "execution {} in {:.1} s",
+        "execution {} in {:.1} s: {} state transitions, {} Lambda invocations ({:.1} s timed)",
         outcome.status,
-        outcome.elapsed.as_secs_f64()
+        outcome.elapsed.as_secs_f64(),
+        usage.transitions,
+        usage.invocations,
+        usage.invocation_ms as f64 / 1000.0
     );
     if let Some(error) = &outcome.error {
         println!(
@@ -232,6 +287,61 @@ async fn events_after(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_sfn::primitives::DateTime as SfnTime;
+    use aws_sdk_sfn::types::{HistoryEvent, TaskScheduledEventDetails};
+
+    fn event(id: i64, previous: i64, kind: HistoryEventType, ms: i64) -> HistoryEvent {
+        HistoryEvent::builder()
+            .id(id)
+            .previous_event_id(previous)
+            .r#type(kind)
+            .timestamp(SfnTime::from_millis(ms))
+            .build()
+            .unwrap()
+    }
+
+    fn scheduled(id: i64, resource: &str) -> HistoryEvent {
+        let details = TaskScheduledEventDetails::builder()
+            .resource_type("lambda")
+            .resource(resource)
+            .region("us-east-1")
+            .parameters("{}")
+            .build()
+            .unwrap();
+        HistoryEvent::builder()
+            .id(id)
+            .previous_event_id(id - 1)
+            .r#type(HistoryEventType::TaskScheduled)
+            .timestamp(SfnTime::from_millis(0))
+            .task_scheduled_event_details(details)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn usage_counts_transitions_invocations_and_times_only_what_answers_itself() {
+        use HistoryEventType::{TaskStarted, TaskStateEntered, TaskSucceeded};
+        let history = vec![
+            event(1, 0, TaskStateEntered, 0),
+            scheduled(2, "invoke"),
+            event(3, 2, TaskStarted, 1_000),
+            event(4, 3, TaskSucceeded, 1_150),
+            event(5, 4, TaskStateEntered, 1_200),
+            scheduled(6, "invoke.waitForTaskToken"),
+            event(7, 6, TaskStarted, 1_300),
+            // The token came back an hour later: not the Lambda's time.
+            event(8, 7, TaskSucceeded, 3_601_300),
+            event(9, 8, HistoryEventType::ChoiceStateEntered, 3_601_400),
+        ];
+        assert_eq!(
+            Usage::of(&history),
+            Usage {
+                transitions: 3,
+                invocations: 2,
+                invocation_ms: 150,
+            }
+        );
+    }
 
     #[test]
     fn execution_name_is_deterministic_and_valid() {
