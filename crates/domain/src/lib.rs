@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod config;
+pub mod curated;
 pub mod error;
 pub mod marketplace;
 pub mod notification;

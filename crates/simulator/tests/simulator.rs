@@ -2714,3 +2714,55 @@ fn binary_logs_never_contain_tokens_or_client_secrets() {
         assert!(!logs.contains(secret), "the logs contain {secret:?}");
     }
 }
+
+// ------------------------------------------------------------ documents against the schemas
+
+/// Every JSON report type a curated table reads, as the simulator serves it, is valid
+/// under Amazon's published JSON schema for it (`schemas/reports/`, copied from
+/// amzn/selling-partner-api-models), checked by the `jsonschema` package.
+#[test]
+fn json_documents_validate_against_amazons_report_schemas() {
+    let moto = std::env::var_os("SP_INGEST_MOTO_SERVER").expect(
+        "SP_INGEST_MOTO_SERVER is not set: run the tests through make (its venv has jsonschema)",
+    );
+    let python = std::path::PathBuf::from(moto).with_file_name("python");
+    let schemas = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/reports");
+    let dir = std::env::temp_dir().join(format!("sp-ingest-schemas-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (report_type, schema) in [
+        (SALES_AND_TRAFFIC, "sellerSalesAndTrafficReport"),
+        ("GET_VENDOR_SALES_REPORT", "vendorSalesReport"),
+        ("GET_VENDOR_TRAFFIC_REPORT", "vendorTrafficReport"),
+        ("GET_VENDOR_INVENTORY_REPORT", "vendorInventoryReport"),
+        (
+            "GET_BRAND_ANALYTICS_SEARCH_TERMS_REPORT",
+            "sellingPartnerSearchTermsReport",
+        ),
+    ] {
+        let text = simulator::report_text(
+            report_type,
+            &simulator::typical_options(report_type),
+            US,
+            (START.parse().unwrap(), END.parse().unwrap()),
+            25,
+        );
+        let document = dir.join(format!("{report_type}.json"));
+        std::fs::write(&document, text).unwrap();
+        let output = Command::new(&python)
+            .args([
+                "-c",
+                "import json, sys, jsonschema\n\
+                 jsonschema.validate(json.load(open(sys.argv[1])), json.load(open(sys.argv[2])))",
+            ])
+            .arg(&document)
+            .arg(schemas.join(format!("{schema}.json")))
+            .output()
+            .unwrap_or_else(|e| panic!("{} does not run: {e}", python.display()));
+        assert!(
+            output.status.success(),
+            "{report_type} does not validate against {schema}.json:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -824,6 +824,9 @@ async fn logs_never_contain_a_secret_a_token_or_a_url_signature() {
         .finish();
     // The test runtime is single-threaded, so the simulator's tasks log here too.
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Other tests of this binary may have registered the client's callsites on threads
+    // with no subscriber (interest "never", cached): ask every callsite again.
+    tracing::callsite::rebuild_interest_cache();
 
     let sim = start(Scenario::default()).await;
     let wrong = LwaCredentials::new(simulator::DEFAULT_CLIENT_ID, "wrong-secret");

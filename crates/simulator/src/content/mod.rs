@@ -136,6 +136,54 @@ impl DocumentSpec {
     }
 }
 
+/// The `reportOptions` a well-formed daily request of `report_type` carries (the
+/// options Amazon requires for the vendor and Brand Analytics reports, the usual
+/// granularity for Sales and Traffic), echoed in the document's `reportSpecification`.
+pub fn typical_options(report_type: &str) -> BTreeMap<String, String> {
+    let pairs: &[(&str, &str)] = match report_type {
+        "GET_SALES_AND_TRAFFIC_REPORT" => {
+            &[("dateGranularity", "DAY"), ("asinGranularity", "CHILD")]
+        }
+        "GET_VENDOR_SALES_REPORT" | "GET_VENDOR_INVENTORY_REPORT" => &[
+            ("reportPeriod", "DAY"),
+            ("distributorView", "MANUFACTURING"),
+            ("sellingProgram", "RETAIL"),
+        ],
+        t if t.starts_with("GET_VENDOR_") || t.starts_with("GET_BRAND_ANALYTICS_") => {
+            &[("reportPeriod", "DAY")]
+        }
+        _ => &[],
+    };
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// The UTF-8 text the simulator serves for a `report_type` document requested with
+/// `options` over `start..end` in one marketplace with `rows` rows — what lands raw, for
+/// tests and benches of the steps after Store.
+pub fn report_text(
+    report_type: &str,
+    options: &BTreeMap<String, String>,
+    marketplace_id: &str,
+    (start, end): (DateTime<Utc>, DateTime<Utc>),
+    rows: u64,
+) -> String {
+    let spec = DocumentSpec {
+        report_type: report_type.to_owned(),
+        marketplace_ids: vec![marketplace_id.to_owned()],
+        data_start: start,
+        data_end: end,
+        report_options: options.clone(),
+        seed: 0,
+        rows,
+        charset: Charset::Utf8,
+        kind: DocumentKind::Report,
+    };
+    spec.chunks().collect()
+}
+
 /// Which format Amazon uses for a report type: JSON for the analytics families, a
 /// flat file for everything else (`GET_FLAT_FILE_*`, `*_DATA`, settlement, …).
 pub(crate) fn format_of(report_type: &str) -> DocumentFormat {
