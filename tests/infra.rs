@@ -203,6 +203,19 @@ fn the_template_names_what_the_local_stack_provisions() {
     let property =
         |logical: &str, field: &str| name(&r[logical]["Properties"][field], stage, account);
     assert_eq!(property("RawBucket", "BucketName"), local.raw_bucket);
+    assert_eq!(
+        property("CuratedBucket", "BucketName"),
+        local.curated_bucket
+    );
+    assert_eq!(
+        name(
+            &r["GlueDatabase"]["Properties"]["DatabaseInput"]["Name"],
+            stage,
+            account
+        ),
+        local.glue_database
+    );
+    assert_eq!(property("NewDataTopic", "TopicName"), local.new_data_topic);
     assert_eq!(property("MetadataTable", "TableName"), local.metadata_table);
     assert_eq!(property("KeyAlias", "AliasName"), local.kms_alias);
     assert_eq!(
@@ -294,21 +307,38 @@ fn roles_grant_named_actions_on_named_resources() {
 fn data_stays_encrypted_private_and_cleaned_up() {
     let template = template();
     let r = resources(&template);
-    let bucket_policy = &r["RawBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"];
-    let denies = |condition: &str| {
-        list(bucket_policy)
-            .iter()
-            .any(|s| s["Effect"] == "Deny" && s["Condition"].to_string().contains(condition))
-    };
-    assert!(denies("aws:SecureTransport"), "non-TLS access is denied");
-    assert!(
-        denies("s3:x-amz-server-side-encryption"),
-        "non-KMS puts are denied"
-    );
-    let bucket = &r["RawBucket"]["Properties"];
-    let rules = bucket["LifecycleConfiguration"]["Rules"].to_string();
-    assert!(rules.contains("AbortIncompleteMultipartUpload") && rules.contains("_staging/"));
-    assert_eq!(bucket["VersioningConfiguration"]["Status"], "Enabled");
+    for (bucket, policy) in [
+        ("RawBucket", "RawBucketPolicy"),
+        ("CuratedBucket", "CuratedBucketPolicy"),
+    ] {
+        let statements = &r[policy]["Properties"]["PolicyDocument"]["Statement"];
+        let denies = |condition: &str| {
+            list(statements)
+                .iter()
+                .any(|s| s["Effect"] == "Deny" && s["Condition"].to_string().contains(condition))
+        };
+        assert!(
+            denies("aws:SecureTransport"),
+            "{bucket}: non-TLS access is denied"
+        );
+        assert!(
+            denies("s3:x-amz-server-side-encryption"),
+            "{bucket}: non-KMS puts are denied"
+        );
+        let properties = &r[bucket]["Properties"];
+        let rules = properties["LifecycleConfiguration"]["Rules"].to_string();
+        assert!(rules.contains("AbortIncompleteMultipartUpload"), "{bucket}");
+        assert_eq!(
+            properties["VersioningConfiguration"]["Status"], "Enabled",
+            "{bucket}"
+        );
+    }
+    let raw_rules = r["RawBucket"]["Properties"]["LifecycleConfiguration"]["Rules"].to_string();
+    assert!(raw_rules.contains("_staging/"));
+    // A replaced curated version expires by the tag `transform` gives it.
+    let curated_rules =
+        r["CuratedBucket"]["Properties"]["LifecycleConfiguration"]["Rules"].to_string();
+    assert!(curated_rules.contains(transform::handler::SUPERSEDED_TAG));
     assert_eq!(
         r["MetadataTable"]["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
         true

@@ -195,6 +195,11 @@ const SCENARIOS: &[(&str, &str, Scenario_)] = &[
         |w| Box::pin(one_window_and_status(w)),
     ),
     (
+        "a_report_lands_as_a_curated_partition_and_a_restatement_replaces_it_whole",
+        "the orders report becomes a Parquet partition in Glue (rows and the sum of `quantity` equal the raw TSV's) with one new-data message; a refreshed report gets a new version folder, the partition is pointed at it, and the old folder is tagged for expiry — one copy of each row either way",
+        |w| Box::pin(curated_partition(w)),
+    ),
+    (
         "a_config_pushed_between_runs_reaches_the_warm_functions",
         "a config with other endpoints, a new account and a new report, pushed between runs on warm functions, is the one the next run uses",
         |w| Box::pin(config_pushed_between_runs(w)),
@@ -601,6 +606,20 @@ impl World {
             .iter()
             .filter_map(|o| o.key().map(str::to_owned))
             .collect())
+    }
+
+    /// A raw object's text.
+    async fn raw_text(&self, key: &str) -> anyhow::Result<String> {
+        let body = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await?;
+        Ok(String::from_utf8(
+            body.body.collect().await?.into_bytes().to_vec(),
+        )?)
     }
 
     /// Multipart uploads open under `prefix`.
@@ -1612,6 +1631,201 @@ fn stored_key(result: &contract::ItemResult) -> anyhow::Result<&str> {
         Outcome::Stored(object) => Ok(&object.object_key),
         other => bail!("not stored: {other:?}"),
     }
+}
+
+/// Curate on the real functions: Parquet in the curated bucket, the Glue partition, the
+/// SNS message, then a restatement (`--refresh`) that swaps the partition's version.
+async fn curated_partition(w: &World) -> anyhow::Result<()> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    w.sim.set_scenario(fast(vec![]));
+    let names = &w.local.resources().names;
+    let aws = w.local.aws();
+    let glue = aws_sdk_glue::Client::new(aws);
+    let sqs = aws_sdk_sqs::Client::new(aws);
+    // A queue subscribed to the new-data topic, as a downstream consumer would be.
+    let probe = sqs
+        .create_queue()
+        .queue_name("new-data-probe")
+        .send()
+        .await?;
+    let probe_url = probe.queue_url().context("no queue url")?.to_owned();
+    let probe_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&probe_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await?
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .context("no queue arn")?;
+    aws_sdk_sns::Client::new(aws)
+        .subscribe()
+        .topic_arn(names.new_data_topic_arn())
+        .protocol("sqs")
+        .endpoint(&probe_arn)
+        .send()
+        .await?;
+
+    let first = w.assert_stored(&w.run("orders", 50, None).await?).await?;
+    let [partition] = &first.curated[..] else {
+        bail!("partitions: {:?}", first.curated);
+    };
+    let raw = w.raw_text(stored_key(&first)?).await?;
+    check_partition(w, &glue, partition, &raw).await?;
+    ensure!(
+        partition.replaced.is_none(),
+        "a new partition replaced {:?}",
+        partition.replaced
+    );
+    let messages = sqs
+        .receive_message()
+        .queue_url(&probe_url)
+        .max_number_of_messages(10)
+        .send()
+        .await?;
+    let told = messages
+        .messages()
+        .iter()
+        .filter_map(|m| m.body())
+        .filter_map(|b| serde_json::from_str::<serde_json::Value>(b).ok())
+        .filter_map(|envelope| {
+            serde_json::from_str::<serde_json::Value>(envelope["Message"].as_str()?).ok()
+        })
+        .filter(|m| m["location"] == partition.location.as_str())
+        .count();
+    ensure!(
+        told == 1,
+        "{told} new-data messages for {}",
+        partition.location
+    );
+
+    // A restatement: a new report for the same window, its own version folder.
+    let second = w
+        .assert_stored(&w.run_with("orders", 50, Some("restated"), true).await?)
+        .await?;
+    let [restated] = &second.curated[..] else {
+        bail!("partitions: {:?}", second.curated);
+    };
+    ensure!(
+        restated.replaced.as_deref() == Some(partition.location.as_str())
+            && restated.location != partition.location,
+        "restated {restated:?} after {partition:?}"
+    );
+    let raw = w.raw_text(stored_key(&second)?).await?;
+    check_partition(w, &glue, restated, &raw).await?;
+    let s3 = &w.s3;
+    let old_prefix = partition
+        .location
+        .strip_prefix(&format!("s3://{}/", names.curated_bucket))
+        .context("old location outside the bucket")?;
+    let old = s3
+        .list_objects_v2()
+        .bucket(&names.curated_bucket)
+        .prefix(old_prefix)
+        .send()
+        .await?;
+    ensure!(
+        !old.contents().is_empty(),
+        "the old version is gone at once"
+    );
+    for object in old.contents() {
+        let tags = s3
+            .get_object_tagging()
+            .bucket(&names.curated_bucket)
+            .key(object.key().unwrap_or_default())
+            .send()
+            .await?;
+        ensure!(
+            tags.tag_set()
+                .iter()
+                .any(|t| t.key() == transform::handler::SUPERSEDED_TAG),
+            "{:?} is not marked for expiry",
+            object.key()
+        );
+    }
+    Ok(())
+}
+
+/// The partition Glue holds is `partition`, and its files hold exactly the raw TSV's
+/// rows: their count and the sum of `quantity`.
+async fn check_partition(
+    w: &World,
+    glue: &aws_sdk_glue::Client,
+    partition: &contract::CuratedPartition,
+    raw: &str,
+) -> anyhow::Result<()> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let names = &w.local.resources().names;
+    let held = glue
+        .get_partition()
+        .database_name(&names.glue_database)
+        .table_name(&partition.table)
+        .set_partition_values(Some(partition.values.clone()))
+        .send()
+        .await?;
+    let location = held
+        .partition()
+        .and_then(|p| p.storage_descriptor())
+        .and_then(|sd| sd.location())
+        .context("the partition has no location")?;
+    ensure!(
+        location == partition.location,
+        "Glue points at {location}, not {}",
+        partition.location
+    );
+    let mut lines = raw.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .context("empty raw object")?
+        .split('\t')
+        .collect();
+    let at = header
+        .iter()
+        .position(|h| *h == "quantity")
+        .context("no quantity column")?;
+    let (mut raw_rows, mut raw_quantity) = (0u64, 0i64);
+    for line in lines.filter(|l| !l.is_empty()) {
+        raw_rows += 1;
+        raw_quantity += line.split('\t').nth(at).unwrap_or("0").parse::<i64>()?;
+    }
+    let prefix = location
+        .strip_prefix(&format!("s3://{}/", names.curated_bucket))
+        .context("location outside the curated bucket")?;
+    let listed =
+        w.s3.list_objects_v2()
+            .bucket(&names.curated_bucket)
+            .prefix(prefix)
+            .send()
+            .await?;
+    let (mut rows, mut quantity) = (0u64, 0i64);
+    for object in listed.contents() {
+        let body =
+            w.s3.get_object()
+                .bucket(&names.curated_bucket)
+                .key(object.key().unwrap_or_default())
+                .send()
+                .await?
+                .body
+                .collect()
+                .await?
+                .into_bytes();
+        let reader = SerializedFileReader::new(body)?;
+        for row in reader.get_row_iter(None)? {
+            let row = row?;
+            rows += 1;
+            if let Some((_, parquet::record::Field::Long(v))) =
+                row.get_column_iter().find(|(name, _)| *name == "quantity")
+            {
+                quantity += v;
+            }
+        }
+    }
+    ensure!(
+        rows == raw_rows && rows == partition.rows && quantity == raw_quantity,
+        "Parquet {rows} rows / quantity {quantity}, raw {raw_rows} / {raw_quantity}, said {}",
+        partition.rows
+    );
+    Ok(())
 }
 
 /// A new config pushed between two runs, on functions kept warm by the runs before: the

@@ -32,6 +32,12 @@ pub struct StageResources {
     pub region: String,
     /// Raw documents bucket.
     pub raw_bucket: String,
+    /// Curated Parquet bucket.
+    pub curated_bucket: String,
+    /// Glue database of the curated tables.
+    pub glue_database: String,
+    /// SNS topic of "new data" messages.
+    pub new_data_topic: String,
     /// Metadata table.
     pub metadata_table: String,
     /// KMS alias of the stage's key.
@@ -54,6 +60,10 @@ impl StageResources {
             region: region.to_owned(),
             // Bucket names are global: the account id keeps two accounts' stages apart.
             raw_bucket: format!("sp-ingest-{stage}-raw-{LOCAL_ACCOUNT_ID}"),
+            curated_bucket: format!("sp-ingest-{stage}-curated-{LOCAL_ACCOUNT_ID}"),
+            // Glue (and Athena) names take no hyphens.
+            glue_database: format!("sp_ingest_{}", stage.replace('-', "_")),
+            new_data_topic: format!("sp-ingest-{stage}-new-data"),
             metadata_table: format!("sp-ingest-{stage}-reports"),
             kms_alias: format!("alias/sp-ingest-{stage}"),
             notification_queue: format!("sp-ingest-{stage}-notifications"),
@@ -79,7 +89,27 @@ impl StageResources {
                 pipeline::settings::KMS_KEY_ID.to_owned(),
                 self.kms_alias.clone(),
             ),
+            (
+                pipeline::settings::CURATED_BUCKET.to_owned(),
+                self.curated_bucket.clone(),
+            ),
+            (
+                pipeline::settings::GLUE_DATABASE.to_owned(),
+                self.glue_database.clone(),
+            ),
+            (
+                pipeline::settings::NEW_DATA_TOPIC.to_owned(),
+                self.new_data_topic_arn(),
+            ),
         ])
+    }
+
+    /// The "new data" topic's ARN.
+    pub fn new_data_topic_arn(&self) -> String {
+        format!(
+            "arn:aws:sns:{}:{LOCAL_ACCOUNT_ID}:{}",
+            self.region, self.new_data_topic
+        )
     }
 
     /// The notification queue's ARN (what SP-API destinations are created with).
@@ -135,19 +165,41 @@ pub async fn provision(
     definition: &str,
 ) -> anyhow::Result<Provisioned> {
     let s3 = pipeline::s3_client(aws);
-    if s3
-        .head_bucket()
-        .bucket(&names.raw_bucket)
+    for bucket in [&names.raw_bucket, &names.curated_bucket] {
+        if s3.head_bucket().bucket(bucket).send().await.is_err() {
+            s3.create_bucket()
+                .bucket(bucket)
+                .send()
+                .await
+                .with_context(|| format!("creating bucket {bucket}"))?;
+        }
+    }
+    let glue = aws_sdk_glue::Client::new(aws);
+    if glue
+        .get_database()
+        .name(&names.glue_database)
         .send()
         .await
         .is_err()
     {
-        s3.create_bucket()
-            .bucket(&names.raw_bucket)
+        glue.create_database()
+            .database_input(
+                aws_sdk_glue::types::DatabaseInput::builder()
+                    .name(&names.glue_database)
+                    .description(format!("sp-ingest {}: curated tables", names.stage))
+                    .build()?,
+            )
             .send()
             .await
-            .with_context(|| format!("creating bucket {}", names.raw_bucket))?;
+            .with_context(|| format!("creating Glue database {}", names.glue_database))?;
     }
+    // CreateTopic is idempotent by name.
+    aws_sdk_sns::Client::new(aws)
+        .create_topic()
+        .name(&names.new_data_topic)
+        .send()
+        .await
+        .with_context(|| format!("creating topic {}", names.new_data_topic))?;
 
     let dynamodb = aws_sdk_dynamodb::Client::new(aws);
     if dynamodb

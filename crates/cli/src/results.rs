@@ -143,5 +143,31 @@ pub fn table(lines: &[Landed]) -> String {
             key
         ));
     }
+    let partitions: Vec<_> = lines.iter().flat_map(|l| &l.result.curated).collect();
+    if !partitions.is_empty() {
+        out.push_str(&format!(
+            "\n{:<26} {:>7} {:>9}  {}\n",
+            "curated table", "rows", "parquet", "partition (now in Glue)"
+        ));
+        for p in partitions {
+            let extras = if p.extra_fields.is_empty() {
+                String::new()
+            } else {
+                format!("  extra fields kept: {}", p.extra_fields.join(", "))
+            };
+            out.push_str(&format!(
+                "{:<26} {:>7} {:>9}  {}{}{extras}\n",
+                p.table,
+                p.rows,
+                p.bytes,
+                p.location,
+                if p.replaced.is_some() {
+                    " (replaced the previous version)"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
     out
 }

@@ -44,14 +44,21 @@ pub const STORAGE: Function = Function {
     placeholder: "StorageFunctionArn",
 };
 
+/// `transform`: Curate.
+pub const TRANSFORM: Function = Function {
+    name: "transform",
+    placeholder: "TransformFunctionArn",
+};
+
 /// Every function of the ingest pipeline.
-pub const FUNCTIONS: [Function; 6] = [
+pub const FUNCTIONS: [Function; 7] = [
     AUTH,
     REPORT_CREATOR,
     UPDATE_METADATA,
     NOTIFICATION_PROCESSOR,
     DATA_PROCESSOR,
     STORAGE,
+    TRANSFORM,
 ];
 
 /// Replaces every `${<Name>FunctionArn}` with `arn_of(function name)`; an unknown
@@ -108,10 +115,9 @@ mod tests {
 
     #[test]
     fn unknown_placeholder_is_named() {
-        let err =
-            substitute_function_arns("${TransformFunctionArn}", |n| n.to_owned()).unwrap_err();
+        let err = substitute_function_arns("${PublishFunctionArn}", |n| n.to_owned()).unwrap_err();
         assert!(
-            err.contains("`${TransformFunctionArn}`") && err.contains("AuthFunctionArn"),
+            err.contains("`${PublishFunctionArn}`") && err.contains("TransformFunctionArn"),
             "{err}"
         );
         assert!(substitute_function_arns("${Auth", |n| n.to_owned()).is_err());

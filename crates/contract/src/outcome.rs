@@ -76,6 +76,9 @@ pub struct ItemResult {
     /// How it ended.
     #[serde(flatten)]
     pub outcome: Outcome,
+    /// The curated partitions made of a stored report (empty otherwise).
+    #[serde(default)]
+    pub curated: Vec<crate::steps::CuratedPartition>,
     /// When it was recorded.
     pub recorded_at: DateTime<Utc>,
 }
@@ -191,6 +194,7 @@ mod tests {
             key: RequestKey::parse("b37071399f5c0e7aa527e411c0903ff5").unwrap(),
             report_id: Some("5001".into()),
             outcome,
+            curated: vec![],
             recorded_at: Utc::now(),
         }
     }

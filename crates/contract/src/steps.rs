@@ -29,6 +29,8 @@ pub enum Step {
     PollStatus,
     /// Stream the report document into the raw bucket.
     Store,
+    /// Turn the raw object into the curated tables' Parquet partitions.
+    Curate,
     /// Read why Amazon ended a report FATAL.
     ReadFatalReason,
     /// Record a stored report.
@@ -45,13 +47,14 @@ pub enum Step {
 
 impl Step {
     /// Every step, in the order a report meets them.
-    pub const ALL: [Step; 12] = [
+    pub const ALL: [Step; 13] = [
         Step::Plan,
         Step::Authenticate,
         Step::CreateReport,
         Step::AwaitReport,
         Step::PollStatus,
         Step::Store,
+        Step::Curate,
         Step::ReadFatalReason,
         Step::RecordStored,
         Step::RecordNoData,
@@ -69,6 +72,7 @@ impl Step {
             Step::AwaitReport => "AwaitReport",
             Step::PollStatus => "PollStatus",
             Step::Store => "Store",
+            Step::Curate => "Curate",
             Step::ReadFatalReason => "ReadFatalReason",
             Step::RecordStored => "RecordStored",
             Step::RecordNoData => "RecordNoData",
@@ -80,7 +84,9 @@ impl Step {
 
     /// The Lambda that serves the step.
     pub const fn function(self) -> Function {
-        use crate::functions::{AUTH, DATA_PROCESSOR, REPORT_CREATOR, STORAGE, UPDATE_METADATA};
+        use crate::functions::{
+            AUTH, DATA_PROCESSOR, REPORT_CREATOR, STORAGE, TRANSFORM, UPDATE_METADATA,
+        };
         match self {
             Step::Plan | Step::CreateReport => REPORT_CREATOR,
             Step::Authenticate => AUTH,
@@ -92,6 +98,7 @@ impl Step {
             | Step::Summarize => UPDATE_METADATA,
             Step::PollStatus | Step::ReadFatalReason => DATA_PROCESSOR,
             Step::Store => STORAGE,
+            Step::Curate => TRANSFORM,
         }
     }
 }
@@ -273,7 +280,48 @@ pub struct FatalReason {
     pub reason: String,
 }
 
-/// RecordStored: the object Store wrote.
+/// Curate: the raw object Store wrote, into the curated tables of its report type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CurateInput {
+    /// The request.
+    pub item: PlannedRequest,
+    /// Amazon's report id (names the partition's version).
+    pub report_id: String,
+    /// What Store wrote.
+    pub stored: StoredObject,
+}
+
+/// Curate's answer: one partition per table the report type fills (none when the type
+/// has no curated table).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CurateOutput {
+    /// The partitions written, each now the one Glue points at.
+    pub partitions: Vec<CuratedPartition>,
+}
+
+/// One table's partition for the request's window, as Curate left it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CuratedPartition {
+    /// The table (Glue table name).
+    pub table: String,
+    /// The partition's values: selling partner, marketplace, data date.
+    pub values: Vec<String>,
+    /// Where its files are (`s3://…/v=<report id>/`).
+    pub location: String,
+    /// Rows.
+    pub rows: u64,
+    /// Bytes of Parquet.
+    pub bytes: u64,
+    /// The location it replaced (a restatement or a rerun), `null` for a new partition.
+    pub replaced: Option<String>,
+    /// Fields of the report no column names, kept in `extra_fields`.
+    pub extra_fields: Vec<String>,
+}
+
+/// RecordStored: the object Store wrote and the partitions Curate made of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RecordStoredInput {
@@ -283,6 +331,9 @@ pub struct RecordStoredInput {
     pub report_id: String,
     /// What Store wrote.
     pub stored: StoredObject,
+    /// What Curate wrote.
+    #[serde(default)]
+    pub curated: Vec<CuratedPartition>,
 }
 
 /// RecordNoData: Amazon cancelled the report.
@@ -393,6 +444,14 @@ pub enum DataProcessorOutput {
 pub enum StorageInput {
     /// [`Step::Store`].
     Store(Box<StoreInput>),
+}
+
+/// What `transform` is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step")]
+pub enum TransformInput {
+    /// [`Step::Curate`].
+    Curate(Box<CurateInput>),
 }
 
 /// What `update-metadata` is asked to do.

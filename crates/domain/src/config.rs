@@ -261,6 +261,14 @@ fn is_config_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
+/// A stage name fits bucket names (no `_`) and Glue database names (no `-`).
+fn is_stage_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_lowercase())
+        && name.len() <= 32
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
 fn is_endpoint(url: &str) -> bool {
     // Plain http only for a local simulator; Amazon is always https.
     let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"];
@@ -465,12 +473,12 @@ impl Config {
     }
 
     fn check(&self, c: &mut Collector, catalog: &Catalog) {
-        if !is_config_name(&self.stage) {
+        if !is_stage_name(&self.stage) {
             c.push(
                 "",
                 "",
                 format!(
-                    "stage `{}` must be 1-64 characters of a-z, 0-9, `-`, `_`",
+                    "stage `{}` must be a lower-case letter then up to 31 of a-z, 0-9 (it is part of bucket names and of the Glue database's, as in infra/template.yaml)",
                     self.stage
                 ),
             );

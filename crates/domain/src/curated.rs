@@ -61,6 +61,42 @@ impl Kind {
     }
 }
 
+/// The partition keys of every curated table, in order: one partition per seller,
+/// marketplace and window, so two sellers' reports never replace each other's rows.
+pub const PARTITION_KEYS: [&str; 3] = ["selling_partner_id", "marketplace", "data_date"];
+
+/// The folder of one report's files in a table's partition:
+/// `<table>/selling_partner_id=<id>/marketplace=<id>/data_date=<day>/v=<report id>/`.
+/// A new report for the window gets a new folder, which the partition is then pointed
+/// at whole; refused when a part could escape its folder.
+pub fn version_prefix(
+    table: &str,
+    values: &[String; 3],
+    report_id: &str,
+) -> Result<String, String> {
+    let safe = |part: &str| {
+        !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && part != "."
+            && part != ".."
+    };
+    if let Some(bad) = [table, report_id]
+        .into_iter()
+        .chain(values.iter().map(String::as_str))
+        .find(|p| !safe(p))
+    {
+        return Err(format!("`{bad}` cannot be part of a curated object key"));
+    }
+    let mut prefix = format!("{table}/");
+    for (key, value) in PARTITION_KEYS.iter().zip(values) {
+        prefix.push_str(&format!("{key}={value}/"));
+    }
+    prefix.push_str(&format!("v={report_id}/"));
+    Ok(prefix)
+}
+
 /// One typed value of a row.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell {
@@ -646,6 +682,20 @@ mod tests {
                 .iter()
                 .all(|t| t.columns.last().unwrap().name == EXTRA_FIELDS)
         );
+    }
+
+    #[test]
+    fn a_report_version_has_its_own_folder_in_its_partition() {
+        let values = [
+            "A1SELLER".to_owned(),
+            "ATVPDKIKX0DER".to_owned(),
+            "2026-11-28".to_owned(),
+        ];
+        assert_eq!(
+            version_prefix("orders", &values, "5001").unwrap(),
+            "orders/selling_partner_id=A1SELLER/marketplace=ATVPDKIKX0DER/data_date=2026-11-28/v=5001/"
+        );
+        assert!(version_prefix("orders", &values, "../5001").is_err());
     }
 
     #[test]

@@ -43,11 +43,15 @@ pub enum ErrorName {
     /// stopped cleanly before the hard timeout — upload aborted, nothing visible — and the
     /// state machine retries the step.
     DeadlineExceeded,
+    /// The report does not fit its curated table (a required column missing, a value not
+    /// of its column's type): the raw object is kept, the window is not landed, and the
+    /// next run tries again once the table's schema (`curated.json`) is fixed.
+    SchemaMismatch,
 }
 
 impl ErrorName {
     /// Every name, in declaration order.
-    pub const ALL: [ErrorName; 13] = [
+    pub const ALL: [ErrorName; 14] = [
         ErrorName::Throttled,
         ErrorName::TokenExpired,
         ErrorName::Unauthorized,
@@ -61,6 +65,7 @@ impl ErrorName {
         ErrorName::ReportStuck,
         ErrorName::ReportGone,
         ErrorName::DeadlineExceeded,
+        ErrorName::SchemaMismatch,
     ];
 
     /// The name as it appears in `errorType` and in ASL `ErrorEquals`.
@@ -79,6 +84,7 @@ impl ErrorName {
             ErrorName::ReportStuck => "ReportStuck",
             ErrorName::ReportGone => "ReportGone",
             ErrorName::DeadlineExceeded => "DeadlineExceeded",
+            ErrorName::SchemaMismatch => "SchemaMismatch",
         }
     }
 

@@ -13,6 +13,12 @@ pub const METADATA_TABLE: &str = "SP_INGEST_METADATA_TABLE";
 pub const RAW_BUCKET: &str = "SP_INGEST_RAW_BUCKET";
 /// KMS key (id, ARN or alias) for tokens and objects.
 pub const KMS_KEY_ID: &str = "SP_INGEST_KMS_KEY_ID";
+/// Bucket for the curated tables' Parquet files.
+pub const CURATED_BUCKET: &str = "SP_INGEST_CURATED_BUCKET";
+/// Glue database of the curated tables.
+pub const GLUE_DATABASE: &str = "SP_INGEST_GLUE_DATABASE";
+/// SNS topic told about every curated partition written ("new data").
+pub const NEW_DATA_TOPIC: &str = "SP_INGEST_NEW_DATA_TOPIC";
 
 /// First wait of the polling fallback, seconds (doubles per poll).
 pub const POLL_BASE_SECONDS: &str = "SP_INGEST_POLL_BASE_SECONDS";

@@ -8,6 +8,7 @@
 //! schema stops with the [`SchemaMismatch`](domain::curated::SchemaMismatch) naming the
 //! column; nothing half-written is handed on.
 
+pub mod handler;
 pub mod sink;
 
 use std::collections::BTreeSet;

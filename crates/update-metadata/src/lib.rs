@@ -11,8 +11,9 @@
 
 use chrono::Utc;
 use contract::{
-    AwaitReportInput, AwaitReportOutput, ItemResult, Outcome, RecordFailedInput, RecordFatalInput,
-    RecordNoDataInput, RecordStoredInput, UpdateMetadataInput, UpdateMetadataOutput, summarize,
+    AwaitReportInput, AwaitReportOutput, CuratedPartition, ItemResult, Outcome, RecordFailedInput,
+    RecordFatalInput, RecordNoDataInput, RecordStoredInput, UpdateMetadataInput,
+    UpdateMetadataOutput, summarize,
 };
 use domain::PlannedRequest;
 use lambda_runtime::LambdaEvent;
@@ -49,13 +50,15 @@ impl UpdateMetadata {
                     item,
                     report_id,
                     stored,
+                    curated,
                 } = *input;
-                self.record(item, Some(report_id), Outcome::Stored(stored))
+                self.record(item, Some(report_id), Outcome::Stored(stored), curated)
                     .await
             }
             UpdateMetadataInput::RecordNoData(input) => {
                 let RecordNoDataInput { item, report_id } = *input;
-                self.record(item, Some(report_id), Outcome::NoData).await
+                self.record(item, Some(report_id), Outcome::NoData, vec![])
+                    .await
             }
             UpdateMetadataInput::RecordFatal(input) => {
                 let RecordFatalInput {
@@ -63,7 +66,7 @@ impl UpdateMetadata {
                     report_id,
                     reason,
                 } = *input;
-                self.record(item, Some(report_id), Outcome::Fatal { reason })
+                self.record(item, Some(report_id), Outcome::Fatal { reason }, vec![])
                     .await
             }
             UpdateMetadataInput::RecordFailed(input) => {
@@ -80,7 +83,7 @@ impl UpdateMetadata {
                 };
                 let now = Utc::now();
                 self.table.record_failure(&item, &outcome, now).await?;
-                Ok(item_result(item, report_id, outcome, now))
+                Ok(item_result(item, report_id, outcome, vec![], now))
             }
             UpdateMetadataInput::Summarize(input) => {
                 Ok(UpdateMetadataOutput::Summarize(summarize(input.results)))
@@ -93,11 +96,12 @@ impl UpdateMetadata {
         item: PlannedRequest,
         report_id: Option<String>,
         outcome: Outcome,
+        curated: Vec<CuratedPartition>,
     ) -> Result<UpdateMetadataOutput, Failure> {
         let now = Utc::now();
         self.table.record_outcome(&item.key, &outcome, now).await?;
-        tracing::info!(key = %item.key, ?report_id, ?outcome, "outcome recorded");
-        Ok(item_result(item, report_id, outcome, now))
+        tracing::info!(key = %item.key, ?report_id, ?outcome, partitions = curated.len(), "outcome recorded");
+        Ok(item_result(item, report_id, outcome, curated, now))
     }
 }
 
@@ -106,6 +110,7 @@ fn item_result(
     item: PlannedRequest,
     report_id: Option<String>,
     outcome: Outcome,
+    curated: Vec<CuratedPartition>,
     now: chrono::DateTime<Utc>,
 ) -> UpdateMetadataOutput {
     UpdateMetadataOutput::Recorded(Box::new(ItemResult {
@@ -117,6 +122,7 @@ fn item_result(
         key: item.key,
         report_id,
         outcome,
+        curated,
         recorded_at: now,
     }))
 }

@@ -311,6 +311,7 @@ pub(crate) fn accept(function: &str, payload: &Value) -> Result<Step, String> {
         "report-creator" => parse::<ReportCreatorInput>(payload),
         "data-processor" => parse::<DataProcessorInput>(payload),
         "storage" => parse::<StorageInput>(payload),
+        "transform" => parse::<TransformInput>(payload),
         "update-metadata" => parse::<UpdateMetadataInput>(payload),
         other => Err(format!("{other} is not invoked by a state machine")),
     }?;
@@ -528,6 +529,7 @@ fn item_result(outcome: Outcome) -> ItemResult {
         key: planned.key,
         report_id: Some("5001".into()),
         outcome,
+        curated: vec![],
         recorded_at: at("2026-11-25T06:10:00Z"),
     }
 }
@@ -560,6 +562,20 @@ fn samples(step: Step, plan: &Value) -> Vec<Value> {
             })
             .collect(),
         Step::Store => vec![to_json(&stored())],
+        Step::Curate => vec![
+            to_json(&CurateOutput { partitions: vec![] }),
+            to_json(&CurateOutput {
+                partitions: vec![CuratedPartition {
+                    table: "orders".into(),
+                    values: vec!["A1SELLER".into(), "ATVPDKIKX0DER".into(), "2026-11-24".into()],
+                    location: "s3://curated/orders/selling_partner_id=A1SELLER/marketplace=ATVPDKIKX0DER/data_date=2026-11-24/v=5001/".into(),
+                    rows: 40,
+                    bytes: 9_000,
+                    replaced: None,
+                    extra_fields: vec!["order-item-id".into()],
+                }],
+            }),
+        ],
         Step::ReadFatalReason => vec![to_json(&FatalReason {
             reason: "dates not aligned".into(),
         })],

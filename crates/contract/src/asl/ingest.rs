@@ -235,7 +235,7 @@ fn one_request() -> States {
         "$.failure",
         "WasItRenewed",
     )
-    .then("RecordStored");
+    .then("Curate");
     // A broken or expired download is worth two more tries at once: Store asks for a
     // fresh URL each time. So is a Store that stopped before its time ran out.
     store.retry.insert(
@@ -252,11 +252,29 @@ fn one_request() -> States {
         ),
     );
     with_reauthentication(&mut states, "Store", store);
+    // Curated before recorded: the window counts as landed only once it is queryable,
+    // so a report its table refuses (`SchemaMismatch`) is recorded FAILED and the next
+    // run's catch-up tries it again (the report is reused, not requested again).
+    states.add(
+        "Curate",
+        invoke(
+            Step::Curate,
+            json!({"item.$": "$.item", "reportId.$": "$.created.reportId", "stored.$": "$.stored.object"}),
+        )
+        .select(json!({"partitions.$": "$.Payload.partitions"}))
+        .result_path("$.curated")
+        .then("RecordStored"),
+    );
     states.add(
         "RecordStored",
         invoke(
             Step::RecordStored,
-            json!({"item.$": "$.item", "reportId.$": "$.created.reportId", "stored.$": "$.stored.object"}),
+            json!({
+                "item.$": "$.item",
+                "reportId.$": "$.created.reportId",
+                "stored.$": "$.stored.object",
+                "curated.$": "$.curated.partitions"
+            }),
         )
         .output_path("$.Payload")
         .end(),
