@@ -200,6 +200,11 @@ const SCENARIOS: &[(&str, &str, Scenario_)] = &[
         |w| Box::pin(curated_partition(w)),
     ),
     (
+        "a_column_amazon_added_is_kept_and_a_missing_required_one_is_named",
+        "an orders file with an undocumented `order-item-id` column lands with the column kept in `extra_fields` and named in the result; one without `sku` is recorded FAILED `SchemaMismatch` naming the column, its raw object kept; the next run tries the window again with the same report (no second createReport)",
+        |w| Box::pin(column_changes(w)),
+    ),
+    (
         "a_config_pushed_between_runs_reaches_the_warm_functions",
         "a config with other endpoints, a new account and a new report, pushed between runs on warm functions, is the one the next run uses",
         |w| Box::pin(config_pushed_between_runs(w)),
@@ -1743,6 +1748,55 @@ async fn curated_partition(w: &World) -> anyhow::Result<()> {
             object.key()
         );
     }
+    Ok(())
+}
+
+/// Columns Amazon adds or leaves out of a flat file, through Curate.
+async fn column_changes(w: &World) -> anyhow::Result<()> {
+    w.sim.set_scenario(fast(vec![ReportRule {
+        added_columns: vec!["order-item-id".into()],
+        ..rule(ORDERS)
+    }]));
+    let added = w.assert_stored(&w.run("orders", 53, None).await?).await?;
+    let [partition] = &added.curated[..] else {
+        bail!("partitions: {:?}", added.curated);
+    };
+    ensure!(
+        partition.extra_fields == ["order-item-id"],
+        "extra fields: {:?}",
+        partition.extra_fields
+    );
+
+    w.sim.set_scenario(fast(vec![ReportRule {
+        dropped_columns: vec!["sku".into()],
+        ..rule(ORDERS)
+    }]));
+    let creates = w.sim.calls().calls("createReport");
+    let refused = w.run("orders", 54, None).await?;
+    let planned = w.planned("orders", 54)?;
+    let record = w.table.request(&planned.key).await?.context("no record")?;
+    ensure!(
+        refused.error.as_deref() == Some("ReportsFailed")
+            && matches!(&record.outcome, Some(Outcome::Failed { error, cause })
+                if error == "SchemaMismatch" && cause.contains("column sku")),
+        "{:?} / recorded {:?}",
+        refused.error,
+        record.outcome
+    );
+    ensure!(
+        w.objects_under(&w.key_prefix(&planned)?).await?.len() == 1,
+        "the raw object of the refused report is not kept"
+    );
+    // Not landed, so the next run tries again — with the same report, no new quota.
+    let again = w.run("orders", 54, Some("again")).await?;
+    let summary = again.summary.as_ref().context("no summary")?;
+    ensure!(
+        summary.failed == 1
+            && summary.results[0].report_id == record.report_id
+            && w.sim.calls().calls("createReport") == creates + 1,
+        "again: {summary:?}, {} createReport calls for two runs",
+        w.sim.calls().calls("createReport") - creates
+    );
     Ok(())
 }
 

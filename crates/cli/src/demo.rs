@@ -158,6 +158,28 @@ async fn demo_on(local: &LocalPipeline, sim: &simulator::RunningSimulator) -> an
     run_file(local.stage(), &file, Some(sim), false).await
 }
 
+/// The question an analyst asks first, answered with SQL over what the run curated.
+async fn print_daily_sales(
+    stage: &StageHandle,
+    s3: &aws_sdk_s3::Client,
+    partitions: &[contract::CuratedPartition],
+) -> anyhow::Result<()> {
+    let dir = std::path::Path::new(".local/curated");
+    let bucket = &stage.resources().names.curated_bucket;
+    crate::query::fetch_partitions(s3, bucket, partitions, dir).await?;
+    let answer = crate::query::answer(
+        &crate::query::venv_python(),
+        dir,
+        "SELECT marketplace, day, currency, orders, units, sales FROM daily_sales ORDER BY marketplace, day",
+    )
+    .await?;
+    println!(
+        "\ndaily sales — sql/views/daily_sales.sql run by DuckDB over the curated Parquet (in Athena: the same view):\n{}",
+        answer.table()
+    );
+    Ok(())
+}
+
 /// Pushes `file` to the stage, subscribes its accounts, runs every report once and prints
 /// what landed; with a simulator, each object is also checked against what it served.
 /// Returns whether every report landed.
@@ -208,6 +230,13 @@ pub async fn run_file(
         compare_with_simulator(sim, &mut lines).await;
     }
     print!("\n{}", table(&lines));
+    let partitions: Vec<_> = lines
+        .iter()
+        .flat_map(|l| l.result.curated.clone())
+        .collect();
+    if partitions.iter().any(|p| p.table == "orders") {
+        print_daily_sales(stage, &s3, &partitions).await?;
+    }
     // A successful run can still carry a warning (characters replaced by U+FFFD).
     if let (None, Some(message)) = (&outcome.error, &summary.message) {
         println!("\nnote: {message}");

@@ -6,6 +6,7 @@
 pub mod config_file;
 pub mod demo;
 pub mod notifications;
+pub mod query;
 pub mod resources;
 pub mod results;
 pub mod run;

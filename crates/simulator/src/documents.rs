@@ -491,6 +491,7 @@ mod tests {
             rows,
             charset: Charset::Utf8,
             kind: DocumentKind::Report,
+            columns: crate::content::ColumnChanges::default(),
         }
     }
 

@@ -83,6 +83,7 @@ pub(crate) struct ReportPlan {
     pub fatal_reason: String,
     pub in_queue: Duration,
     pub in_progress: Duration,
+    pub columns: content::ColumnChanges,
 }
 
 impl ReportPlan {
@@ -130,6 +131,10 @@ impl ReportPlan {
             in_progress: Duration::from_millis(
                 rule.in_progress_ms.unwrap_or(scenario.in_progress_ms),
             ),
+            columns: content::ColumnChanges {
+                added: rule.added_columns,
+                dropped: rule.dropped_columns,
+            },
         }
     }
 
@@ -294,6 +299,7 @@ impl ReportRecord {
             rows: self.plan.rows,
             charset: self.plan.charset,
             kind,
+            columns: self.plan.columns.clone(),
         })
     }
 }

@@ -239,6 +239,12 @@ pub struct ReportRule {
     pub in_progress_ms: Option<u64>,
     /// Text of the FATAL error document.
     pub fatal_reason: Option<String>,
+    /// Flat files only: columns Amazon added after its documentation (as `order-item-id`
+    /// appeared in the order reports in 2026, selling-partner-api-models#5249), appended
+    /// with a value per row.
+    pub added_columns: Vec<String>,
+    /// Flat files only: documented columns left out of the document.
+    pub dropped_columns: Vec<String>,
 }
 
 impl ReportRule {

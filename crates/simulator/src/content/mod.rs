@@ -65,6 +65,39 @@ pub(crate) enum DocumentKind {
     Error { reason: String },
 }
 
+/// Columns a flat file has beyond or short of its documented table.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ColumnChanges {
+    /// Headers appended, each with a value per row.
+    pub added: Vec<String>,
+    /// Documented headers left out.
+    pub dropped: Vec<String>,
+}
+
+impl ColumnChanges {
+    fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.dropped.is_empty()
+    }
+
+    /// `line` (one header or row, without its newline) with the changes made; `row` is
+    /// `None` for the header.
+    fn apply(&self, table: &[&str], line: &str, row: Option<u64>) -> String {
+        let mut fields: Vec<String> = line
+            .split('\t')
+            .zip(table)
+            .filter(|(_, header)| !self.dropped.iter().any(|d| d == *header))
+            .map(|(field, _)| field.to_owned())
+            .collect();
+        for added in &self.added {
+            fields.push(match row {
+                None => added.clone(),
+                Some(row) => format!("{added}-{row}"),
+            });
+        }
+        fields.join("\t")
+    }
+}
+
 /// Everything that determines a document's bytes.
 #[derive(Clone, Debug)]
 pub(crate) struct DocumentSpec {
@@ -77,6 +110,7 @@ pub(crate) struct DocumentSpec {
     pub rows: u64,
     pub charset: Charset,
     pub kind: DocumentKind,
+    pub columns: ColumnChanges,
 }
 
 impl DocumentSpec {
@@ -180,6 +214,7 @@ pub fn report_text(
         rows,
         charset: Charset::Utf8,
         kind: DocumentKind::Report,
+        columns: ColumnChanges::default(),
     };
     spec.chunks().collect()
 }
@@ -437,7 +472,8 @@ impl ContentChunks {
                 json!({ "errorDetails": reason }).to_string()
             }
             Layout::Tsv(table) => {
-                let mut header = tsv_columns(table).join("\t");
+                let columns = tsv_columns(table);
+                let mut header = self.spec.columns.apply(columns, &columns.join("\t"), None);
                 header.push('\n');
                 header
             }
@@ -448,7 +484,20 @@ impl ContentChunks {
     fn write_row(&self, buf: &mut String, row: u64) {
         let mut rng = SplitMix64::for_row(self.document_seed, row);
         match self.layout {
-            Layout::Tsv(table) => self.write_tsv_row(buf, table, row, &mut rng),
+            Layout::Tsv(table) if self.spec.columns.is_empty() => {
+                self.write_tsv_row(buf, table, row, &mut rng)
+            }
+            Layout::Tsv(table) => {
+                let mut line = String::new();
+                self.write_tsv_row(&mut line, table, row, &mut rng);
+                let changed = self.spec.columns.apply(
+                    tsv_columns(table),
+                    line.trim_end_matches('\n'),
+                    Some(row),
+                );
+                buf.push_str(&changed);
+                buf.push('\n');
+            }
             Layout::Json(report) => {
                 if row > 0 {
                     buf.push(',');
@@ -521,11 +570,37 @@ mod tests {
             seed: 7,
             rows,
             kind: DocumentKind::Report,
+            columns: ColumnChanges::default(),
         }
     }
 
     fn text(spec: &DocumentSpec) -> String {
         spec.chunks().collect()
+    }
+
+    #[test]
+    fn added_and_dropped_columns_change_the_header_and_every_row() {
+        let mut spec = spec(
+            "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL",
+            "ATVPDKIKX0DER",
+            5,
+        );
+        spec.columns = ColumnChanges {
+            added: vec!["order-item-id".into()],
+            dropped: vec!["sku".into()],
+        };
+        let text: String = spec.chunks().collect();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+        assert!(!header.contains(&"sku") && header.last() == Some(&"order-item-id"));
+        for (row, line) in lines.enumerate() {
+            let fields: Vec<&str> = line.split('\t').collect();
+            assert_eq!(fields.len(), header.len());
+            assert_eq!(
+                fields.last(),
+                Some(&format!("order-item-id-{row}").as_str())
+            );
+        }
     }
 
     #[test]
