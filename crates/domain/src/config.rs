@@ -558,6 +558,43 @@ impl Config {
         for (name, report) in &self.reports {
             self.check_report(c, catalog, &format!("reports/{name}"), report);
         }
+        self.check_curated_partitions(c, catalog);
+    }
+
+    /// A curated partition is one seller's marketplace and day of a table: two reports
+    /// of one curated type for the same seller and marketplace, with other options or
+    /// another window, would replace each other's rows there, run after run. (With the
+    /// same ones they make the same requests, which is harmless.)
+    fn check_curated_partitions(&self, c: &mut Collector, catalog: &Catalog) {
+        let curated = crate::curated::CuratedCatalog::builtin();
+        let mut filled: BTreeMap<(String, String, String), (String, String)> = BTreeMap::new();
+        for candidate in self.plan_with(catalog, chrono::DateTime::UNIX_EPOCH, &[], None) {
+            let planned = candidate.planned;
+            let request = &planned.request;
+            if curated.tables_for(&request.report_type).is_empty() {
+                continue;
+            }
+            let key = (
+                request.report_type.clone(),
+                request.selling_partner_id.clone(),
+                request.marketplace_ids.join("+"),
+            );
+            let shape = format!("{:?} {:?}", request.window.length(), request.options);
+            match filled.get(&key) {
+                Some((first, first_shape)) if *first_shape != shape => c.push(
+                    &format!("reports/{}", planned.report),
+                    "report_type",
+                    format!(
+                        "report `{first}` already fills the curated tables of {} for account `{}` in {} with another window or options; the two would replace each other's partitions — keep one",
+                        request.report_type, request.account, key.2
+                    ),
+                ),
+                Some(_) => {}
+                None => {
+                    filled.insert(key, (planned.report.clone(), shape));
+                }
+            }
+        }
     }
 
     fn check_account(&self, c: &mut Collector, name: &str, account: &Account) {
@@ -878,6 +915,33 @@ mod tests {
             Config::window_of(orders),
             Some((TimeDelta::days(1), TimeDelta::zero()))
         );
+    }
+
+    #[test]
+    fn two_reports_that_would_replace_each_others_curated_partitions_are_refused() {
+        let mut parameters = valid();
+        let weekly = serde_json::json!({"source": "sp-api-reports", "report_type": "GET_SALES_AND_TRAFFIC_REPORT", "accounts": ["acme-us"], "marketplaces": ["ATVPDKIKX0DER"], "options": {"dateGranularity": "WEEK", "asinGranularity": "CHILD"}, "window": "P7D", "schedule": "rate(7 days)"});
+        parameters.push((
+            format!("/sp-ingest/{STAGE}/reports/sales-traffic-weekly"),
+            weekly.to_string(),
+        ));
+        let errs = errors(parameters);
+        assert!(
+            errs.mentions("reports/sales-traffic-weekly", "report_type"),
+            "{errs}"
+        );
+        assert!(
+            errs.to_string().contains("replace each other's partitions"),
+            "{errs}"
+        );
+        // The same report twice (same window and options) makes the same requests: fine.
+        let mut parameters = valid();
+        let same = serde_json::json!({"source": "sp-api-reports", "report_type": "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL", "accounts": ["acme-jp"], "window": "P1D", "schedule": "cron(0 7 * * ? *)"});
+        parameters.push((
+            format!("/sp-ingest/{STAGE}/reports/jp-orders"),
+            same.to_string(),
+        ));
+        assert!(Config::from_parameters(STAGE, parameters).is_ok());
     }
 
     #[test]
