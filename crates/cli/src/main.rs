@@ -509,12 +509,7 @@ async fn config_push(
 }
 
 async fn config_show(stage: &str, endpoints: Option<&std::path::Path>) -> anyhow::Result<()> {
-    let aws = aws_for(endpoints).await?;
-    let store = pipeline::ConfigStore::new(aws_sdk_ssm::Client::new(&aws), stage);
-    let config = store
-        .config()
-        .await
-        .map_err(|failure| anyhow::anyhow!(failure.describe()))?;
+    let config = pushed_config(&aws_for(endpoints).await?, stage).await?;
     println!(
         "# stage `{stage}`, configuration version {}",
         config.version()

@@ -139,7 +139,7 @@ pub async fn answer(python: &Path, dir: &Path, query: &str) -> anyhow::Result<An
 
 /// The venv's Python (beside moto's server, `make setup`).
 pub fn venv_python() -> PathBuf {
-    std::env::var_os("SP_INGEST_MOTO_SERVER")
+    std::env::var_os(local_stack::moto::MOTO_SERVER_ENV)
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(".venv/bin/moto_server"))
         .with_file_name("python")

@@ -170,6 +170,9 @@ pub struct TableSchema {
     pub layout: Layout,
     /// Its columns, `extra_fields` last.
     pub columns: Vec<Column>,
+    /// The JSON record paths its columns read, sorted: what is not here is an extra
+    /// field. Built once with the table, not per record.
+    record_paths: Vec<Vec<String>>,
 }
 
 /// A report that does not fit its table: the report is not curated, and the error says
@@ -346,12 +349,21 @@ impl CuratedCatalog {
             if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
                 return Err(format!("table {}: column {} twice", table.name, twice[0]));
             }
+            let mut record_paths: Vec<Vec<String>> = columns
+                .iter()
+                .filter_map(|c| match &c.source {
+                    Source::Path(path) => Some(path.clone()),
+                    _ => None,
+                })
+                .collect();
+            record_paths.sort_unstable();
             tables.push(TableSchema {
                 name: table.name,
                 report_type: table.report_type,
                 comment: table.comment,
                 layout,
                 columns,
+                record_paths,
             });
         }
         let mut names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
@@ -499,18 +511,9 @@ impl TableSchema {
             .map_err(|problem| self.mismatch(&column.name, problem))?;
             cells.push(cell);
         }
-        let mut known: Vec<&[String]> = self
-            .columns
-            .iter()
-            .filter_map(|c| match &c.source {
-                Source::Path(path) => Some(&path[..]),
-                _ => None,
-            })
-            .collect();
-        known.sort_unstable();
         let mut extras = BTreeMap::new();
         let mut path = Vec::new();
-        collect_extras(record, &mut path, &known, &mut extras);
+        collect_extras(record, &mut path, &self.record_paths, &mut extras);
         let names = extras.keys().cloned().collect();
         let extras_ref: BTreeMap<&str, &str> = extras
             .iter()
@@ -524,10 +527,10 @@ impl TableSchema {
 fn collect_extras(
     value: &Value,
     path: &mut Vec<String>,
-    known: &[&[String]],
+    known: &[Vec<String>],
     out: &mut BTreeMap<String, String>,
 ) {
-    if known.binary_search(&&path[..]).is_ok() {
+    if known.binary_search_by(|k| k[..].cmp(&path[..])).is_ok() {
         return;
     }
     match value {
