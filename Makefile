@@ -7,6 +7,7 @@ export CARGO_TARGET_DIR
 VENV := $(CURDIR)/.venv
 VENV_INFRA := $(CURDIR)/.venv-infra
 VENV_POLICY := $(CURDIR)/.venv-policy
+VENV_BENCH := $(CURDIR)/.venv-bench
 PYTHON ?= python3
 # Tests that need the AWS emulator find it here and fail (not skip) without it.
 export SP_INGEST_MOTO_SERVER := $(VENV)/bin/moto_server
@@ -20,7 +21,7 @@ STAGE ?= prod
 ARCH ?= x86_64
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint demo asl reliability hakari package deploy
+.PHONY: help setup test lint demo bench asl reliability hakari package deploy
 
 help: ## List the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -55,6 +56,15 @@ lint: ## cargo fmt --check and clippy with warnings as errors.
 
 demo: setup ## Run the whole pipeline locally (moto, the real Lambdas and state machine, the SP-API simulator); prints what landed.
 	cargo run --quiet -p cli --bin sp-ingest -- demo
+
+bench: $(VENV_BENCH)/.installed ## Measure ours beside the tools users use today, in one run (not CI; minutes, ~2 GB of scratch); writes bench/results.json.
+	cargo build --release --quiet -p transform --example bench_curate
+	$(VENV_BENCH)/bin/python bench/run.py --tool $(CARGO_TARGET_DIR)/release/examples/bench_curate $(if $(MB),--mb $(MB))
+
+$(VENV_BENCH)/.installed: bench/requirements.txt
+	$(PYTHON) -m venv $(VENV_BENCH)
+	$(VENV_BENCH)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	touch $@
 
 asl: ## Rewrite statemachines/*.asl.json from crates/contract/src/asl (commit the result).
 	SP_INGEST_WRITE_ASL=1 cargo test --quiet -p contract --lib committed_definitions

@@ -10,11 +10,13 @@
 //! are named in the result; a required column the report lacks, or a value that is not
 //! of its column's type, is a [`SchemaMismatch`] naming the table and the column.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use chrono::{DateTime, NaiveDate};
 use serde::Deserialize;
+use serde::de::DeserializeSeed as _;
 use serde_json::Value;
 
 const BUILTIN: &str = include_str!("../curated.json");
@@ -97,13 +99,18 @@ pub fn version_prefix(
     Ok(prefix)
 }
 
-/// One typed value of a row.
+mod json_record;
+
+pub use json_record::{JsonRecords, JsonRow};
+
+/// One typed value of a row; text borrows from the line or record it came from, so a
+/// row costs no allocation per field.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Cell {
+pub enum Cell<'a> {
     /// No value.
     Null,
     /// Text.
-    Text(String),
+    Text(Cow<'a, str>),
     /// A count.
     Int(i64),
     /// A rate.
@@ -170,9 +177,9 @@ pub struct TableSchema {
     pub layout: Layout,
     /// Its columns, `extra_fields` last.
     pub columns: Vec<Column>,
-    /// The JSON record paths its columns read, sorted: what is not here is an extra
-    /// field. Built once with the table, not per record.
-    record_paths: Vec<Vec<String>>,
+    /// The JSON record paths its columns read, as a tree: what is not on it is an
+    /// extra field. Built once with the table, not per record.
+    record_tree: json_record::PathTree,
 }
 
 /// A report that does not fit its table: the report is not curated, and the error says
@@ -349,27 +356,40 @@ impl CuratedCatalog {
             if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
                 return Err(format!("table {}: column {} twice", table.name, twice[0]));
             }
-            let mut record_paths: Vec<Vec<String>> = columns
-                .iter()
-                .filter_map(|c| match &c.source {
-                    Source::Path(path) => Some(path.clone()),
-                    _ => None,
-                })
-                .collect();
-            record_paths.sort_unstable();
+            let record_tree = json_record::PathTree::of(&columns);
             tables.push(TableSchema {
                 name: table.name,
                 report_type: table.report_type,
                 comment: table.comment,
                 layout,
+                record_tree,
                 columns,
-                record_paths,
             });
         }
         let mut names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
         names.sort_unstable();
         if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
             return Err(format!("table {} twice", twice[0]));
+        }
+        // The Curate step streams each array into one table as it reads it.
+        let mut arrays: Vec<(&str, &str, &str)> = tables
+            .iter()
+            .filter_map(|t| match &t.layout {
+                Layout::Json { array } => {
+                    Some((t.report_type.as_str(), array.as_str(), t.name.as_str()))
+                }
+                Layout::Tsv => None,
+            })
+            .collect();
+        arrays.sort_unstable();
+        if let Some(w) = arrays
+            .windows(2)
+            .find(|w| w[0].0 == w[1].0 && w[0].1 == w[1].1)
+        {
+            return Err(format!(
+                "tables {} and {} both read array {} of {}: give each array one table",
+                w[0].2, w[1].2, w[0].1, w[0].0
+            ));
         }
         Ok(CuratedCatalog { tables })
     }
@@ -451,11 +471,11 @@ impl TableSchema {
     }
 
     /// One flat-file row (its fields, tab-split) as typed cells in table order.
-    pub fn tsv_row(
+    pub fn tsv_row<'f>(
         &self,
         columns: &TsvColumns,
-        fields: &[&str],
-    ) -> Result<Vec<Cell>, SchemaMismatch> {
+        fields: &[&'f str],
+    ) -> Result<Vec<Cell<'f>>, SchemaMismatch> {
         let mut cells = Vec::with_capacity(self.columns.len());
         let typed = self
             .columns
@@ -479,83 +499,52 @@ impl TableSchema {
 
     /// One JSON record as typed cells in table order, with the paths of its fields no
     /// column names; `spec` is the document's `reportSpecification`.
-    pub fn json_row(
+    pub fn json_row<'r>(
         &self,
-        record: &Value,
+        record: &'r Value,
         spec: &Value,
-    ) -> Result<(Vec<Cell>, Vec<String>), SchemaMismatch> {
-        let mut cells = Vec::with_capacity(self.columns.len());
-        for column in &self.columns {
-            let (root, path) = match &column.source {
-                Source::Path(path) => (record, path),
-                Source::Spec(path) => (spec, path),
-                Source::Header(_) | Source::Extras => continue,
-            };
-            let value = path.iter().try_fold(root, |v, key| v.get(key));
-            let cell = match value {
-                None | Some(Value::Null) if column.required => {
-                    return Err(
-                        self.mismatch(&column.name, format!("a record has no {}", path.join(".")))
-                    );
-                }
-                None | Some(Value::Null) => Ok(Cell::Null),
-                Some(Value::String(text)) => parse(column.kind, text),
-                Some(Value::Number(number)) => parse(column.kind, &number.to_string()),
-                Some(Value::Bool(flag)) => parse(column.kind, if *flag { "true" } else { "false" }),
-                Some(other) => Err(format!(
-                    "{} is not a single value: {}",
-                    path.join("."),
-                    shorten(&other.to_string())
-                )),
-            }
-            .map_err(|problem| self.mismatch(&column.name, problem))?;
-            cells.push(cell);
-        }
-        let mut extras = BTreeMap::new();
-        let mut path = Vec::new();
-        collect_extras(record, &mut path, &self.record_paths, &mut extras);
-        let names = extras.keys().cloned().collect();
-        let extras_ref: BTreeMap<&str, &str> = extras
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        cells.push(extras_cell(&extras_ref));
-        Ok((cells, names))
+    ) -> Result<(Vec<Cell<'r>>, Vec<String>), SchemaMismatch> {
+        let row = self
+            .json_records(spec)?
+            .deserialize(record)
+            .map_err(|e| self.mismatch(EXTRA_FIELDS, e.to_string()))??;
+        Ok((row.cells, row.extra_fields))
     }
 }
 
-fn collect_extras(
-    value: &Value,
-    path: &mut Vec<String>,
-    known: &[Vec<String>],
-    out: &mut BTreeMap<String, String>,
-) {
-    if known.binary_search_by(|k| k[..].cmp(&path[..])).is_ok() {
-        return;
-    }
-    match value {
-        Value::Object(fields) => {
-            for (key, field) in fields {
-                path.push(key.clone());
-                collect_extras(field, path, known, out);
-                path.pop();
-            }
-        }
-        Value::Null => {}
-        Value::String(text) => {
-            out.insert(path.join("."), text.clone());
-        }
-        other => {
-            out.insert(path.join("."), other.to_string());
-        }
-    }
-}
-
-fn extras_cell(extras: &BTreeMap<&str, &str>) -> Cell {
+fn extras_cell(extras: &BTreeMap<&str, &str>) -> Cell<'static> {
     if extras.is_empty() {
         Cell::Null
     } else {
-        Cell::Text(serde_json::to_string(extras).unwrap_or_default())
+        Cell::Text(Cow::Owned(
+            serde_json::to_string(extras).unwrap_or_default(),
+        ))
+    }
+}
+
+/// A JSON number as `kind`: counts and rates straight from the number, the rest (money
+/// above all, whose digits must not go through a float) from its text.
+fn number_cell(kind: Kind, number: &serde_json::Number) -> Result<Cell<'static>, String> {
+    match (kind, number.as_i64(), number.as_f64()) {
+        (Kind::Int64, Some(whole), _) => Ok(Cell::Int(whole)),
+        (Kind::Float64, _, Some(rate)) => Ok(Cell::Float(rate)),
+        _ => parse(kind, &number.to_string()).map(Cell::into_owned),
+    }
+}
+
+impl Cell<'_> {
+    /// The same value, owning its text.
+    pub fn into_owned(self) -> Cell<'static> {
+        match self {
+            Cell::Text(text) => Cell::Text(Cow::Owned(text.into_owned())),
+            Cell::Null => Cell::Null,
+            Cell::Int(v) => Cell::Int(v),
+            Cell::Float(v) => Cell::Float(v),
+            Cell::Decimal(v) => Cell::Decimal(v),
+            Cell::Date(v) => Cell::Date(v),
+            Cell::Timestamp(v) => Cell::Timestamp(v),
+            Cell::Bool(v) => Cell::Bool(v),
+        }
     }
 }
 
@@ -569,14 +558,14 @@ fn shorten(text: &str) -> String {
 }
 
 /// Parses one value of `kind`; empty text is null.
-pub fn parse(kind: Kind, text: &str) -> Result<Cell, String> {
+pub fn parse(kind: Kind, text: &str) -> Result<Cell<'_>, String> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(Cell::Null);
     }
     let refuse = |what: &str| format!("`{}` is not {what}", shorten(text));
     Ok(match kind {
-        Kind::Text => Cell::Text(text.to_owned()),
+        Kind::Text => Cell::Text(Cow::Borrowed(text)),
         Kind::Int64 => Cell::Int(text.parse().map_err(|_| refuse("a whole number"))?),
         Kind::Float64 => Cell::Float(text.parse().map_err(|_| refuse("a number"))?),
         Kind::Decimal => Cell::Decimal(scaled(text).ok_or_else(|| refuse("an amount"))?),

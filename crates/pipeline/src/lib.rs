@@ -8,6 +8,7 @@
 pub mod config_store;
 pub mod failure;
 pub mod function_env;
+pub mod glue_tables;
 pub mod metadata;
 pub mod sealed_token;
 pub mod settings;

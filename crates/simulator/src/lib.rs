@@ -40,7 +40,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use tokio::task::JoinHandle;
 
-pub use content::{DocumentDigest, report_text, typical_options};
+pub use content::{DocumentDigest, report_chunks, report_text, typical_options};
 pub use domain::ProcessingStatus;
 pub use introspection::{
     CallStats, DeliveryOutcome, NotificationDelivery, OperationCalls, ReportInfo,

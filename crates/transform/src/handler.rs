@@ -11,13 +11,14 @@ use std::collections::BTreeSet;
 use std::io::BufReader;
 use std::path::PathBuf;
 
-use aws_sdk_glue::types::{Column, PartitionInput, SerDeInfo, StorageDescriptor, TableInput};
+use aws_sdk_glue::types::PartitionInput;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ServerSideEncryption, Tag, Tagging};
 use contract::{CurateInput, CurateOutput, CuratedPartition, TransformInput};
-use domain::curated::{CuratedCatalog, Kind, PARTITION_KEYS, TableSchema, version_prefix};
+use domain::curated::{CuratedCatalog, PARTITION_KEYS, TableSchema, version_prefix};
 use domain::{DocumentFormat, ErrorName};
 use lambda_runtime::LambdaEvent;
+use pipeline::glue_tables::GlueTables;
 use pipeline::{Failure, aws_failure};
 
 use crate::{CurateError, Curated, Limits};
@@ -25,10 +26,6 @@ use crate::{CurateError, Curated, Limits};
 /// The tag that marks a replaced version's objects; the bucket's lifecycle deletes them
 /// a day later.
 pub const SUPERSEDED_TAG: &str = "sp-ingest-superseded";
-
-const PARQUET_INPUT: &str = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat";
-const PARQUET_OUTPUT: &str = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat";
-const PARQUET_SERDE: &str = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe";
 
 /// Where the function reads, writes and tells.
 #[derive(Debug, Clone)]
@@ -50,7 +47,7 @@ pub struct Places {
 /// The function and the clients it keeps between invocations.
 pub struct Transform {
     s3: aws_sdk_s3::Client,
-    glue: aws_sdk_glue::Client,
+    tables: GlueTables,
     sns: aws_sdk_sns::Client,
     places: Places,
 }
@@ -63,9 +60,10 @@ impl Transform {
         sns: aws_sdk_sns::Client,
         places: Places,
     ) -> Self {
+        let tables = GlueTables::new(glue, places.database.clone(), places.curated_bucket.clone());
         Transform {
             s3,
-            glue,
+            tables,
             sns,
             places,
         }
@@ -195,7 +193,7 @@ impl Transform {
                 version_prefix(&table.name, values, &input.report_id).map_err(Failure::config)?;
             self.upload(&prefix, &out).await?;
             let location = format!("s3://{}/{prefix}", self.places.curated_bucket);
-            self.ensure_table(table).await?;
+            self.tables.ensure(table).await?;
             let replaced = self.point_partition(table, values, &location).await?;
             if let Some(old) = &replaced {
                 self.mark_superseded(old).await?;
@@ -285,142 +283,6 @@ impl Transform {
         Ok(keys)
     }
 
-    fn storage(&self, location: String, table: &TableSchema) -> Result<StorageDescriptor, Failure> {
-        let columns = table
-            .columns
-            .iter()
-            .map(|c| {
-                Column::builder()
-                    .name(&c.name)
-                    .r#type(c.kind.glue_type())
-                    .set_comment(c.comment.as_ref().map(|t| t.chars().take(255).collect()))
-                    .build()
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| {
-                Failure::caused_by(ErrorName::ConfigInvalid, "building the table's columns", e)
-            })?;
-        Ok(StorageDescriptor::builder()
-            .set_columns(Some(columns))
-            .location(location)
-            .input_format(PARQUET_INPUT)
-            .output_format(PARQUET_OUTPUT)
-            .serde_info(
-                SerDeInfo::builder()
-                    .serialization_library(PARQUET_SERDE)
-                    .build(),
-            )
-            .build())
-    }
-
-    /// Creates the table in Glue if it is missing, or updates its columns when the
-    /// schema changed; a table another invocation just created is fine.
-    async fn ensure_table(&self, table: &TableSchema) -> Result<(), Failure> {
-        let location = format!("s3://{}/{}/", self.places.curated_bucket, table.name);
-        let partition_keys = PARTITION_KEYS
-            .iter()
-            .map(|k| {
-                Column::builder()
-                    .name(*k)
-                    .r#type(if *k == "data_date" {
-                        Kind::Date.glue_type()
-                    } else {
-                        Kind::Text.glue_type()
-                    })
-                    .build()
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| {
-                Failure::caused_by(ErrorName::ConfigInvalid, "building the partition keys", e)
-            })?;
-        let input = TableInput::builder()
-            .name(&table.name)
-            .description(&table.comment)
-            .table_type("EXTERNAL_TABLE")
-            .parameters("classification", "parquet")
-            .parameters("EXTERNAL", "TRUE")
-            .parameters("sp-ingest.report-type", &table.report_type)
-            .set_partition_keys(Some(partition_keys))
-            .storage_descriptor(self.storage(location, table)?)
-            .build()
-            .map_err(|e| Failure::caused_by(ErrorName::ConfigInvalid, "building the table", e))?;
-        let existing = self
-            .glue
-            .get_table()
-            .database_name(&self.places.database)
-            .name(&table.name)
-            .send()
-            .await;
-        match existing {
-            Ok(found) => {
-                let have: Vec<(String, String)> = found
-                    .table()
-                    .and_then(|t| t.storage_descriptor())
-                    .map(|sd| {
-                        sd.columns()
-                            .iter()
-                            .map(|c| {
-                                (
-                                    c.name().to_owned(),
-                                    c.r#type().unwrap_or_default().to_owned(),
-                                )
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let want: Vec<(String, String)> = table
-                    .columns
-                    .iter()
-                    .map(|c| (c.name.clone(), c.kind.glue_type()))
-                    .collect();
-                if have != want {
-                    self.glue
-                        .update_table()
-                        .database_name(&self.places.database)
-                        .table_input(input)
-                        .send()
-                        .await
-                        .map_err(|e| {
-                            aws_failure(&format!("updating Glue table {}", table.name), e)
-                        })?;
-                }
-                Ok(())
-            }
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_entity_not_found_exception()) =>
-            {
-                match self
-                    .glue
-                    .create_table()
-                    .database_name(&self.places.database)
-                    .table_input(input)
-                    .send()
-                    .await
-                {
-                    Ok(_) => Ok(()),
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|s| s.is_already_exists_exception()) =>
-                    {
-                        Ok(())
-                    }
-                    Err(e) => Err(aws_failure(
-                        &format!(
-                            "creating Glue table {} in {}",
-                            table.name, self.places.database
-                        ),
-                        e,
-                    )),
-                }
-            }
-            Err(e) => Err(aws_failure(
-                &format!("reading Glue table {}", table.name),
-                e,
-            )),
-        }
-    }
-
     /// Points the partition at `location` (creating it when new); returns the location it
     /// had before, when that was another one.
     async fn point_partition(
@@ -431,10 +293,11 @@ impl Transform {
     ) -> Result<Option<String>, Failure> {
         let input = PartitionInput::builder()
             .set_values(Some(values.to_vec()))
-            .storage_descriptor(self.storage(location.to_owned(), table)?)
+            .storage_descriptor(GlueTables::storage(location.to_owned(), table)?)
             .build();
         let existing = self
-            .glue
+            .tables
+            .client()
             .get_partition()
             .database_name(&self.places.database)
             .table_name(&table.name)
@@ -461,7 +324,8 @@ impl Transform {
             }
         };
         if old.is_some() {
-            self.glue
+            self.tables
+                .client()
                 .update_partition()
                 .database_name(&self.places.database)
                 .table_name(&table.name)
@@ -476,7 +340,8 @@ impl Transform {
                     )
                 })?;
         } else {
-            self.glue
+            self.tables
+                .client()
                 .create_partition()
                 .database_name(&self.places.database)
                 .table_name(&table.name)

@@ -9,18 +9,24 @@
 //! column; nothing half-written is handed on.
 
 pub mod handler;
+mod json_scan;
 pub mod sink;
 
 use std::collections::BTreeSet;
 use std::io::BufRead;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
 
 use domain::DocumentFormat;
-use domain::curated::{Layout, SchemaMismatch, TableSchema};
-use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use domain::curated::{Layout, SchemaMismatch, TableSchema, TsvColumns};
+use serde::de::DeserializeSeed as _;
 use serde_json::Value;
 
-pub use sink::{Limits, PartFile, TableSink};
+use crate::json_scan::{ScanError, Scanner};
+
+pub use sink::{Limits, PartFile, RowGroupBuilder, TableWriter};
 
 /// Why a report could not be curated.
 #[derive(Debug, thiserror::Error)]
@@ -60,201 +66,396 @@ pub struct Curated {
     pub extra_fields: BTreeSet<String>,
 }
 
-struct Target {
-    table: TableSchema,
-    sink: TableSink,
+/// Input handed to a worker at a time.
+const BLOCK_BYTES: usize = 1 << 20;
+/// Most threads turning text into rows (each holds a row group per table).
+const MAX_WORKERS: usize = 4;
+
+/// Work for the threads that turn text into rows.
+enum Block {
+    /// Whole lines of a flat file.
+    Lines(Vec<u8>),
+    /// Records of one table's array, record `i` ending at `ends[i]`.
+    Records {
+        target: usize,
+        spec: Arc<Value>,
+        bytes: Vec<u8>,
+        ends: Vec<usize>,
+    },
+}
+
+/// What a worker gathered for a table.
+#[derive(Default, Clone)]
+struct Gathered {
     rows: u64,
     extra_fields: BTreeSet<String>,
 }
 
 /// Reads the raw report `input` of `format` into Parquet files for each of `tables`,
 /// under `dir/<table>/`.
+///
+/// This thread reads and cuts the input into blocks of whole lines or records; worker
+/// threads (one per core, at most [`MAX_WORKERS`]) parse them into row groups, and each
+/// table's writer thread encodes and writes those. Rows keep their order within a
+/// block, not across blocks: a partition is a set of rows.
 pub fn curate(
-    input: impl BufRead,
+    mut input: impl BufRead,
     format: DocumentFormat,
     tables: &[&TableSchema],
     dir: &Path,
     limits: Limits,
 ) -> Result<Vec<Curated>, CurateError> {
-    let mut targets = tables
+    if format == DocumentFormat::Jsonl {
+        return Err(CurateError::Internal(
+            "JSON Lines reports have no curated table yet".into(),
+        ));
+    }
+    let mut extra_fields = vec![BTreeSet::new(); tables.len()];
+    // A flat file's header is mapped here, once, before any worker starts.
+    let tsv_columns = match format {
+        DocumentFormat::Tsv => match tsv_header(&mut input)? {
+            Some(header) => {
+                let header: Vec<&str> = header.iter().map(String::as_str).collect();
+                let mut mapped = Vec::new();
+                for (table, extras) in tables.iter().zip(&mut extra_fields) {
+                    let columns = table.tsv_columns(&header)?;
+                    extras.extend(columns.extra_headers().into_iter().map(str::to_owned));
+                    mapped.push(columns);
+                }
+                Some(mapped)
+            }
+            // An empty document: no rows, no header to check.
+            None => return empty(tables, dir, limits),
+        },
+        _ => None,
+    };
+    let writers = tables
         .iter()
-        .map(|table| {
-            Ok(Target {
-                table: (*table).clone(),
-                sink: TableSink::new(table, &dir.join(&table.name), limits)?,
-                rows: 0,
-                extra_fields: BTreeSet::new(),
+        .map(|table| TableWriter::new(table, &dir.join(&table.name), limits))
+        .collect::<Result<Vec<_>, _>>()?;
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, MAX_WORKERS);
+    let stop = AtomicBool::new(false);
+    let (to_workers, blocks) = sync_channel::<Block>(workers);
+    let blocks = Mutex::new(blocks);
+    let (read, gathered) = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| scope.spawn(|| work(&blocks, tables, &writers, tsv_columns.as_deref(), &stop)))
+            .collect();
+        let read = match format {
+            DocumentFormat::Tsv => tsv_blocks(input, &to_workers, &stop),
+            _ => json_blocks(input, tables, &to_workers, &stop),
+        };
+        drop(to_workers);
+        let gathered: Vec<_> = handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(CurateError::Internal("a parsing thread panicked".into()))
+                })
             })
-        })
-        .collect::<Result<Vec<_>, CurateError>>()?;
-    match format {
-        DocumentFormat::Tsv => tsv(input, &mut targets)?,
-        DocumentFormat::Json => json(input, &mut targets)?,
-        DocumentFormat::Jsonl => {
-            return Err(CurateError::Internal(
-                "JSON Lines reports have no curated table yet".into(),
-            ));
+            .collect();
+        (read, gathered)
+    });
+    let files: Vec<_> = writers.into_iter().map(TableWriter::finish).collect();
+    let mut errors: Vec<CurateError> = read.err().into_iter().collect();
+    let mut totals = vec![Gathered::default(); tables.len()];
+    for worker in gathered {
+        match worker {
+            Ok(per_table) => {
+                for (total, got) in totals.iter_mut().zip(per_table) {
+                    total.rows += got.rows;
+                    total.extra_fields.extend(got.extra_fields);
+                }
+            }
+            Err(e) => errors.push(e),
         }
     }
-    targets
-        .into_iter()
-        .map(|t| {
+    let mut curated = Vec::new();
+    for (((table, files), total), extras) in tables.iter().zip(files).zip(totals).zip(extra_fields)
+    {
+        match files {
+            Ok(files) => curated.push(Curated {
+                table: table.name.clone(),
+                rows: total.rows,
+                files,
+                extra_fields: extras.into_iter().chain(total.extra_fields).collect(),
+            }),
+            Err(e) => errors.push(e),
+        }
+    }
+    // The most telling reason first: a report that does not fit, a broken document,
+    // then reading or writing, then the knock-on "a thread stopped".
+    errors.sort_by_key(|e| match e {
+        CurateError::Schema(_) => 0,
+        CurateError::Malformed { .. } => 1,
+        CurateError::Io(_) | CurateError::Parquet(_) => 2,
+        CurateError::Internal(_) => 3,
+    });
+    match errors.into_iter().next() {
+        Some(error) => Err(error),
+        None => Ok(curated),
+    }
+}
+
+/// No rows for any table (and no files).
+fn empty(tables: &[&TableSchema], dir: &Path, limits: Limits) -> Result<Vec<Curated>, CurateError> {
+    tables
+        .iter()
+        .map(|table| {
             Ok(Curated {
-                table: t.table.name,
-                rows: t.rows,
-                files: t.sink.finish()?,
-                extra_fields: t.extra_fields,
+                table: table.name.clone(),
+                rows: 0,
+                files: TableWriter::new(table, &dir.join(&table.name), limits)?.finish()?,
+                extra_fields: BTreeSet::new(),
             })
         })
         .collect()
 }
 
-fn tsv(mut input: impl BufRead, targets: &mut [Target]) -> Result<(), CurateError> {
+fn tsv_header(input: &mut impl BufRead) -> Result<Option<Vec<String>>, CurateError> {
     let mut line = String::new();
     if input.read_line(&mut line)? == 0 {
-        // An empty document: no rows, no header to check.
-        return Ok(());
+        return Ok(None);
     }
-    let header: Vec<String> = line
-        .trim_end_matches(['\n', '\r'])
-        .split('\t')
-        .map(str::to_owned)
-        .collect();
-    let header: Vec<&str> = header.iter().map(String::as_str).collect();
-    let mut columns = Vec::new();
-    for target in targets.iter_mut() {
-        let mapped = target.table.tsv_columns(&header)?;
-        target
-            .extra_fields
-            .extend(mapped.extra_headers().into_iter().map(str::to_owned));
-        columns.push(mapped);
-    }
+    Ok(Some(
+        line.trim_end_matches(['\n', '\r'])
+            .split('\t')
+            .map(str::to_owned)
+            .collect(),
+    ))
+}
+
+/// Cuts the flat file's lines into blocks for the workers.
+fn tsv_blocks(
+    mut input: impl BufRead,
+    to_workers: &SyncSender<Block>,
+    stop: &AtomicBool,
+) -> Result<(), CurateError> {
     loop {
-        line.clear();
-        if input.read_line(&mut line)? == 0 {
+        let mut block = Vec::with_capacity(BLOCK_BYTES + 4096);
+        while block.len() < BLOCK_BYTES {
+            let available = input.fill_buf()?;
+            if available.is_empty() {
+                break;
+            }
+            let n = available.len().min(BLOCK_BYTES - block.len());
+            block.extend_from_slice(&available[..n]);
+            input.consume(n);
+        }
+        if block.is_empty() {
             return Ok(());
         }
-        let text = line.trim_end_matches(['\n', '\r']);
-        if text.is_empty() {
+        if !block.ends_with(b"\n") {
+            input.read_until(b'\n', &mut block)?;
+        }
+        if stop.load(Ordering::Relaxed) || to_workers.send(Block::Lines(block)).is_err() {
+            return Ok(());
+        }
+    }
+}
+
+/// Walks the root object: `reportSpecification` is kept, each array a table reads is
+/// cut into blocks of records for the workers, everything else is stepped over.
+fn json_blocks(
+    input: impl BufRead,
+    tables: &[&TableSchema],
+    to_workers: &SyncSender<Block>,
+    stop: &AtomicBool,
+) -> Result<(), CurateError> {
+    let mut doc = Scanner::new(input);
+    let parse = |e: serde_json::Error| CurateError::Malformed {
+        format: "json",
+        problem: e.to_string(),
+    };
+    let mut spec = Arc::new(Value::Null);
+    doc.punct(b"{")?;
+    if doc.peek()? == Some(b'}') {
+        doc.punct(b"}")?;
+        return Ok(doc.end()?);
+    }
+    loop {
+        let key = doc.value(true)?;
+        let key: String = serde_json::from_slice(doc.bytes(key)).map_err(parse)?;
+        doc.punct(b":")?;
+        // The catalog gives each array of a report to one table at most.
+        let wanted = tables
+            .iter()
+            .position(|t| matches!(&t.layout, Layout::Json { array } if *array == key));
+        if key == "reportSpecification" {
+            let value = doc.value(true)?;
+            spec = Arc::new(serde_json::from_slice(doc.bytes(value)).map_err(parse)?);
+        } else if let Some(target) = wanted {
+            if !record_blocks(&mut doc, target, &spec, to_workers, stop)? {
+                return Ok(());
+            }
+        } else {
+            doc.value(false)?;
+        }
+        if doc.punct(b",}")? == b'}' {
+            return Ok(doc.end()?);
+        }
+    }
+}
+
+/// One array's records, in blocks; false when the workers stopped.
+fn record_blocks(
+    doc: &mut Scanner<impl BufRead>,
+    target: usize,
+    spec: &Arc<Value>,
+    to_workers: &SyncSender<Block>,
+    stop: &AtomicBool,
+) -> Result<bool, CurateError> {
+    doc.punct(b"[")?;
+    if doc.peek()? == Some(b']') {
+        doc.punct(b"]")?;
+        return Ok(true);
+    }
+    let (mut bytes, mut ends) = (Vec::with_capacity(BLOCK_BYTES + 4096), Vec::new());
+    loop {
+        let record = doc.value(true)?;
+        bytes.extend_from_slice(doc.bytes(record));
+        ends.push(bytes.len());
+        let last = doc.punct(b",]")? == b']';
+        if bytes.len() >= BLOCK_BYTES || last {
+            let block = Block::Records {
+                target,
+                spec: spec.clone(),
+                bytes: std::mem::replace(&mut bytes, Vec::with_capacity(BLOCK_BYTES + 4096)),
+                ends: std::mem::take(&mut ends),
+            };
+            if stop.load(Ordering::Relaxed) || to_workers.send(block).is_err() {
+                return Ok(false);
+            }
+        }
+        if last {
+            return Ok(true);
+        }
+    }
+}
+
+/// A worker: blocks in, rows into its own row group per table, until the input ends.
+/// After a failure it keeps taking blocks (and drops them) so the reader never waits
+/// on it.
+fn work(
+    blocks: &Mutex<Receiver<Block>>,
+    tables: &[&TableSchema],
+    writers: &[TableWriter],
+    tsv_columns: Option<&[TsvColumns]>,
+    stop: &AtomicBool,
+) -> Result<Vec<Gathered>, CurateError> {
+    let mut builders: Vec<RowGroupBuilder> = writers.iter().map(TableWriter::builder).collect();
+    let mut gathered = vec![Gathered::default(); tables.len()];
+    let mut failure = None;
+    loop {
+        let block = match blocks.lock() {
+            Ok(receiver) => receiver.recv(),
+            Err(_) => break,
+        };
+        let Ok(block) = block else { break };
+        if failure.is_some() {
             continue;
         }
-        let fields: Vec<&str> = text.split('\t').collect();
-        for (target, mapped) in targets.iter_mut().zip(&columns) {
-            let cells = target.table.tsv_row(mapped, &fields)?;
-            target.sink.push(cells)?;
-            target.rows += 1;
+        let done = match block {
+            Block::Lines(bytes) => lines(&bytes, tables, tsv_columns, &mut builders, &mut gathered),
+            Block::Records {
+                target,
+                spec,
+                bytes,
+                ends,
+            } => records(
+                tables[target],
+                &spec,
+                &bytes,
+                &ends,
+                &mut builders[target],
+                &mut gathered[target],
+            ),
+        };
+        if let Err(e) = done {
+            stop.store(true, Ordering::Relaxed);
+            failure = Some(e);
         }
     }
-}
-
-/// Walks the root object: `reportSpecification` is kept, the arrays some table reads
-/// are visited record by record, everything else is skipped unread.
-struct Root<'a> {
-    targets: &'a mut [Target],
-    spec: Value,
-    /// The real error behind a serde error raised from inside the walk.
-    failure: Option<CurateError>,
-}
-
-impl<'de> Visitor<'de> for &mut Root<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a JSON report object")
+    if let Some(failure) = failure {
+        return Err(failure);
     }
+    for builder in builders {
+        builder.finish()?;
+    }
+    Ok(gathered)
+}
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<String>()? {
-            if key == "reportSpecification" {
-                self.spec = map.next_value()?;
-                continue;
-            }
-            let wanted: Vec<usize> = self
-                .targets
-                .iter()
-                .enumerate()
-                .filter(|(_, t)| matches!(&t.table.layout, Layout::Json { array } if *array == key))
-                .map(|(i, _)| i)
-                .collect();
-            if wanted.is_empty() {
-                map.next_value::<IgnoredAny>()?;
-            } else {
-                map.next_value_seed(Records { root: self, wanted })?;
-            }
+fn lines(
+    bytes: &[u8],
+    tables: &[&TableSchema],
+    tsv_columns: Option<&[TsvColumns]>,
+    builders: &mut [RowGroupBuilder],
+    gathered: &mut [Gathered],
+) -> Result<(), CurateError> {
+    let columns =
+        tsv_columns.ok_or_else(|| CurateError::Internal("lines without a header".into()))?;
+    let text = std::str::from_utf8(bytes).map_err(|e| CurateError::Malformed {
+        format: "tsv",
+        problem: format!("not UTF-8: {e}"),
+    })?;
+    let mut fields = Vec::new();
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.is_empty() {
+            continue;
         }
-        Ok(())
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for &mut Root<'_> {
-    type Value = ();
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-struct Records<'r, 'a> {
-    root: &'r mut Root<'a>,
-    wanted: Vec<usize>,
-}
-
-impl<'de> Visitor<'de> for Records<'_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("an array of records")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(record) = seq.next_element::<Value>()? {
-            for &i in &self.wanted {
-                let target = &mut self.root.targets[i];
-                let row = target
-                    .table
-                    .json_row(&record, &self.root.spec)
-                    .map_err(CurateError::from)
-                    .and_then(|(cells, extras)| {
-                        target.extra_fields.extend(extras);
-                        target.sink.push(cells)
-                    });
-                if let Err(failure) = row {
-                    let message = failure.to_string();
-                    self.root.failure = Some(failure);
-                    return Err(A::Error::custom(message));
-                }
-                target.rows += 1;
-            }
+        fields.clear();
+        fields.extend(line.split('\t'));
+        for (((table, mapped), builder), got) in tables
+            .iter()
+            .zip(columns)
+            .zip(builders.iter_mut())
+            .zip(gathered.iter_mut())
+        {
+            builder.push(table.tsv_row(mapped, &fields)?)?;
+            got.rows += 1;
         }
-        Ok(())
     }
+    Ok(())
 }
 
-impl<'de> DeserializeSeed<'de> for Records<'_, '_> {
-    type Value = ();
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
+fn records(
+    table: &TableSchema,
+    spec: &Value,
+    bytes: &[u8],
+    ends: &[usize],
+    builder: &mut RowGroupBuilder,
+    got: &mut Gathered,
+) -> Result<(), CurateError> {
+    let reader = table.json_records(spec)?;
+    let mut start = 0;
+    for &end in ends {
+        let mut parser = serde_json::Deserializer::from_slice(&bytes[start..end]);
+        start = end;
+        let row = (&reader)
+            .deserialize(&mut parser)
+            .map_err(|e| CurateError::Malformed {
+                format: "json",
+                problem: format!("a record of {}: {e}", table.name),
+            })??;
+        got.extra_fields.extend(row.extra_fields);
+        builder.push(row.cells)?;
+        got.rows += 1;
     }
+    Ok(())
 }
 
-fn json(input: impl BufRead, targets: &mut [Target]) -> Result<(), CurateError> {
-    let mut root = Root {
-        targets,
-        spec: Value::Null,
-        failure: None,
-    };
-    let mut reader = serde_json::Deserializer::from_reader(input);
-    let walked = (&mut root)
-        .deserialize(&mut reader)
-        .and_then(|()| reader.end());
-    match (walked, root.failure) {
-        (_, Some(failure)) => Err(failure),
-        (Err(e), None) => Err(CurateError::Malformed {
-            format: "json",
-            problem: e.to_string(),
-        }),
-        (Ok(()), None) => Ok(()),
+impl From<ScanError> for CurateError {
+    fn from(e: ScanError) -> Self {
+        match e {
+            ScanError::Io(e) => CurateError::Io(e),
+            ScanError::Malformed(problem) => CurateError::Malformed {
+                format: "json",
+                problem,
+            },
+        }
     }
 }
 
@@ -377,8 +578,10 @@ mod tests {
     }
 
     #[test]
-    fn rows_counts_and_amounts_survive_many_row_groups_and_files() {
-        let text = document(ORDERS, JP, 3_000);
+    fn rows_counts_and_amounts_survive_many_blocks_row_groups_and_files() {
+        // Several input blocks, so several threads gather rows.
+        const ROWS: u64 = 12_000;
+        let text = document(ORDERS, JP, ROWS);
         let (mut quantity, mut price) = (0i64, 0i64);
         let mut lines = text.lines();
         let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
@@ -398,9 +601,10 @@ mod tests {
         let curated = run(ORDERS, &text, small).unwrap();
         let orders = &curated[0];
         assert!(orders.files.len() > 1, "{} file(s)", orders.files.len());
-        assert_eq!(orders.files.iter().map(|f| f.rows).sum::<u64>(), 3_000);
+        assert!(text.len() > 2 * BLOCK_BYTES, "{} bytes", text.len());
+        assert_eq!(orders.files.iter().map(|f| f.rows).sum::<u64>(), ROWS);
         let rows = rows_of(&orders.files);
-        assert_eq!(rows.len(), 3_000);
+        assert_eq!(rows.len() as u64, ROWS);
         let sum = |name: &str, value: fn(&Field) -> i64| {
             rows.iter().map(|r| value(field(r, name))).sum::<i64>()
         };
@@ -413,15 +617,52 @@ mod tests {
         );
         // Yen amounts are whole: scaled by 10^4 in the decimal column.
         assert_eq!(sum("item_price", minor_units), price * 10_000);
-        let first_name = match field(&rows[0], "product_name") {
-            Field::Str(name) => name.clone(),
-            other => panic!("{other:?}"),
-        };
-        assert_eq!(first_name, product_names[0]);
+        // Rows keep their order within a block, not across blocks: compare as sets.
+        let mut names: Vec<String> = rows
+            .iter()
+            .map(|r| match field(r, "product_name") {
+                Field::Str(name) => name.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let mut product_names = product_names;
+        names.sort_unstable();
+        product_names.sort_unstable();
+        assert_eq!(names, product_names);
         assert!(
-            !first_name.is_ascii(),
-            "a Japanese product name: {first_name}"
+            names.iter().any(|n| !n.is_ascii()),
+            "Japanese product names survive"
         );
+    }
+
+    #[test]
+    fn json_records_in_many_blocks_all_land_once() {
+        const ROWS: u64 = 4_000;
+        let text = document("GET_SALES_AND_TRAFFIC_REPORT", US, ROWS);
+        assert!(text.len() > 2 * BLOCK_BYTES, "{} bytes", text.len());
+        let parsed: Value = serde_json::from_str(&text).unwrap();
+        let units: i64 = parsed["salesAndTrafficByAsin"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["salesByAsin"]["unitsOrdered"].as_i64().unwrap())
+            .sum();
+        let curated = run("GET_SALES_AND_TRAFFIC_REPORT", &text, Limits::default()).unwrap();
+        let by_asin = curated
+            .iter()
+            .find(|c| c.table == "sales_traffic_by_asin")
+            .unwrap();
+        assert_eq!(by_asin.rows, ROWS);
+        let rows = rows_of(&by_asin.files);
+        assert_eq!(rows.len() as u64, ROWS);
+        let got: i64 = rows
+            .iter()
+            .map(|r| match field(r, "units_ordered") {
+                Field::Long(v) => *v,
+                other => panic!("{other:?}"),
+            })
+            .sum();
+        assert_eq!(got, units);
     }
 
     #[test]

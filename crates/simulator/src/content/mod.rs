@@ -201,10 +201,21 @@ pub fn report_text(
     report_type: &str,
     options: &BTreeMap<String, String>,
     marketplace_id: &str,
-    (start, end): (DateTime<Utc>, DateTime<Utc>),
+    window: (DateTime<Utc>, DateTime<Utc>),
     rows: u64,
 ) -> String {
-    let spec = DocumentSpec {
+    report_chunks(report_type, options, marketplace_id, window, rows).collect()
+}
+
+/// [`report_text`] as a stream of ~64 KiB pieces, for documents too big to hold.
+pub fn report_chunks(
+    report_type: &str,
+    options: &BTreeMap<String, String>,
+    marketplace_id: &str,
+    (start, end): (DateTime<Utc>, DateTime<Utc>),
+    rows: u64,
+) -> impl Iterator<Item = String> + use<> {
+    DocumentSpec {
         report_type: report_type.to_owned(),
         marketplace_ids: vec![marketplace_id.to_owned()],
         data_start: start,
@@ -215,8 +226,8 @@ pub fn report_text(
         charset: Charset::Utf8,
         kind: DocumentKind::Report,
         columns: ColumnChanges::default(),
-    };
-    spec.chunks().collect()
+    }
+    .chunks()
 }
 
 /// Which format Amazon uses for a report type: JSON for the analytics families, a
