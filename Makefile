@@ -30,31 +30,33 @@ setup: $(VENV)/.installed $(VENV_INFRA)/.installed $(VENV_POLICY)/.installed tes
 
 $(VENV)/.installed: tests/requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	$(VENV)/bin/pip install --quiet --no-compile --disable-pip-version-check -r tests/requirements.txt
 	touch $@
 
 $(VENV_INFRA)/.installed: infra/requirements.txt
 	$(PYTHON) -m venv $(VENV_INFRA)
-	$(VENV_INFRA)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements.txt
+	$(VENV_INFRA)/bin/pip install --quiet --no-compile --disable-pip-version-check -r infra/requirements.txt
 	touch $@
 
 $(VENV_POLICY)/.installed: infra/requirements-policy.txt
 	$(PYTHON) -m venv $(VENV_POLICY)
-	$(VENV_POLICY)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-policy.txt
+	$(VENV_POLICY)/bin/pip install --quiet --no-compile --disable-pip-version-check -r infra/requirements-policy.txt
 	touch $@
 
 tests/node_modules/.installed: tests/package.json tests/package-lock.json
 	npm ci --prefix tests --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: setup ## Run every test: unit, client against the simulator, AWS pieces on moto, the pipeline end to end.
+test: ## Run every test: unit, client against the simulator, AWS pieces on moto, the pipeline end to end.
+	@$(MAKE) --no-print-directory -j4 setup
 	cargo test --workspace
 
 lint: ## cargo fmt --check and clippy with warnings as errors.
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-demo: setup ## Run the whole pipeline locally (moto, the real Lambdas and state machine, the SP-API simulator); prints what landed.
+demo: ## Run the whole pipeline locally (moto, the real Lambdas and state machine, the SP-API simulator); prints what landed.
+	@$(MAKE) --no-print-directory -j4 setup
 	cargo run --quiet -p cli --bin sp-ingest -- demo
 
 bench: $(VENV_BENCH)/.installed ## Measure ours beside the tools users use today, in one run (not CI; minutes, ~2 GB of scratch); writes bench/results.json.
@@ -63,7 +65,7 @@ bench: $(VENV_BENCH)/.installed ## Measure ours beside the tools users use today
 
 $(VENV_BENCH)/.installed: bench/requirements.txt
 	$(PYTHON) -m venv $(VENV_BENCH)
-	$(VENV_BENCH)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	$(VENV_BENCH)/bin/pip install --quiet --no-compile --disable-pip-version-check -r bench/requirements.txt
 	touch $@
 
 asl: ## Rewrite statemachines/*.asl.json from crates/contract/src/asl (commit the result).

@@ -228,6 +228,22 @@ fn the_template_names_what_the_local_stack_provisions() {
     );
     assert_eq!(property("IngestStateMachine", "Name"), local.state_machine);
     assert_eq!(property("ScheduleGroup", "Name"), local.schedule_group);
+    assert_eq!(property("AthenaWorkGroup", "Name"), local.athena_workgroup);
+    // The outputs `StackOutputs::discover` reads (the end-to-end scenario
+    // `a_deployed_stage_is_found_by_its_name` reads these names from a stack).
+    for key in [
+        "StateMachineArn",
+        "NotificationQueueArn",
+        "ScheduleGroup",
+        "SchedulerRoleArn",
+        "RawBucket",
+        "MetadataTable",
+        "CuratedBucket",
+        "GlueDatabase",
+        "AthenaWorkGroup",
+    ] {
+        assert!(template["Outputs"].get(key).is_some(), "no output {key}");
+    }
 
     // The table's key and TTL attribute are the ones the code writes.
     let table = &r["MetadataTable"]["Properties"];

@@ -205,6 +205,11 @@ const SCENARIOS: &[(&str, &str, Scenario_)] = &[
         |w| Box::pin(column_changes(w)),
     ),
     (
+        "the_views_are_created_in_athena_over_every_curated_table",
+        "`views create` makes sure every curated table exists in Glue (vendor ones too, before any vendor report) and sends each view of sql/views/ to the stage's Athena workgroup in its database, from its CREATE statement; run twice, it changes nothing",
+        |w| Box::pin(views_created(w)),
+    ),
+    (
         "a_config_pushed_between_runs_reaches_the_warm_functions",
         "a config with other endpoints, a new account and a new report, pushed between runs on warm functions, is the one the next run uses",
         |w| Box::pin(config_pushed_between_runs(w)),
@@ -1492,6 +1497,9 @@ async fn stage_found_by_name(w: &World) -> anyhow::Result<()> {
         ("SchedulerRoleArn", local.scheduler_role_arn.as_str()),
         ("RawBucket", local.raw_bucket.as_str()),
         ("MetadataTable", local.metadata_table.as_str()),
+        ("CuratedBucket", local.curated_bucket.as_str()),
+        ("GlueDatabase", local.glue_database.as_str()),
+        ("AthenaWorkGroup", local.athena_workgroup.as_str()),
     ];
     let template = serde_json::json!({
         "Resources": {"Placeholder": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
@@ -1752,6 +1760,75 @@ async fn curated_partition(w: &World) -> anyhow::Result<()> {
 }
 
 /// Columns Amazon adds or leaves out of a flat file, through Curate.
+async fn views_created(w: &World) -> anyhow::Result<()> {
+    let names = &w.local.resources().names;
+    let athena = aws_sdk_athena::Client::new(w.local.aws());
+    let glue = aws_sdk_glue::Client::new(w.local.aws());
+    let before = athena
+        .list_query_executions()
+        .work_group(&names.athena_workgroup)
+        .send()
+        .await?
+        .query_execution_ids()
+        .len();
+    for _ in 0..2 {
+        let created = w.local.stage().create_views().await?;
+        let expected: Vec<&str> = cli::views::VIEWS.iter().map(|v| v.name).collect();
+        ensure!(created == expected, "created {created:?}");
+    }
+    let tables = glue
+        .get_tables()
+        .database_name(&names.glue_database)
+        .send()
+        .await?;
+    let have: Vec<&str> = tables.table_list().iter().map(|t| t.name()).collect();
+    for table in domain::curated::CuratedCatalog::builtin().tables() {
+        ensure!(
+            have.contains(&table.name.as_str()),
+            "no table {} in {have:?}",
+            table.name
+        );
+    }
+    let ids = athena
+        .list_query_executions()
+        .work_group(&names.athena_workgroup)
+        .send()
+        .await?
+        .query_execution_ids()
+        .to_vec();
+    ensure!(
+        ids.len() == before + 2 * cli::views::VIEWS.len(),
+        "{} queries in the workgroup, {before} before",
+        ids.len()
+    );
+    let mut sent = Vec::new();
+    for id in &ids {
+        let execution = athena
+            .get_query_execution()
+            .query_execution_id(id)
+            .send()
+            .await?;
+        let query = execution.query_execution().context("no execution")?;
+        let database = query
+            .query_execution_context()
+            .and_then(|c| c.database())
+            .unwrap_or_default();
+        ensure!(
+            database == names.glue_database,
+            "query {id} ran in database `{database}`"
+        );
+        sent.push(query.query().unwrap_or_default().to_owned());
+    }
+    for view in cli::views::VIEWS {
+        ensure!(
+            sent.iter().filter(|q| *q == view.statement()).count() == 2,
+            "{} was not sent twice as its statement",
+            view.name
+        );
+    }
+    Ok(())
+}
+
 async fn column_changes(w: &World) -> anyhow::Result<()> {
     w.sim.set_scenario(fast(vec![ReportRule {
         added_columns: vec!["order-item-id".into()],

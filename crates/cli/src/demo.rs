@@ -234,6 +234,15 @@ pub async fn run_file(
         .iter()
         .flat_map(|l| l.result.curated.clone())
         .collect();
+    if !partitions.is_empty() {
+        let views = stage.create_views().await?;
+        println!(
+            "\nAthena views in workgroup {} (database {}): {}",
+            stage.resources().names.athena_workgroup,
+            stage.resources().names.glue_database,
+            views.join(", ")
+        );
+    }
     if partitions.iter().any(|p| p.table == "orders") {
         print_daily_sales(stage, &s3, &partitions).await?;
     }

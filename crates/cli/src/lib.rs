@@ -14,6 +14,7 @@ pub mod schedules;
 pub mod stack;
 pub mod stage;
 pub mod status;
+pub mod views;
 
 use std::time::Duration;
 

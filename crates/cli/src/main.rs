@@ -60,6 +60,10 @@ enum Command {
         #[arg(long)]
         endpoints: Option<PathBuf>,
     },
+    /// The Athena views of sql/views/ (and every curated table they read), created or
+    /// replaced in the stage's workgroup.
+    #[command(subcommand)]
+    Views(ViewsCommand),
     /// Runs the ingest state machine once and follows it to its end.
     Run {
         /// The stage (its stack `sp-ingest-<stage>` is found in CloudFormation).
@@ -75,6 +79,19 @@ enum Command {
         /// Request new reports even for windows that landed; each replaces its object.
         #[arg(long)]
         refresh: bool,
+        /// A local stack's endpoints file instead of a deployed stack.
+        #[arg(long)]
+        endpoints: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ViewsCommand {
+    /// Creates or replaces every view (run after `make deploy` and after a view file changes).
+    Create {
+        /// The stage (its stack `sp-ingest-<stage>` is found in CloudFormation).
+        #[arg(long)]
+        stage: String,
         /// A local stack's endpoints file instead of a deployed stack.
         #[arg(long)]
         endpoints: Option<PathBuf>,
@@ -216,6 +233,11 @@ async fn main() -> ExitCode {
                 .await
                 .map(|()| true)
         }
+        Command::Views(ViewsCommand::Create { stage, endpoints }) => {
+            views_create(&stage, endpoints.as_deref())
+                .await
+                .map(|()| true)
+        }
         Command::Notifications {
             action,
             stage,
@@ -322,6 +344,24 @@ async fn schedules_sync(stage: &str, endpoints: Option<&std::path::Path>) -> any
         synced.updated,
         synced.deleted,
         synced.unchanged.len()
+    );
+    Ok(())
+}
+
+async fn views_create(stage: &str, endpoints: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let (aws, outputs) = stage_for(stage, endpoints).await?;
+    let created = cli::views::create(
+        &aws,
+        &outputs.glue_database,
+        &outputs.curated_bucket,
+        &outputs.athena_workgroup,
+    )
+    .await?;
+    println!(
+        "views of stage `{stage}` in Athena workgroup {} (database {}): {}",
+        outputs.athena_workgroup,
+        outputs.glue_database,
+        created.join(", ")
     );
     Ok(())
 }

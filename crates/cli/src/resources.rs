@@ -36,6 +36,8 @@ pub struct StageResources {
     pub curated_bucket: String,
     /// Glue database of the curated tables.
     pub glue_database: String,
+    /// Athena workgroup of the views.
+    pub athena_workgroup: String,
     /// SNS topic of "new data" messages.
     pub new_data_topic: String,
     /// Metadata table.
@@ -63,6 +65,7 @@ impl StageResources {
             curated_bucket: format!("sp-ingest-{stage}-curated-{LOCAL_ACCOUNT_ID}"),
             // Glue (and Athena) names take no hyphens.
             glue_database: format!("sp_ingest_{}", stage.replace('-', "_")),
+            athena_workgroup: format!("sp-ingest-{stage}"),
             new_data_topic: format!("sp-ingest-{stage}-new-data"),
             metadata_table: format!("sp-ingest-{stage}-reports"),
             kms_alias: format!("alias/sp-ingest-{stage}"),
@@ -192,6 +195,35 @@ pub async fn provision(
             .send()
             .await
             .with_context(|| format!("creating Glue database {}", names.glue_database))?;
+    }
+    let athena = aws_sdk_athena::Client::new(aws);
+    let workgroup = athena
+        .get_work_group()
+        .work_group(&names.athena_workgroup)
+        .send()
+        .await
+        .ok()
+        .and_then(|found| found.work_group().cloned());
+    if workgroup.is_none() {
+        athena
+            .create_work_group()
+            .name(&names.athena_workgroup)
+            .configuration(
+                aws_sdk_athena::types::WorkGroupConfiguration::builder()
+                    .enforce_work_group_configuration(true)
+                    .result_configuration(
+                        aws_sdk_athena::types::ResultConfiguration::builder()
+                            .output_location(format!(
+                                "s3://{}/athena-results/",
+                                names.curated_bucket
+                            ))
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .with_context(|| format!("creating Athena workgroup {}", names.athena_workgroup))?;
     }
     // CreateTopic is idempotent by name.
     aws_sdk_sns::Client::new(aws)

@@ -29,6 +29,12 @@ pub struct StackOutputs {
     pub raw_bucket: String,
     /// The metadata table.
     pub metadata_table: String,
+    /// The curated bucket.
+    pub curated_bucket: String,
+    /// The Glue database of the curated tables.
+    pub glue_database: String,
+    /// The Athena workgroup of the views.
+    pub athena_workgroup: String,
 }
 
 impl StackOutputs {
@@ -73,6 +79,9 @@ impl StackOutputs {
             scheduler_role_arn: output("SchedulerRoleArn")?,
             raw_bucket: output("RawBucket")?,
             metadata_table: output("MetadataTable")?,
+            curated_bucket: output("CuratedBucket")?,
+            glue_database: output("GlueDatabase")?,
+            athena_workgroup: output("AthenaWorkGroup")?,
         })
     }
 
@@ -87,6 +96,9 @@ impl StackOutputs {
             scheduler_role_arn: names.scheduler_role_arn(),
             raw_bucket: names.raw_bucket.clone(),
             metadata_table: names.metadata_table.clone(),
+            curated_bucket: names.curated_bucket.clone(),
+            glue_database: names.glue_database.clone(),
+            athena_workgroup: names.athena_workgroup.clone(),
         }
     }
 

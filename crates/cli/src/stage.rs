@@ -123,6 +123,19 @@ impl StageHandle {
         crate::schedules::sync(&aws_sdk_scheduler::Client::new(&self.aws), &target, config).await
     }
 
+    /// Creates or replaces the Athena views of `sql/views/` in the stage's workgroup,
+    /// after making sure every curated table exists; returns the views' names.
+    pub async fn create_views(&self) -> anyhow::Result<Vec<&'static str>> {
+        let names = &self.provisioned.names;
+        crate::views::create(
+            &self.aws,
+            &names.glue_database,
+            &names.curated_bucket,
+            &names.athena_workgroup,
+        )
+        .await
+    }
+
     /// Runs the ingest state machine to its end.
     pub async fn run(
         &self,
