@@ -1,8 +1,9 @@
 """Curate bench: raw report -> Parquet, ours beside pyarrow on the same file in the same run.
 
 Run by `make bench` (bench/run.py). Each tool runs in its own process; its peak RSS comes
-from the OS (wait4's ru_maxrss) and its throughput is input MB (10^6 bytes of the raw
-UTF-8 document) per wall-clock second, the process start included for every tool alike.
+from the OS (wait4's ru_maxrss; the highest of its runs) and its throughput is input MB
+(10^6 bytes of the raw UTF-8 document) per wall-clock second of its median run, the
+process start included for every tool alike.
 
 - TSV: the All Orders flat file. pyarrow's `csv.read_csv` -> `parquet.write_table` (the
   issue's baseline; multi-threaded, types inferred) and, for information, its streaming
@@ -117,7 +118,7 @@ def to_json_lines(document, lines):
             window = window[end:]
 
 
-def bench(tool, megabytes, work):
+def bench(tool, megabytes, work, repeat):
     """Returns the rows of the results table for one document size."""
     work.mkdir(parents=True, exist_ok=True)
     tsv, doc, jsonl = work / "orders.tsv", work / "sales_and_traffic.json", work / "sales_and_traffic.jsonl"
@@ -137,14 +138,21 @@ def bench(tool, megabytes, work):
     ]
     results = []
     for fmt, name, argv, source in cases:
-        shutil.rmtree(out, ignore_errors=True)
-        out.mkdir(parents=True)
-        seconds, rss, stdout = run([str(a) for a in argv])
+        # The median of `repeat` runs: these machines are noisy.
+        runs = []
+        for _ in range(repeat):
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir(parents=True)
+            runs.append(run([str(a) for a in argv]))
+        runs.sort(key=lambda r: r[0])
+        seconds, _, stdout = runs[len(runs) // 2]
+        rss = max(r[1] for r in runs)
         size = source.stat().st_size / 1e6
         rows = json.loads(stdout)["rows"] if name.startswith("sp-ingest") else int(stdout)
         results.append({
-            "format": fmt, "tool": name, "input_mb": round(size, 1), "seconds": round(seconds, 2),
-            "mb_per_s": round(size / seconds, 1), "peak_rss_mib": round(rss, 1), "rows": rows,
+            "format": fmt, "tool": name, "input_mb": round(size, 1), "runs": repeat,
+            "median_seconds": round(seconds, 2), "mb_per_s": round(size / seconds, 1),
+            "peak_rss_mib": round(rss, 1), "rows": rows,
         })
         print(f"  {fmt:4} {name:46} {size / seconds:7.1f} MB/s {rss:8.1f} MiB  rows {rows}", flush=True)
     shutil.rmtree(out, ignore_errors=True)

@@ -19,12 +19,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tool", required=True, help="the release bench_curate binary")
     parser.add_argument("--mb", type=int, default=1000, help="document size in MB (10^6 bytes), default 1000")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per tool; the median counts (default 3)")
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache/sp-ingest/bench",
                         help="where the generated documents are kept between runs")
     args = parser.parse_args()
 
     print(f"curate: raw report -> Parquet, {args.mb} MB documents", flush=True)
-    results = curate.bench(args.tool, args.mb, args.work)
+    results = curate.bench(args.tool, args.mb, args.work, args.repeat)
     verdicts = curate.verdicts(results)
     failed = 0
     for v in verdicts:
@@ -35,7 +36,7 @@ def main():
     report = {
         "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "curate": {"document_mb": args.mb, "runs": results, "targets": verdicts},
+        "curate": {"document_mb": args.mb, "results": results, "targets": verdicts},
     }
     out = Path(__file__).with_name("results.json")
     out.write_text(json.dumps(report, indent=2) + "\n")

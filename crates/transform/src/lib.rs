@@ -430,9 +430,14 @@ fn records(
     got: &mut Gathered,
 ) -> Result<(), CurateError> {
     let reader = table.json_records(spec)?;
+    // Checked once for the block, so the parser need not check each string again.
+    let text = std::str::from_utf8(bytes).map_err(|e| CurateError::Malformed {
+        format: "json",
+        problem: format!("not UTF-8: {e}"),
+    })?;
     let mut start = 0;
     for &end in ends {
-        let mut parser = serde_json::Deserializer::from_slice(&bytes[start..end]);
+        let mut parser = serde_json::Deserializer::from_str(&text[start..end]);
         start = end;
         let row = (&reader)
             .deserialize(&mut parser)
