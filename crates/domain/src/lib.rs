@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod config;
 pub mod curated;
+pub mod data_kiosk;
 pub mod error;
 pub mod marketplace;
 pub mod notification;
