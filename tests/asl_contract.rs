@@ -3,7 +3,9 @@
 //! raise (design.md "Errors are the contract"), every transition lands on a state of the
 //! same scope and every state is reachable, and asl-validator accepts each definition.
 //! Also the workspace's shape: no Lambda crate depends on another, the CLI on none, and
-//! the Lambda crates share one dependency list. (The payloads themselves are checked in
+//! the Lambda crates share one dependency list. And the Data Kiosk queries sp-ingest
+//! builds are valid against Amazon's schemas for graphql-core, the GraphQL reference
+//! implementation's Python port. (The payloads themselves are checked in
 //! `crates/contract`.)
 
 use std::collections::{BTreeSet, HashSet};
@@ -329,6 +331,53 @@ fn lambda_crates_share_one_dependency_list() {
         assert!(
             missing.is_empty() && extra.is_empty(),
             "{name}'s [dependencies] differ from {first}'s: missing {missing:?}, extra {extra:?}; keep the Lambda crates' lists identical"
+        );
+    }
+}
+
+/// A query of each Data Kiosk dataset, as `domain::data_kiosk` builds it from a config,
+/// passes graphql-core's `validate` against the dataset's schema file.
+#[test]
+fn data_kiosk_queries_are_valid_graphql_for_graphql_core() {
+    let moto = std::env::var_os("SP_INGEST_MOTO_SERVER").expect(
+        "SP_INGEST_MOTO_SERVER is not set: run the tests through make (its venv has graphql-core)",
+    );
+    let python = std::path::PathBuf::from(moto).with_file_name("python");
+    let schemas = repository_root().join("crates/domain/schemas/data-kiosk");
+    let specs = serde_json::json!([
+        {"dataset": "analytics_salesAndTraffic_2024_04_24", "query": "salesAndTrafficByDate",
+         "arguments": {"aggregateBy": "DAY", "marketplaceIds": ["ATVPDKIKX0DER"]},
+         "fields": ["startDate", "marketplaceId", "sales.orderedProductSales.amount", "traffic.sessions"]},
+        {"dataset": "analytics_economics_2024_03_15", "query": "economics",
+         "arguments": {"marketplaceIds": ["ATVPDKIKX0DER"], "aggregateBy": {"date": "DAY", "productId": "MSKU"}},
+         "fields": ["msku", "sales.netUnitsSold", "netProceeds.total.amount"]},
+        {"dataset": "analytics_vendorAnalytics_2024_09_30", "query": "manufacturingView",
+         "arguments": {"aggregateBy": "WEEK", "currencyCode": "USD"},
+         "fields": ["startDate", "totals.traffic.glanceViews", "metrics.groupByKey.asin"]}
+    ]);
+    let day = |text: &str| text.parse::<chrono::NaiveDate>().unwrap();
+    for spec in specs.as_array().unwrap() {
+        let spec: domain::data_kiosk::QuerySpec = serde_json::from_value(spec.clone()).unwrap();
+        let query = spec
+            .build(day("2026-11-01"), day("2026-11-07"))
+            .unwrap_or_else(|problems| panic!("{}: {problems:?}", spec.dataset));
+        let output = Command::new(&python)
+            .args([
+                "-c",
+                "import sys\nfrom graphql import build_schema, parse, validate\n\
+                 errors = validate(build_schema(open(sys.argv[1]).read()), parse(sys.argv[2]))\n\
+                 assert not errors, errors",
+            ])
+            .arg(schemas.join(format!("{}.graphql", spec.dataset)))
+            .arg(&query.text)
+            .output()
+            .unwrap_or_else(|e| panic!("{} does not run: {e}", python.display()));
+        assert!(
+            output.status.success(),
+            "{}: {}\n{}",
+            spec.dataset,
+            query.text,
+            String::from_utf8_lossy(&output.stderr)
         );
     }
 }
