@@ -3,8 +3,8 @@
 //!
 //! Sources: <https://developer-docs.amazon.com/sp-api/docs/usage-plans-and-rate-limits> and
 //! the "Usage Plan" table in each operation's description in the official models
-//! (`/work/shared/api-models/sp-api/models/reports_2021-06-30.json`, `notifications.json`;
-//! api-facts.md §3.1, §4.1). Amazon meters each operation with a token bucket per
+//! (`/work/shared/api-models/sp-api/models/reports_2021-06-30.json`, `notifications.json`,
+//! `dataKiosk_2023-11-15.json`; api-facts.md §3.1, §4.1, §5). Amazon meters each operation with a token bucket per
 //! (application, selling partner): `rate` tokens per second refill a bucket of `burst`.
 //! The client (`spapi`) waits for those tokens; the simulator enforces them.
 
@@ -49,6 +49,16 @@ pub enum Operation {
     GetDestination,
     /// Notifications `deleteDestination` (grantless).
     DeleteDestination,
+    /// Data Kiosk `createQuery`.
+    CreateQuery,
+    /// Data Kiosk `getQueries`.
+    GetQueries,
+    /// Data Kiosk `getQuery`.
+    GetQuery,
+    /// Data Kiosk `cancelQuery`.
+    CancelQuery,
+    /// Data Kiosk `getDocument`.
+    GetDocument,
 }
 
 /// Which LWA token an operation needs.
@@ -72,7 +82,7 @@ pub struct UsagePlan {
 
 impl Operation {
     /// Every operation, in model order.
-    pub const ALL: [Operation; 18] = [
+    pub const ALL: [Operation; 23] = [
         Operation::CreateReport,
         Operation::GetReports,
         Operation::GetReport,
@@ -91,6 +101,11 @@ impl Operation {
         Operation::CreateDestination,
         Operation::GetDestination,
         Operation::DeleteDestination,
+        Operation::CreateQuery,
+        Operation::GetQueries,
+        Operation::GetQuery,
+        Operation::CancelQuery,
+        Operation::GetDocument,
     ];
 
     /// The operation id in Amazon's model, e.g. `createReport`.
@@ -114,6 +129,11 @@ impl Operation {
             Operation::CreateDestination => "createDestination",
             Operation::GetDestination => "getDestination",
             Operation::DeleteDestination => "deleteDestination",
+            Operation::CreateQuery => "createQuery",
+            Operation::GetQueries => "getQueries",
+            Operation::GetQuery => "getQuery",
+            Operation::CancelQuery => "cancelQuery",
+            Operation::GetDocument => "getDocument",
         }
     }
 
@@ -125,14 +145,19 @@ impl Operation {
     /// Amazon's default usage plan, from the operation's "Usage Plan" table in the model.
     pub const fn default_usage_plan(self) -> UsagePlan {
         let (rate_per_second, burst) = match self {
-            Operation::CreateReport | Operation::GetReportDocument => (0.0167, 15),
-            Operation::GetReport => (2.0, 15),
+            Operation::CreateReport
+            | Operation::GetReportDocument
+            | Operation::CreateQuery
+            | Operation::GetDocument => (0.0167, 15),
+            Operation::GetReport | Operation::GetQuery => (2.0, 15),
             Operation::GetReports
             | Operation::CancelReport
             | Operation::GetReportSchedules
             | Operation::CreateReportSchedule
             | Operation::GetReportSchedule
-            | Operation::CancelReportSchedule => (0.0222, 10),
+            | Operation::CancelReportSchedule
+            | Operation::GetQueries
+            | Operation::CancelQuery => (0.0222, 10),
             Operation::GetSubscriptions
             | Operation::GetSubscription
             | Operation::CreateSubscription
@@ -171,7 +196,12 @@ impl Operation {
             | Operation::GetReportDocument
             | Operation::GetSubscriptions
             | Operation::GetSubscription
-            | Operation::CreateSubscription => TokenKind::Seller,
+            | Operation::CreateSubscription
+            | Operation::CreateQuery
+            | Operation::GetQueries
+            | Operation::GetQuery
+            | Operation::CancelQuery
+            | Operation::GetDocument => TokenKind::Seller,
         }
     }
 }
@@ -242,6 +272,15 @@ mod tests {
         ] {
             assert_eq!(plan(op), (1.0, 5), "{op}");
         }
+    }
+
+    #[test]
+    fn data_kiosk_plans_match_the_data_kiosk_model() {
+        assert_eq!(plan(CreateQuery), (0.0167, 15));
+        assert_eq!(plan(GetQueries), (0.0222, 10));
+        assert_eq!(plan(GetQuery), (2.0, 15));
+        assert_eq!(plan(CancelQuery), (0.0222, 10));
+        assert_eq!(plan(GetDocument), (0.0167, 15));
     }
 
     #[test]

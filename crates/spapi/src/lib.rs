@@ -1,9 +1,9 @@
 //! Login with Amazon and Selling Partner API client for sp-ingest.
 //!
-//! - [`SpApiClient`] calls the Reports API 2021-06-30 and the Notifications API v1 with the
-//!   right LWA token per operation (seller or grantless), a token bucket per operation,
-//!   bounded jittered retries of 429/5xx, and typed errors with stable names
-//!   ([`Error::name`] → [`domain::ErrorName`]).
+//! - [`SpApiClient`] calls the Reports API 2021-06-30, the Notifications API v1 and the
+//!   Data Kiosk API 2023-11-15 with the right LWA token per operation (seller or
+//!   grantless), a token bucket per operation, bounded jittered retries of 429/5xx, and
+//!   typed errors with stable names ([`Error::name`] → [`domain::ErrorName`]).
 //! - [`LwaClient`] runs the LWA grants on its own (the `auth` Lambda).
 //! - [`SpApiClient::download_document`] streams a report document, decompressed, as an
 //!   `AsyncRead` with its source charset.
@@ -27,6 +27,7 @@
 
 pub mod client;
 pub mod credentials;
+pub mod data_kiosk;
 pub mod document;
 pub mod endpoints;
 pub mod error;
@@ -38,6 +39,10 @@ pub mod retry;
 
 pub use client::{HttpTimeouts, SpApiClient, SpApiClientBuilder, USER_AGENT, build_http_client};
 pub use credentials::{AccessToken, LwaCredentials, NOTIFICATIONS_SCOPE, SellerAuthorization};
+pub use data_kiosk::{
+    CreateQueryResponse, CreateQuerySpecification, DataKioskDocument, GetQueriesResponse,
+    QueriesFilter, Query, QueryPagination,
+};
 pub use document::{DocumentError, DocumentStream, document_error_name};
 pub use endpoints::Endpoints;
 pub use error::{ApiError, ApiErrors, Error, RequestId};

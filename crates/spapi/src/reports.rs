@@ -292,7 +292,8 @@ impl SpApiClient {
     }
 }
 
-fn iso8601(time: DateTime<Utc>) -> String {
+/// Query-parameter timestamps: `2024-03-10T13:47:20Z`.
+pub(crate) fn iso8601(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
