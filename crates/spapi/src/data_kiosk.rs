@@ -124,12 +124,7 @@ impl fmt::Debug for DataKioskDocument {
     /// Prints the URL without its query: a presigned URL lets anyone read the document
     /// until it expires, so it stays out of logs.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let url = self
-            .document_url
-            .split_once('?')
-            .map_or(self.document_url.as_str(), |(without_query, _)| {
-                without_query
-            });
+        let url = crate::reports::without_query(&self.document_url);
         f.debug_struct("DataKioskDocument")
             .field("document_id", &self.document_id)
             .field("document_url", &format_args!("{url}?[redacted]"))

@@ -186,10 +186,7 @@ impl fmt::Debug for ReportDocument {
     /// Prints the URL without its query: a presigned URL's signature lets anyone read the
     /// report until it expires, so it stays out of logs.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let url = self
-            .url
-            .split_once('?')
-            .map_or(self.url.as_str(), |(without_query, _)| without_query);
+        let url = without_query(&self.url);
         f.debug_struct("ReportDocument")
             .field("report_document_id", &self.report_document_id)
             .field("url", &format_args!("{url}?[redacted]"))
@@ -290,6 +287,11 @@ impl SpApiClient {
         }
         self.execute_json(request).await
     }
+}
+
+/// A presigned URL without its query (the signature), for printing.
+pub(crate) fn without_query(url: &str) -> &str {
+    url.split_once('?').map_or(url, |(bare, _)| bare)
 }
 
 /// Query-parameter timestamps: `2024-03-10T13:47:20Z`.
