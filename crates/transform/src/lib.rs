@@ -345,15 +345,12 @@ fn work(
     tsv_columns: Option<&[TsvColumns]>,
     stop: &AtomicBool,
 ) -> Result<Vec<Gathered>, CurateError> {
+    let _drain = DrainOnPanic { blocks, stop };
     let mut builders: Vec<RowGroupBuilder> = writers.iter().map(TableWriter::builder).collect();
     let mut gathered = vec![Gathered::default(); tables.len()];
     let mut failure = None;
     loop {
-        let block = match blocks.lock() {
-            Ok(receiver) => receiver.recv(),
-            Err(_) => break,
-        };
-        let Ok(block) = block else { break };
+        let Ok(block) = receive(blocks) else { break };
         if failure.is_some() {
             continue;
         }
@@ -385,6 +382,31 @@ fn work(
         builder.finish()?;
     }
     Ok(gathered)
+}
+
+/// The next block; a lock another worker poisoned by panicking is still usable (the
+/// receiver holds no invariant of ours).
+fn receive(blocks: &Mutex<Receiver<Block>>) -> Result<Block, std::sync::mpsc::RecvError> {
+    blocks
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .recv()
+}
+
+/// A worker that panics goes on taking blocks, as a failed one does, so the reader never
+/// waits forever on a full channel; the panic is reported when the worker is joined.
+struct DrainOnPanic<'a> {
+    blocks: &'a Mutex<Receiver<Block>>,
+    stop: &'a AtomicBool,
+}
+
+impl Drop for DrainOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.stop.store(true, Ordering::Relaxed);
+            while receive(self.blocks).is_ok() {}
+        }
+    }
 }
 
 fn lines(
@@ -668,6 +690,23 @@ mod tests {
             })
             .sum();
         assert_eq!(got, units);
+    }
+
+    #[test]
+    fn a_bad_record_deep_in_a_large_document_stops_every_thread_and_is_named() {
+        let text = document("GET_SALES_AND_TRAFFIC_REPORT", US, 4_000);
+        let at = text.rfind("\"sessions\"").unwrap();
+        let broken = format!(
+            "{}\"sessionz\"{}",
+            &text[..at],
+            &text[at + "\"sessions\"".len()..]
+        );
+        match run("GET_SALES_AND_TRAFFIC_REPORT", &broken, Limits::default()) {
+            Err(CurateError::Schema(mismatch)) => {
+                assert_eq!(mismatch.column, "sessions", "{mismatch}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
