@@ -16,8 +16,6 @@ use std::sync::OnceLock;
 
 use chrono::{DateTime, NaiveDate};
 use serde::Deserialize;
-use serde::de::DeserializeSeed as _;
-use serde_json::Value;
 
 const BUILTIN: &str = include_str!("../curated.json");
 
@@ -496,20 +494,6 @@ impl TableSchema {
         cells.push(extras_cell(&extras));
         Ok(cells)
     }
-
-    /// One JSON record as typed cells in table order, with the paths of its fields no
-    /// column names; `spec` is the document's `reportSpecification`.
-    pub fn json_row<'r>(
-        &self,
-        record: &'r Value,
-        spec: &Value,
-    ) -> Result<(Vec<Cell<'r>>, Vec<String>), SchemaMismatch> {
-        let row = self
-            .json_records(spec)?
-            .deserialize(record)
-            .map_err(|e| self.mismatch(EXTRA_FIELDS, e.to_string()))??;
-        Ok((row.cells, row.extra_fields))
-    }
 }
 
 fn extras_cell(extras: &BTreeMap<&str, &str>) -> Cell<'static> {
@@ -636,7 +620,18 @@ fn scaled(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde::de::DeserializeSeed as _;
+    use serde_json::{Value, json};
+
+    /// One record read as Curate reads it, with the paths of its extra fields.
+    fn json_row<'r>(
+        table: &TableSchema,
+        record: &'r Value,
+        spec: &Value,
+    ) -> Result<(Vec<Cell<'r>>, Vec<String>), SchemaMismatch> {
+        let row = (&table.json_records(spec)?).deserialize(record).unwrap()?;
+        Ok((row.cells, row.extra_fields))
+    }
 
     #[test]
     fn the_builtin_catalog_parses_and_covers_the_curated_report_types() {
@@ -845,7 +840,7 @@ mod tests {
             }
         });
         let spec = json!({"dataStartTime": "2026-11-28", "dataEndTime": "2026-11-28"});
-        let (cells, extras) = by_asin.json_row(&record, &spec).unwrap();
+        let (cells, extras) = json_row(by_asin, &record, &spec).unwrap();
         let cell = |name: &str| {
             let i = by_asin.columns.iter().position(|c| c.name == name).unwrap();
             cells[i].clone()
@@ -865,7 +860,7 @@ mod tests {
             Cell::Text(r#"{"trafficByAsin.newMetric":"0.5"}"#.into())
         );
         let without = json!({"childAsin": "B0CHILD", "salesByAsin": {}});
-        let err = by_asin.json_row(&without, &spec).unwrap_err();
+        let err = json_row(by_asin, &without, &spec).unwrap_err();
         assert_eq!(err.column, "parent_asin");
     }
 }

@@ -44,11 +44,6 @@ impl GlueTables {
         &self.database
     }
 
-    /// The curated bucket.
-    pub fn bucket(&self) -> &str {
-        &self.curated_bucket
-    }
-
     /// How Glue (and Athena) read `table`'s Parquet files at `location`.
     pub fn storage(location: String, table: &TableSchema) -> Result<StorageDescriptor, Failure> {
         let columns = table

@@ -157,24 +157,13 @@ impl SpApiClient {
     /// `getQueries`: one page of this selling partner's queries.
     pub async fn get_queries(&self, filter: &QueriesFilter) -> Result<GetQueriesResponse, Error> {
         let path = [API[0], API[1], "queries"];
-        let mut request = ApiRequest::new(Operation::GetQueries, Method::GET, &path);
-        if !filter.processing_statuses.is_empty() {
-            let statuses: Vec<_> = filter
-                .processing_statuses
-                .iter()
-                .map(|status| status.as_str())
-                .collect();
-            request = request.query("processingStatuses", statuses.join(","));
-        }
-        if let Some(page_size) = filter.page_size {
-            request = request.query("pageSize", page_size.to_string());
-        }
-        if let Some(since) = filter.created_since {
-            request = request.query("createdSince", crate::reports::iso8601(since));
-        }
-        if let Some(until) = filter.created_until {
-            request = request.query("createdUntil", crate::reports::iso8601(until));
-        }
+        let mut request = crate::reports::listing_filters(
+            ApiRequest::new(Operation::GetQueries, Method::GET, &path),
+            &filter.processing_statuses,
+            filter.page_size,
+            filter.created_since,
+            filter.created_until,
+        );
         if let Some(token) = &filter.pagination_token {
             request = request.query("paginationToken", token.clone());
         }

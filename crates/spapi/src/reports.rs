@@ -236,26 +236,16 @@ impl SpApiClient {
                 if !filter.report_types.is_empty() {
                     request = request.query("reportTypes", filter.report_types.join(","));
                 }
-                if !filter.processing_statuses.is_empty() {
-                    let statuses: Vec<_> = filter
-                        .processing_statuses
-                        .iter()
-                        .map(|status| status.as_str())
-                        .collect();
-                    request = request.query("processingStatuses", statuses.join(","));
-                }
                 if !filter.marketplace_ids.is_empty() {
                     request = request.query("marketplaceIds", filter.marketplace_ids.join(","));
                 }
-                if let Some(page_size) = filter.page_size {
-                    request = request.query("pageSize", page_size.to_string());
-                }
-                if let Some(since) = filter.created_since {
-                    request = request.query("createdSince", iso8601(since));
-                }
-                if let Some(until) = filter.created_until {
-                    request = request.query("createdUntil", iso8601(until));
-                }
+                request = listing_filters(
+                    request,
+                    &filter.processing_statuses,
+                    filter.page_size,
+                    filter.created_since,
+                    filter.created_until,
+                );
             }
         }
         self.execute_json(request).await
@@ -287,6 +277,31 @@ impl SpApiClient {
         }
         self.execute_json(request).await
     }
+}
+
+/// The filters getReports and getQueries share, as query parameters (arrays
+/// comma-separated: Swagger 2's default `collectionFormat: csv`).
+pub(crate) fn listing_filters<'a>(
+    mut request: ApiRequest<'a>,
+    statuses: &[ProcessingStatus],
+    page_size: Option<u32>,
+    created_since: Option<DateTime<Utc>>,
+    created_until: Option<DateTime<Utc>>,
+) -> ApiRequest<'a> {
+    if !statuses.is_empty() {
+        let statuses: Vec<_> = statuses.iter().map(|status| status.as_str()).collect();
+        request = request.query("processingStatuses", statuses.join(","));
+    }
+    if let Some(page_size) = page_size {
+        request = request.query("pageSize", page_size.to_string());
+    }
+    if let Some(since) = created_since {
+        request = request.query("createdSince", iso8601(since));
+    }
+    if let Some(until) = created_until {
+        request = request.query("createdUntil", iso8601(until));
+    }
+    request
 }
 
 /// A presigned URL without its query (the signature), for printing.

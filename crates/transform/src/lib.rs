@@ -110,22 +110,25 @@ pub fn curate(
             "JSON Lines reports have no curated table yet".into(),
         ));
     }
-    let mut extra_fields = vec![BTreeSet::new(); tables.len()];
+    // Per table: rows and extra fields, the header's first, then each worker's.
+    let mut totals = vec![Gathered::default(); tables.len()];
     // A flat file's header is mapped here, once, before any worker starts.
     let tsv_columns = match format {
         DocumentFormat::Tsv => match tsv_header(&mut input)? {
             Some(header) => {
                 let header: Vec<&str> = header.iter().map(String::as_str).collect();
                 let mut mapped = Vec::new();
-                for (table, extras) in tables.iter().zip(&mut extra_fields) {
+                for (table, total) in tables.iter().zip(&mut totals) {
                     let columns = table.tsv_columns(&header)?;
-                    extras.extend(columns.extra_headers().into_iter().map(str::to_owned));
+                    total
+                        .extra_fields
+                        .extend(columns.extra_headers().into_iter().map(str::to_owned));
                     mapped.push(columns);
                 }
                 Some(mapped)
             }
-            // An empty document: no rows, no header to check.
-            None => return empty(tables, dir, limits),
+            // An empty document: no header to check, and no block will come.
+            None => None,
         },
         _ => None,
     };
@@ -160,7 +163,6 @@ pub fn curate(
     });
     let files: Vec<_> = writers.into_iter().map(TableWriter::finish).collect();
     let mut errors: Vec<CurateError> = read.err().into_iter().collect();
-    let mut totals = vec![Gathered::default(); tables.len()];
     for worker in gathered {
         match worker {
             Ok(per_table) => {
@@ -173,14 +175,13 @@ pub fn curate(
         }
     }
     let mut curated = Vec::new();
-    for (((table, files), total), extras) in tables.iter().zip(files).zip(totals).zip(extra_fields)
-    {
+    for ((table, files), total) in tables.iter().zip(files).zip(totals) {
         match files {
             Ok(files) => curated.push(Curated {
                 table: table.name.clone(),
                 rows: total.rows,
                 files,
-                extra_fields: extras.into_iter().chain(total.extra_fields).collect(),
+                extra_fields: total.extra_fields,
             }),
             Err(e) => errors.push(e),
         }
@@ -197,21 +198,6 @@ pub fn curate(
         Some(error) => Err(error),
         None => Ok(curated),
     }
-}
-
-/// No rows for any table (and no files).
-fn empty(tables: &[&TableSchema], dir: &Path, limits: Limits) -> Result<Vec<Curated>, CurateError> {
-    tables
-        .iter()
-        .map(|table| {
-            Ok(Curated {
-                table: table.name.clone(),
-                rows: 0,
-                files: TableWriter::new(table, &dir.join(&table.name), limits)?.finish()?,
-                extra_fields: BTreeSet::new(),
-            })
-        })
-        .collect()
 }
 
 fn tsv_header(input: &mut impl BufRead) -> Result<Option<Vec<String>>, CurateError> {

@@ -187,6 +187,12 @@ impl State<'_, '_> {
     }
 }
 
+/// A JSON float as serde_json prints it: the shortest text that reads back as `v` (JSON
+/// carries no NaN or infinity, which fall back to Rust's own text).
+fn float_text(v: f64) -> String {
+    serde_json::Number::from_f64(v).map_or_else(|| v.to_string(), |n| n.to_string())
+}
+
 fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_owned()
@@ -359,11 +365,7 @@ impl<'de> Visitor<'de> for Leaf {
             Kind::Float64 => Ok(Cell::Float(v)),
             // The shortest text that reads back as `v`, as serde_json prints it: money
             // is scaled from those digits, not from the float's binary value.
-            kind => parse(
-                kind,
-                &serde_json::Number::from_f64(v).map_or_else(String::new, |n| n.to_string()),
-            )
-            .map(Cell::into_owned),
+            kind => parse(kind, &float_text(v)).map(Cell::into_owned),
         })
     }
 
@@ -423,8 +425,7 @@ impl<'de> Visitor<'de> for Extras<'_> {
     }
 
     fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<(), E> {
-        let text = serde_json::Number::from_f64(v).map_or_else(|| v.to_string(), |n| n.to_string());
-        self.out.insert(self.path, text);
+        self.out.insert(self.path, float_text(v));
         Ok(())
     }
 
