@@ -5,7 +5,7 @@
 //! over Data Kiosk's 8,000 characters is an error naming the config field and what is
 //! allowed. <https://developer-docs.amazon.com/sp-api/docs/data-kiosk-faq>
 
-mod sdl;
+pub mod sdl;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -106,6 +106,14 @@ fn datasets() -> &'static BTreeMap<&'static str, Result<Dataset, String>> {
             })
             .collect()
     })
+}
+
+/// A dataset's schema as read from its committed file (`None` for an unknown dataset).
+pub fn schema(dataset: &str) -> Option<&'static Sdl> {
+    match datasets().get(dataset)? {
+        Ok(dataset) => Some(&dataset.sdl),
+        Err(_) => None,
+    }
 }
 
 /// The names of the datasets sp-ingest can query.

@@ -17,8 +17,12 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::SqsTarget;
+use crate::data_kiosk::QueryRecord;
 use crate::introspection::{DeliveryOutcome, NotificationDelivery};
-use crate::notifications::{REPORT_PAYLOAD_VERSION, REPORT_PROCESSING_FINISHED};
+use crate::notifications::{
+    QUERY_PAYLOAD_VERSION, QUERY_PROCESSING_FINISHED, REPORT_PAYLOAD_VERSION,
+    REPORT_PROCESSING_FINISHED,
+};
 use crate::reports::{ReportRecord, ReportRequest, timestamp};
 use crate::scenario::NotificationCasing;
 use crate::state::Shared;
@@ -260,9 +264,11 @@ async fn report_finished(sim: &Shared, report_id: &str, cancelled_now: bool) {
         if report.cancelled.is_some() != cancelled_now || !report.status_at(now).is_terminal() {
             return;
         }
-        let targets = world
-            .notifications
-            .report_targets(&report.selling_partner_id);
+        let targets = world.notifications.targets(
+            &report.selling_partner_id,
+            REPORT_PROCESSING_FINISHED,
+            REPORT_PAYLOAD_VERSION,
+        );
         (report, world.scenario.notification_casing, targets)
     };
     let unsolicited = file_unsolicited(sim, &report, report.plan.unsolicited_notifications);
@@ -292,11 +298,100 @@ async fn report_finished(sim: &Shared, report_id: &str, cancelled_now: bool) {
                 .map(|other| envelope(application_id, &target.subscription_id, other)),
         );
         for body in messages {
-            let body = match casing {
-                NotificationCasing::Camel => body,
-                NotificationCasing::Pascal => pascal_case(body),
-            };
-            deliver(sim, &target.queue_arn, body).await;
+            deliver(sim, &target.queue_arn, cased(body, casing)).await;
+        }
+    }
+}
+
+fn cased(body: Value, casing: NotificationCasing) -> Value {
+    match casing {
+        NotificationCasing::Camel => body,
+        NotificationCasing::Pascal => pascal_case(body),
+    }
+}
+
+/// Sends the query's notification when its clock reaches the terminal status.
+pub(crate) fn notify_query_when_terminal(sim: &Shared, query_id: String, terminal_at: Instant) {
+    let task_sim = sim.clone();
+    sim.spawn(async move {
+        tokio::time::sleep_until(terminal_at.into()).await;
+        query_finished(&task_sim, &query_id, false).await;
+    });
+}
+
+/// Sends the query's notification now (after cancelQuery).
+pub(crate) fn notify_query_now(sim: &Shared, query_id: String) {
+    let task_sim = sim.clone();
+    sim.spawn(async move { query_finished(&task_sim, &query_id, true).await });
+}
+
+/// The DATA_KIOSK_QUERY_PROCESSING_FINISHED body: the same envelope as reports', with a
+/// flat payload (api-facts §4.4).
+fn query_envelope(
+    application_id: &str,
+    subscription_id: &str,
+    query: &QueryRecord,
+    now: Instant,
+) -> Value {
+    let mut payload = json!({
+        "accountId": format!("amzn1.merchant.o.{}", query.selling_partner_id),
+        "queryId": query.query_id,
+        "query": query.text,
+        "processingStatus": query.status_at(now).as_str(),
+    });
+    let (data, error, next) = query.visible(now);
+    if let Some(id) = data {
+        payload["dataDocumentId"] = json!(id);
+    }
+    if let Some(id) = error {
+        payload["errorDocumentId"] = json!(id);
+    }
+    if let Some(token) = next {
+        payload["pagination"] = json!({ "nextToken": token });
+    }
+    json!({
+        "notificationVersion": QUERY_PAYLOAD_VERSION,
+        "notificationType": QUERY_PROCESSING_FINISHED,
+        "payloadVersion": QUERY_PAYLOAD_VERSION,
+        "eventTime": timestamp(query.processing_end()),
+        "payload": payload,
+        "notificationMetadata": {
+            "applicationId": application_id,
+            "subscriptionId": subscription_id,
+            "publishTime": timestamp(Utc::now()),
+            "notificationId": uuid::Uuid::new_v4().to_string(),
+        },
+    })
+}
+
+async fn query_finished(sim: &Shared, query_id: &str, cancelled_now: bool) {
+    let now = Instant::now();
+    let (query, casing, targets) = {
+        let world = sim.world();
+        let Some(query) = world.queries.get(query_id).cloned() else {
+            return;
+        };
+        if query.cancelled.is_some() != cancelled_now || !query.status_at(now).is_terminal() {
+            return;
+        }
+        let targets = world.notifications.targets(
+            &query.selling_partner_id,
+            QUERY_PROCESSING_FINISHED,
+            QUERY_PAYLOAD_VERSION,
+        );
+        (query, world.scenario.notification_casing, targets)
+    };
+    if query.plan.lose_notification {
+        tracing::info!(query_id, "notification lost on purpose (scenario)");
+        return;
+    }
+    for target in &targets {
+        let application_id = sim
+            .app(&target.client_id)
+            .map_or("", |app| app.application_id.as_str());
+        let body = query_envelope(application_id, &target.subscription_id, &query, now);
+        for _ in 0..=query.plan.duplicate_notifications {
+            deliver(sim, &target.queue_arn, cased(body.clone(), casing)).await;
         }
     }
 }

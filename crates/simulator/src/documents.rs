@@ -27,7 +27,7 @@ use crate::content::{ContentChunks, DocumentSpec, encode};
 use crate::gateway;
 use crate::query::QueryParams;
 use crate::scenario::Charset;
-use crate::state::{Shared, Simulator};
+use crate::state::{Shared, Simulator, World};
 
 /// Routes of getReportDocument and of the document URLs.
 pub(crate) fn routes() -> Router<Shared> {
@@ -60,7 +60,7 @@ fn signature(
 }
 
 /// A presigned-style URL for a document, valid `ttl_secs` from `issued`.
-fn document_url(
+pub(crate) fn document_url(
     sim: &Simulator,
     document_id: &str,
     issued: DateTime<Utc>,
@@ -242,31 +242,8 @@ async fn download(
         .get(header::RANGE)
         .and_then(|value| value.to_str().ok())
         .and_then(range_start);
-    let served = {
-        let mut world = sim.world();
-        world
-            .reports
-            .by_document_mut(&document_id)
-            .and_then(|report| {
-                let spec = report.document_spec(sim.seed)?;
-                let first = report.downloads_served == 0;
-                let cut = match (
-                    report.plan.truncate_first_download,
-                    report.plan.reset_first_download,
-                ) {
-                    (true, _) if first => Cut::CleanEnd,
-                    (_, true) if first => Cut::Reset,
-                    _ => Cut::None,
-                };
-                report.downloads_served += 1;
-                if from.is_some() {
-                    report.range_requests += 1;
-                    report.last_range_start = from;
-                }
-                Some((spec, report.plan.compress, cut, report.report_id.clone()))
-            })
-    };
-    let Some((spec, compressed, cut, report_id)) = served else {
+    let served = to_serve(&mut sim.world(), &document_id, sim.seed, from);
+    let Some((spec, compressed, cut, origin_id)) = served else {
         return s3_error(
             StatusCode::NOT_FOUND,
             "NoSuchKey",
@@ -274,7 +251,7 @@ async fn download(
             "",
         );
     };
-    tracing::info!(report_id, document_id, ?cut, from, "serving document");
+    tracing::info!(origin_id, document_id, ?cut, from, "serving document");
 
     let content_type = spec.content_type();
     // A range: S3 answers 206 with where the bytes sit in the whole object, so the whole
@@ -348,6 +325,38 @@ async fn download(
         headers.insert("x-amz-request-id", id);
     }
     response
+}
+
+/// The document behind an id, a report's or a Data Kiosk query's, with how this download
+/// is served (compressed, cut short) and the id of its report or query; counts the download.
+fn to_serve(
+    world: &mut World,
+    document_id: &str,
+    seed: u64,
+    from: Option<u64>,
+) -> Option<(DocumentSpec, bool, Cut, String)> {
+    if let Some(report) = world.reports.by_document_mut(document_id) {
+        let spec = report.document_spec(seed)?;
+        let first = report.downloads_served == 0;
+        let cut = match (
+            report.plan.truncate_first_download,
+            report.plan.reset_first_download,
+        ) {
+            (true, _) if first => Cut::CleanEnd,
+            (_, true) if first => Cut::Reset,
+            _ => Cut::None,
+        };
+        report.downloads_served += 1;
+        if from.is_some() {
+            report.range_requests += 1;
+            report.last_range_start = from;
+        }
+        return Some((spec, report.plan.compress, cut, report.report_id.clone()));
+    }
+    let query = world.queries.by_document_mut(document_id)?;
+    let spec = query.document_spec(seed)?;
+    query.downloads_served += 1;
+    Some((spec, query.plan.compress, Cut::None, query.query_id.clone()))
 }
 
 /// The start of a `Range: bytes=<start>-` header; other forms are not supported (the

@@ -18,6 +18,7 @@ use domain::ProcessingStatus;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::data_kiosk::QueryRecord;
 use crate::reports::ReportRecord;
 use crate::scenario::{Outcome, Scenario};
 use crate::state::{Shared, Simulator};
@@ -92,6 +93,51 @@ impl ReportInfo {
             bytes_served: report.bytes_served,
             range_requests: report.range_requests,
             last_range_start: report.last_range_start,
+        }
+    }
+}
+
+/// A Data Kiosk query (one page of results) as the simulator knows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QueryInfo {
+    /// The query id.
+    pub query_id: String,
+    /// The selling partner whose token created it.
+    pub selling_partner_id: String,
+    /// The query text as submitted.
+    pub query: String,
+    /// The dataset (root field) it queries.
+    pub dataset: String,
+    /// Which page of results it is (0 for the first).
+    pub page: u32,
+    /// Pages the whole query has.
+    pub pages: u32,
+    /// When it was created.
+    pub created_time: DateTime<Utc>,
+    /// Its status now.
+    pub processing_status: ProcessingStatus,
+    /// Its data (DONE) or error (FATAL) document id, planned at creation.
+    pub document_id: Option<String>,
+    /// Records in its data document.
+    pub rows: u64,
+    /// How many downloads of its document were started.
+    pub downloads_served: u64,
+}
+
+impl QueryInfo {
+    pub(crate) fn of(query: &QueryRecord, now: Instant) -> Self {
+        Self {
+            query_id: query.query_id.clone(),
+            selling_partner_id: query.selling_partner_id.clone(),
+            query: query.text.clone(),
+            dataset: query.checked.dataset.clone(),
+            page: query.page,
+            pages: query.plan.pages,
+            created_time: query.created.wall,
+            processing_status: query.status_at(now),
+            document_id: query.document_id.clone(),
+            rows: query.plan.rows,
+            downloads_served: query.downloads_served,
         }
     }
 }
@@ -221,6 +267,16 @@ impl Simulator {
             .map(|report| ReportInfo::of(report, Instant::now()))
     }
 
+    /// Every Data Kiosk query, in id order.
+    pub(crate) fn query_infos(&self) -> Vec<QueryInfo> {
+        let now = Instant::now();
+        self.world()
+            .queries
+            .all()
+            .map(|query| QueryInfo::of(query, now))
+            .collect()
+    }
+
     /// Replaces the scenario; buckets start full again.
     pub(crate) fn replace_scenario(&self, scenario: Scenario) {
         let mut world = self.world();
@@ -241,6 +297,7 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/_sim/tokens/expire", post(expire_tokens))
         .route("/_sim/reports", get(list_reports))
         .route("/_sim/reports/{reportId}", get(get_report))
+        .route("/_sim/queries", get(list_queries))
         .route("/_sim/calls", get(calls))
         .route("/_sim/notifications", get(notifications))
 }
@@ -293,6 +350,10 @@ async fn get_report(State(sim): State<Shared>, Path(report_id): Path<String>) ->
     let mut body = json!(info);
     body["document"] = json!(document);
     Json(body).into_response()
+}
+
+async fn list_queries(State(sim): State<Shared>) -> Response {
+    Json(sim.query_infos()).into_response()
 }
 
 async fn calls(State(sim): State<Shared>) -> Response {

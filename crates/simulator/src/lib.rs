@@ -15,6 +15,7 @@
 
 mod api_error;
 mod content;
+mod data_kiosk;
 mod delivery;
 mod documents;
 mod gateway;
@@ -43,10 +44,10 @@ use tokio::task::JoinHandle;
 pub use content::{DocumentDigest, report_chunks, report_text, typical_options};
 pub use domain::ProcessingStatus;
 pub use introspection::{
-    CallStats, DeliveryOutcome, NotificationDelivery, OperationCalls, ReportInfo,
+    CallStats, DeliveryOutcome, NotificationDelivery, OperationCalls, QueryInfo, ReportInfo,
 };
 pub use scenario::{
-    Charset, NotificationCasing, Outcome, RateLimit, ReportRule, Scenario, ScenarioError,
+    Charset, NotificationCasing, Outcome, QueryRule, RateLimit, ReportRule, Scenario, ScenarioError,
 };
 
 use crate::api_error::ApiError;
@@ -196,6 +197,7 @@ fn router(sim: Shared) -> Router {
     Router::new()
         .route("/auth/o2/token", post(lwa::token_endpoint))
         .merge(reports::routes())
+        .merge(data_kiosk::routes())
         .merge(schedules::routes())
         .merge(documents::routes())
         .merge(notifications::routes())
@@ -267,6 +269,17 @@ impl RunningSimulator {
     /// error document); `None` for cancelled or unknown reports.
     pub async fn expected_document(&self, report_id: &str) -> Option<DocumentDigest> {
         self.sim.digest(report_id).await
+    }
+
+    /// Every Data Kiosk query (each page of results is one), of every seller.
+    pub fn queries(&self) -> Vec<QueryInfo> {
+        self.sim.query_infos()
+    }
+
+    /// What a client should store for the query's document (DONE: the JSON Lines page,
+    /// FATAL: the error document); `None` when it has none.
+    pub async fn expected_query_document(&self, query_id: &str) -> Option<DocumentDigest> {
+        self.sim.query_digest(query_id).await
     }
 
     /// Calls per operation.

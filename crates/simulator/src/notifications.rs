@@ -27,6 +27,10 @@ use crate::state::Shared;
 pub(crate) const REPORT_PROCESSING_FINISHED: &str = "REPORT_PROCESSING_FINISHED";
 /// Its payload version.
 pub(crate) const REPORT_PAYLOAD_VERSION: &str = "2020-09-04";
+/// The Data Kiosk notification type the simulator delivers.
+pub(crate) const QUERY_PROCESSING_FINISHED: &str = "DATA_KIOSK_QUERY_PROCESSING_FINISHED";
+/// Its payload version (the schema's examples).
+pub(crate) const QUERY_PAYLOAD_VERSION: &str = "2023-11-15";
 
 /// Notification types Amazon documents; subscriptions to others are rejected.
 /// <https://developer-docs.amazon.com/sp-api/docs/notification-type-values>
@@ -35,7 +39,7 @@ const NOTIFICATION_TYPES: [&str; 23] = [
     "ANY_OFFER_CHANGED",
     "B2B_ANY_OFFER_CHANGED",
     "BRANDED_ITEM_CONTENT_CHANGE",
-    "DATA_KIOSK_QUERY_PROCESSING_FINISHED",
+    QUERY_PROCESSING_FINISHED,
     "DETAIL_PAGE_TRAFFIC_EVENT",
     "EXTERNAL_FULFILLMENT_SHIPMENT_STATUS_CHANGE",
     "FBA_INVENTORY_AVAILABILITY_CHANGES",
@@ -118,7 +122,7 @@ impl Subscription {
     }
 }
 
-/// A subscription a REPORT_PROCESSING_FINISHED notification goes to.
+/// A subscription a notification goes to.
 #[derive(Clone, Debug)]
 pub(crate) struct DeliveryTarget {
     pub client_id: String,
@@ -136,15 +140,21 @@ pub(crate) struct NotificationBook {
 }
 
 impl NotificationBook {
-    /// SQS subscriptions to REPORT_PROCESSING_FINISHED for a selling partner, of any application.
-    pub(crate) fn report_targets(&self, selling_partner_id: &str) -> Vec<DeliveryTarget> {
+    /// SQS subscriptions of a selling partner, of any application, to a notification
+    /// type in the payload version the simulator sends.
+    pub(crate) fn targets(
+        &self,
+        selling_partner_id: &str,
+        notification_type: &str,
+        payload_version: &str,
+    ) -> Vec<DeliveryTarget> {
         self.subscriptions
             .values()
             .filter(|s| {
                 s.selling_partner_id == selling_partner_id
-                    && s.notification_type == REPORT_PROCESSING_FINISHED
+                    && s.notification_type == notification_type
             })
-            .filter(|s| s.payload_version == REPORT_PAYLOAD_VERSION)
+            .filter(|s| s.payload_version == payload_version)
             .filter_map(
                 |s| match &self.destinations.get(&s.destination_id)?.resource {
                     DestinationResource::Sqs { arn } => Some(DeliveryTarget {

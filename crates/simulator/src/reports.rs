@@ -64,6 +64,58 @@ impl Moment {
     }
 }
 
+/// The status clock of a report or a Data Kiosk query: IN_QUEUE, then IN_PROGRESS, then
+/// the planned outcome, unless cancelled first.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StatusClock {
+    pub created: Moment,
+    pub in_queue: Duration,
+    pub in_progress: Duration,
+    pub outcome: Outcome,
+    pub cancelled: Option<Moment>,
+}
+
+impl StatusClock {
+    /// The status at `now`.
+    pub(crate) fn status_at(&self, now: Instant) -> ProcessingStatus {
+        if self.cancelled.is_some() {
+            return ProcessingStatus::Cancelled;
+        }
+        let elapsed = now.saturating_duration_since(self.created.instant);
+        if elapsed < self.in_queue {
+            ProcessingStatus::InQueue
+        } else if elapsed < self.in_queue + self.in_progress {
+            ProcessingStatus::InProgress
+        } else {
+            self.outcome.into()
+        }
+    }
+
+    /// When the planned terminal status is reached.
+    pub(crate) fn terminal_at(&self) -> Instant {
+        self.created.instant + self.in_queue + self.in_progress
+    }
+
+    /// When processing ended (wall clock), for a terminal status.
+    pub(crate) fn processing_end(&self) -> DateTime<Utc> {
+        match self.cancelled {
+            Some(cancelled) => cancelled.wall,
+            None => self.created.wall + self.in_queue + self.in_progress,
+        }
+    }
+
+    /// Adds the model's `processingStartTime` and `processingEndTime` as the status allows.
+    pub(crate) fn stamp(&self, model: &mut Value, now: Instant) {
+        let status = self.status_at(now);
+        if status != ProcessingStatus::InQueue && self.cancelled.is_none() {
+            model["processingStartTime"] = json!(timestamp(self.created.wall + self.in_queue));
+        }
+        if status.is_terminal() {
+            model["processingEndTime"] = json!(timestamp(self.processing_end()));
+        }
+    }
+}
+
 /// What will happen to a report, fixed when it is created (a later scenario change
 /// does not alter reports already running).
 #[derive(Clone, Debug)]
@@ -213,21 +265,21 @@ pub(crate) struct ReportRecord {
 impl ReportRecord {
     /// When the report reaches its planned terminal status.
     pub(crate) fn terminal_at(&self) -> Instant {
-        self.created.instant + self.plan.in_queue + self.plan.in_progress
+        self.clock().terminal_at()
     }
 
     /// The status at `now`, by the report's clock.
     pub(crate) fn status_at(&self, now: Instant) -> ProcessingStatus {
-        if self.cancelled.is_some() {
-            return ProcessingStatus::Cancelled;
-        }
-        let elapsed = now.saturating_duration_since(self.created.instant);
-        if elapsed < self.plan.in_queue {
-            ProcessingStatus::InQueue
-        } else if elapsed < self.plan.in_queue + self.plan.in_progress {
-            ProcessingStatus::InProgress
-        } else {
-            self.plan.outcome.into()
+        self.clock().status_at(now)
+    }
+
+    fn clock(&self) -> StatusClock {
+        StatusClock {
+            created: self.created,
+            in_queue: self.plan.in_queue,
+            in_progress: self.plan.in_progress,
+            outcome: self.plan.outcome,
+            cancelled: self.cancelled,
         }
     }
 
@@ -238,21 +290,15 @@ impl ReportRecord {
         self.document_id.as_deref().filter(|_| has_document)
     }
 
-    fn processing_start(&self) -> DateTime<Utc> {
-        self.created.wall + self.plan.in_queue
-    }
-
     /// When processing ended (wall clock) for a terminal report.
     pub(crate) fn processing_end(&self) -> DateTime<Utc> {
-        match self.cancelled {
-            Some(cancelled) => cancelled.wall,
-            None => self.created.wall + self.plan.in_queue + self.plan.in_progress,
-        }
+        self.clock().processing_end()
     }
 
     /// The model's `Report` object.
     pub(crate) fn to_model(&self, now: Instant) -> Value {
-        let status = self.status_at(now);
+        let clock = self.clock();
+        let status = clock.status_at(now);
         let mut report = json!({
             "reportId": self.report_id,
             "reportType": self.request.report_type,
@@ -265,12 +311,7 @@ impl ReportRecord {
         if let Some(schedule_id) = &self.report_schedule_id {
             report["reportScheduleId"] = json!(schedule_id);
         }
-        if status != ProcessingStatus::InQueue && self.cancelled.is_none() {
-            report["processingStartTime"] = json!(timestamp(self.processing_start()));
-        }
-        if status.is_terminal() {
-            report["processingEndTime"] = json!(timestamp(self.processing_end()));
-        }
+        clock.stamp(&mut report, now);
         if let Some(document_id) = self.visible_document_id(now) {
             report["reportDocumentId"] = json!(document_id);
         }

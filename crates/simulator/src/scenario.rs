@@ -32,6 +32,8 @@ pub struct Scenario {
     pub notification_casing: NotificationCasing,
     /// Per-report behaviour; the first rule matching a createReport request wins.
     pub rules: Vec<ReportRule>,
+    /// Per-query behaviour of Data Kiosk; the first rule matching a createQuery wins.
+    pub query_rules: Vec<QueryRule>,
 }
 
 impl Default for Scenario {
@@ -49,6 +51,7 @@ impl Default for Scenario {
                 .collect(),
             notification_casing: NotificationCasing::Camel,
             rules: Vec::new(),
+            query_rules: Vec::new(),
         }
     }
 }
@@ -71,6 +74,17 @@ impl Scenario {
         self.rules
             .iter()
             .find(|rule| rule.matches(report_type, marketplace_ids))
+    }
+
+    /// The first Data Kiosk rule matching a query of `dataset` (its root field) and
+    /// `query` (e.g. `salesAndTrafficByDate`), if any.
+    pub(crate) fn query_rule_for(&self, dataset: &str, query: &str) -> Option<&QueryRule> {
+        self.query_rules.iter().find(|rule| {
+            rule.dataset
+                .as_deref()
+                .is_none_or(|wanted| wanted == dataset)
+                && rule.query.as_deref().is_none_or(|wanted| wanted == query)
+        })
     }
 
     /// Checks names and numbers a scenario refers to, so a typo is reported instead of ignored.
@@ -101,6 +115,21 @@ impl Scenario {
             {
                 return Err(ScenarioError(format!(
                     "rules[{index}].marketplace_id: {id:?} is not a marketplace id"
+                )));
+            }
+        }
+        for (index, rule) in self.query_rules.iter().enumerate() {
+            if let Some(dataset) = &rule.dataset
+                && domain::data_kiosk::schema(dataset).is_none()
+            {
+                return Err(ScenarioError(format!(
+                    "query_rules[{index}].dataset: {dataset:?} is not a Data Kiosk dataset; known: {}",
+                    domain::data_kiosk::dataset_names().join(", ")
+                )));
+            }
+            if rule.pages == Some(0) {
+                return Err(ScenarioError(format!(
+                    "query_rules[{index}].pages: a query has at least one page"
                 )));
             }
         }
@@ -257,6 +286,38 @@ impl ReportRule {
                 .as_deref()
                 .is_none_or(|wanted| marketplace_ids.iter().any(|id| id == wanted))
     }
+}
+
+/// Behaviour of the Data Kiosk queries a rule matches; every knob is optional.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueryRule {
+    /// Matches only queries of this dataset, e.g. `analytics_salesAndTraffic_2024_04_24`.
+    pub dataset: Option<String>,
+    /// Matches only this query of the dataset, e.g. `salesAndTrafficByDate`.
+    pub query: Option<String>,
+    /// Terminal status of every page; absent = DONE.
+    pub outcome: Option<Outcome>,
+    /// Pages of results (each a query of its own, created with the previous page's
+    /// `pagination.nextToken`); absent = 1.
+    pub pages: Option<u32>,
+    /// Records per page; 0 = DONE without a document (no data). Absent = 50–500, fixed
+    /// by the query.
+    pub rows: Option<u64>,
+    /// Text of the FATAL error document.
+    pub fatal_reason: Option<String>,
+    /// Whether documents are gzip-compressed (signalled by `Content-Encoding`; default true).
+    pub compress: Option<bool>,
+    /// Extra deliveries of each page's notification with the same notificationId.
+    pub duplicate_notifications: u32,
+    /// Send no notification for any page of the query.
+    pub lose_notification: bool,
+    /// The first document URL issued for each page is already expired.
+    pub expire_first_url: bool,
+    /// IN_QUEUE duration of each page, in milliseconds.
+    pub in_queue_ms: Option<u64>,
+    /// IN_PROGRESS duration of each page, in milliseconds.
+    pub in_progress_ms: Option<u64>,
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@ use std::time::Instant;
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
-use crate::content::DocumentDigest;
+use crate::content::{DocumentDigest, DocumentSpec};
+use crate::data_kiosk::QueryBook;
 use crate::delivery::SqsDelivery;
 use crate::introspection::CallStats;
 use crate::limits::Limiter;
@@ -56,6 +57,7 @@ pub(crate) struct World {
     pub scenario: Scenario,
     pub tokens: TokenBook,
     pub reports: ReportBook,
+    pub queries: QueryBook,
     pub schedules: ScheduleBook,
     pub notifications: NotificationBook,
     pub limiter: Limiter,
@@ -101,6 +103,7 @@ impl Simulator {
                 scenario,
                 tokens: TokenBook::default(),
                 reports: ReportBook::new(),
+                queries: QueryBook::new(),
                 schedules: ScheduleBook::new(),
                 notifications: NotificationBook::default(),
                 limiter: Limiter::default(),
@@ -136,9 +139,23 @@ impl Simulator {
     /// The digest of a report's document, generated once per report and cached.
     pub(crate) async fn digest(&self, report_id: &str) -> Option<DocumentDigest> {
         let spec = self.world().reports.document_spec(report_id, self.seed)?;
+        self.digest_of(report_id.to_owned(), spec).await
+    }
+
+    /// The digest of a Data Kiosk query's document (data or error), cached likewise.
+    pub(crate) async fn query_digest(&self, query_id: &str) -> Option<DocumentDigest> {
+        let spec = self
+            .world()
+            .queries
+            .get(query_id)?
+            .document_spec(self.seed)?;
+        self.digest_of(format!("query/{query_id}"), spec).await
+    }
+
+    async fn digest_of(&self, key: String, spec: DocumentSpec) -> Option<DocumentDigest> {
         let cell = {
             let mut digests = self.digests.lock().unwrap_or_else(PoisonError::into_inner);
-            digests.entry(report_id.to_owned()).or_default().clone()
+            digests.entry(key.clone()).or_default().clone()
         };
         let digest = cell
             .get_or_try_init(
@@ -148,7 +165,7 @@ impl Simulator {
         match digest {
             Ok(digest) => Some(digest.clone()),
             Err(error) => {
-                tracing::error!(report_id, %error, "digest computation failed");
+                tracing::error!(key, %error, "digest computation failed");
                 None
             }
         }

@@ -132,6 +132,19 @@ impl fmt::Debug for DataKioskDocument {
     }
 }
 
+/// A Data Kiosk document downloads like a report document; its compression is only
+/// ever signalled by the download's `Content-Encoding` (api-facts pitfall 9), so none is
+/// declared here.
+impl From<DataKioskDocument> for crate::ReportDocument {
+    fn from(document: DataKioskDocument) -> Self {
+        Self {
+            report_document_id: document.document_id,
+            url: document.document_url,
+            compression_algorithm: None,
+        }
+    }
+}
+
 /// The Data Kiosk operations (seller token).
 impl SpApiClient {
     /// `createQuery`: asks Data Kiosk to run a query (or a page of one); answers its id.

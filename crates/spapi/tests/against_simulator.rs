@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use simulator::scenario::{Charset, Outcome, RateLimit, ReportRule, Scenario};
+use simulator::scenario::{Charset, Outcome, QueryRule, RateLimit, ReportRule, Scenario};
 use simulator::{RunningSimulator, SimConfig};
+use spapi::data_kiosk::{CreateQuerySpecification, QueriesFilter, Query};
 use spapi::notifications::REPORT_PROCESSING_FINISHED;
 use spapi::{
     CreateDestinationRequest, CreateReportSpecification, CreateSubscriptionOutcome,
@@ -860,4 +861,210 @@ async fn logs_never_contain_a_secret_a_token_or_a_url_signature() {
         !text.contains("X-Amz-Signature="),
         "a presigned URL leaked into the logs"
     );
+}
+
+const SALES_BY_DATE: &str = r#"query SalesByDate { analytics_salesAndTraffic_2024_04_24 {
+  salesAndTrafficByDate(startDate: "2024-05-01", endDate: "2024-05-07", aggregateBy: DAY, marketplaceIds: ["ATVPDKIKX0DER"]) {
+    startDate endDate marketplaceId
+    sales { orderedProductSales { amount currencyCode } unitsOrdered }
+    traffic { pageViews sessions } } } }"#;
+
+fn query(pagination_token: Option<&str>) -> CreateQuerySpecification {
+    CreateQuerySpecification {
+        query: SALES_BY_DATE.to_owned(),
+        pagination_token: pagination_token.map(str::to_owned),
+    }
+}
+
+async fn until_query_terminal(client: &SpApiClient, query_id: &str) -> Query {
+    for _ in 0..100 {
+        let query = client.get_query(query_id).await.unwrap();
+        if query.processing_status.is_terminal() {
+            return query;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("query {query_id} did not finish");
+}
+
+#[tokio::test]
+async fn data_kiosk_pages_chain_by_token_and_each_page_downloads_byte_exact() {
+    let rule = QueryRule {
+        pages: Some(3),
+        rows: Some(5),
+        ..QueryRule::default()
+    };
+    let sim = start(Scenario {
+        query_rules: vec![rule],
+        ..Scenario::default()
+    })
+    .await;
+    let client = client(&sim);
+
+    let mut token: Option<String> = None;
+    let mut pages = Vec::new();
+    loop {
+        let created = client.create_query(&query(token.as_deref())).await.unwrap();
+        let finished = until_query_terminal(&client, &created.query_id).await;
+        assert_eq!(finished.processing_status, ProcessingStatus::Done);
+        assert_eq!(finished.query, SALES_BY_DATE);
+        let document_id = finished
+            .data_document_id
+            .clone()
+            .expect("a page with rows has data");
+        let document = client.get_data_kiosk_document(&document_id).await.unwrap();
+        assert!(!format!("{document:?}").contains("X-Amz-Signature"));
+        let stream = client.download_document(&document.into()).await.unwrap();
+        assert_eq!(
+            stream.compression(),
+            Some(spapi::CompressionAlgorithm::Gzip),
+            "gzip is announced by Content-Encoding alone"
+        );
+        let (sha256, content) = drain(stream).await.unwrap();
+        let expected = sim
+            .expected_query_document(&finished.query_id)
+            .await
+            .unwrap();
+        assert_eq!(sha256, expected.source_sha256);
+        let lines: Vec<serde_json::Value> = std::str::from_utf8(&content)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 5);
+        assert_eq!(lines[0]["marketplaceId"], US);
+        pages.push(finished.query_id.clone());
+        match finished.next_page_token() {
+            Some(next) => token = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(pages.len(), 3, "three pages, the last without a token");
+    let known: Vec<u32> = sim.queries().iter().map(|q| q.page).collect();
+    assert_eq!(known, [0, 1, 2]);
+
+    let listed = client
+        .get_queries(&QueriesFilter {
+            processing_statuses: vec![ProcessingStatus::Done],
+            page_size: Some(2),
+            ..QueriesFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.queries.len(), 2);
+    let next = listed
+        .pagination
+        .and_then(|p| p.next_token)
+        .expect("a third query remains");
+    let rest = client
+        .get_queries(&QueriesFilter {
+            processing_statuses: vec![ProcessingStatus::Done],
+            pagination_token: Some(next),
+            ..QueriesFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rest.queries.len(), 1);
+    assert_eq!(rest.queries[0].query_id, pages[0], "newest first");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn data_kiosk_refuses_an_invalid_query_a_foreign_token_and_a_long_query() {
+    let sim = start(Scenario::default()).await;
+    let client = client(&sim);
+
+    let unknown_field = CreateQuerySpecification {
+        query: SALES_BY_DATE.replace("pageViews", "pageVisits"),
+        pagination_token: None,
+    };
+    let error = client.create_query(&unknown_field).await.unwrap_err();
+    assert_eq!(error.rejected_status(), Some(400), "{error}");
+    let text = error.to_string();
+    assert!(
+        text.contains("The provided query is invalid.") && text.contains("'pageVisits'"),
+        "{text}"
+    );
+
+    let error = client
+        .create_query(&query(Some("not-a-token")))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("paginationToken"), "{error}");
+
+    let long = CreateQuerySpecification {
+        query: SALES_BY_DATE.replace(
+            "traffic { pageViews sessions }",
+            &"traffic { pageViews sessions } ".repeat(300),
+        ),
+        pagination_token: None,
+    };
+    let error = client.create_query(&long).await.unwrap_err();
+    assert!(error.to_string().contains("at most 8000"), "{error}");
+    assert_eq!(sim.queries().len(), 0, "nothing refused was filed");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn data_kiosk_fatal_has_an_error_document_empty_has_none_and_queued_cancels() {
+    let fatal = QueryRule {
+        query: Some("salesAndTrafficByDate".to_owned()),
+        outcome: Some(Outcome::Fatal),
+        fatal_reason: Some("Too many ASINs in the marketplace.".to_owned()),
+        ..QueryRule::default()
+    };
+    let sim = start(Scenario {
+        query_rules: vec![fatal],
+        ..Scenario::default()
+    })
+    .await;
+    let client = client(&sim);
+    let created = client.create_query(&query(None)).await.unwrap();
+    let finished = until_query_terminal(&client, &created.query_id).await;
+    assert_eq!(finished.processing_status, ProcessingStatus::Fatal);
+    assert!(finished.data_document_id.is_none() && finished.next_page_token().is_none());
+    let document = client
+        .get_data_kiosk_document(finished.error_document_id.as_deref().unwrap())
+        .await
+        .unwrap();
+    let (_, content) = drain(client.download_document(&document.into()).await.unwrap())
+        .await
+        .unwrap();
+    assert!(
+        String::from_utf8(content)
+            .unwrap()
+            .contains("Too many ASINs")
+    );
+
+    sim.set_scenario(quick(Scenario {
+        query_rules: vec![QueryRule {
+            rows: Some(0),
+            ..QueryRule::default()
+        }],
+        ..Scenario::default()
+    }));
+    let created = client.create_query(&query(None)).await.unwrap();
+    let empty = until_query_terminal(&client, &created.query_id).await;
+    assert_eq!(empty.processing_status, ProcessingStatus::Done);
+    assert!(empty.data_document_id.is_none() && empty.error_document_id.is_none());
+
+    sim.set_scenario(Scenario {
+        in_queue_ms: 60_000,
+        ..Scenario::default()
+    });
+    let created = client.create_query(&query(None)).await.unwrap();
+    client.cancel_query(&created.query_id).await.unwrap();
+    client
+        .cancel_query(&created.query_id)
+        .await
+        .expect("cancelling twice is a no-op");
+    let cancelled = client.get_query(&created.query_id).await.unwrap();
+    assert_eq!(cancelled.processing_status, ProcessingStatus::Cancelled);
+    let error = client.cancel_query(&finished.query_id).await.unwrap_err();
+    assert_eq!(
+        error.rejected_status(),
+        Some(400),
+        "a FATAL query cannot be cancelled"
+    );
+    sim.shutdown().await;
 }

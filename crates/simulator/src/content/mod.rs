@@ -11,6 +11,7 @@
 mod catalog;
 mod flat_file;
 mod json_report;
+mod query_result;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -25,6 +26,8 @@ use self::flat_file::{TsvTable, tsv_columns};
 use self::json_report::JsonReport;
 use crate::marketplaces::{self, Marketplace};
 use crate::scenario::Charset;
+
+pub(crate) use self::query_result::QueryPage;
 
 /// Text generated per chunk before it is handed to the encoder and gzip.
 const CHUNK_TARGET_BYTES: usize = 64 * 1024;
@@ -56,13 +59,19 @@ pub(crate) enum DocumentFormat {
     Tsv,
     /// One JSON object (analytics reports, error documents).
     Json,
+    /// JSON Lines: one record per line (Data Kiosk data documents).
+    Jsonl,
 }
 
 /// Whether a report's document holds data or explains a FATAL report.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) enum DocumentKind {
     Report,
-    Error { reason: String },
+    Error {
+        reason: String,
+    },
+    /// A page of a Data Kiosk query's results.
+    Query(QueryPage),
 }
 
 /// Columns a flat file has beyond or short of its documented table.
@@ -119,6 +128,7 @@ impl DocumentSpec {
         match self.kind {
             DocumentKind::Error { .. } => DocumentFormat::Json,
             DocumentKind::Report => format_of(&self.report_type),
+            DocumentKind::Query(_) => DocumentFormat::Jsonl,
         }
     }
 
@@ -126,7 +136,7 @@ impl DocumentSpec {
     pub(crate) fn data_rows(&self) -> u64 {
         match self.kind {
             DocumentKind::Error { .. } => 0,
-            DocumentKind::Report => self.rows,
+            DocumentKind::Report | DocumentKind::Query(_) => self.rows,
         }
     }
 
@@ -136,6 +146,7 @@ impl DocumentSpec {
             DocumentFormat::Tsv => format!("text/plain; charset={}", self.charset.label()),
             DocumentFormat::Json if self.charset == Charset::Utf8 => "application/json".to_owned(),
             DocumentFormat::Json => format!("application/json; charset={}", self.charset.label()),
+            DocumentFormat::Jsonl => "application/x-ndjson".to_owned(),
         }
     }
 
@@ -355,6 +366,7 @@ impl SplitMix64 {
 enum Layout {
     Tsv(TsvTable),
     Json(JsonReport),
+    Jsonl,
     ErrorDocument,
 }
 
@@ -382,6 +394,9 @@ impl ContentChunks {
     fn new(spec: DocumentSpec) -> Self {
         let layout = match (&spec.kind, spec.format()) {
             (DocumentKind::Error { .. }, _) => Layout::ErrorDocument,
+            (DocumentKind::Query(_), _) | (DocumentKind::Report, DocumentFormat::Jsonl) => {
+                Layout::Jsonl
+            }
             (DocumentKind::Report, DocumentFormat::Json) => {
                 Layout::Json(JsonReport::of(&spec.report_type))
             }
@@ -400,6 +415,7 @@ impl ContentChunks {
         };
         let market =
             marketplaces::find_or_us(spec.marketplace_ids.first().map_or("", String::as_str));
+        // Pages of one query share the seed: their records continue one another.
         let document_seed = document_seed(
             &spec.report_type,
             &spec.marketplace_ids,
@@ -478,7 +494,7 @@ impl ContentChunks {
             Layout::ErrorDocument => {
                 let reason = match &self.spec.kind {
                     DocumentKind::Error { reason } => reason.as_str(),
-                    DocumentKind::Report => "",
+                    DocumentKind::Report | DocumentKind::Query(_) => "",
                 };
                 json!({ "errorDetails": reason }).to_string()
             }
@@ -489,6 +505,7 @@ impl ContentChunks {
                 header
             }
             Layout::Json(report) => self.json_prologue(report),
+            Layout::Jsonl => String::new(),
         }
     }
 
@@ -515,6 +532,15 @@ impl ContentChunks {
                 }
                 let record = self.json_record(report, row, &mut rng);
                 buf.push_str(&record.to_string());
+            }
+            Layout::Jsonl => {
+                if let DocumentKind::Query(page) = &self.spec.kind {
+                    // Each record's own PRNG: page p's row r is record p × rows + r.
+                    let record = u64::from(page.page) * self.spec.rows + row;
+                    let mut rng = SplitMix64::for_row(self.document_seed, record);
+                    buf.push_str(&self.query_record(page, row, &mut rng));
+                    buf.push('\n');
+                }
             }
             Layout::ErrorDocument => {}
         }
