@@ -344,23 +344,30 @@ fn data_kiosk_queries_are_valid_graphql_for_graphql_core() {
     );
     let python = std::path::PathBuf::from(moto).with_file_name("python");
     let schemas = repository_root().join("crates/domain/schemas/data-kiosk");
-    let specs = serde_json::json!([
-        {"dataset": "analytics_salesAndTraffic_2024_04_24", "query": "salesAndTrafficByDate",
-         "arguments": {"aggregateBy": "DAY", "marketplaceIds": ["ATVPDKIKX0DER"]},
-         "fields": ["startDate", "marketplaceId", "sales.orderedProductSales.amount", "traffic.sessions"]},
-        {"dataset": "analytics_economics_2024_03_15", "query": "economics",
-         "arguments": {"marketplaceIds": ["ATVPDKIKX0DER"], "aggregateBy": {"date": "DAY", "productId": "MSKU"}},
-         "fields": ["msku", "sales.netUnitsSold", "netProceeds.total.amount"]},
-        {"dataset": "analytics_vendorAnalytics_2024_09_30", "query": "manufacturingView",
-         "arguments": {"aggregateBy": "WEEK", "currencyCode": "USD"},
-         "fields": ["startDate", "totals.traffic.glanceViews", "metrics.groupByKey.asin"]}
-    ]);
+    let specs = [
+        (
+            "analytics_salesAndTraffic_2024_04_24",
+            serde_json::json!({"query": "salesAndTrafficByDate", "arguments": {"aggregateBy": "DAY"},
+             "fields": ["startDate", "marketplaceId", "sales.orderedProductSales.amount", "traffic.sessions"]}),
+        ),
+        (
+            "analytics_economics_2024_03_15",
+            serde_json::json!({"query": "economics", "arguments": {"aggregateBy": {"date": "DAY", "productId": "MSKU"}},
+             "fields": ["msku", "sales.netUnitsSold", "netProceeds.total.amount"]}),
+        ),
+        (
+            "analytics_vendorAnalytics_2024_09_30",
+            serde_json::json!({"query": "manufacturingView", "arguments": {"aggregateBy": "WEEK", "currencyCode": "USD"},
+             "fields": ["startDate", "totals.traffic.glanceViews", "metrics.groupByKey.asin"]}),
+        ),
+    ];
     let day = |text: &str| text.parse::<chrono::NaiveDate>().unwrap();
-    for spec in specs.as_array().unwrap() {
-        let spec: domain::data_kiosk::QuerySpec = serde_json::from_value(spec.clone()).unwrap();
+    let us = ["ATVPDKIKX0DER".to_owned()];
+    for (dataset, spec) in specs {
+        let spec: domain::data_kiosk::QuerySpec = serde_json::from_value(spec).unwrap();
         let query = spec
-            .build(day("2026-11-01"), day("2026-11-07"))
-            .unwrap_or_else(|problems| panic!("{}: {problems:?}", spec.dataset));
+            .build(dataset, (day("2026-11-01"), day("2026-11-07")), &us)
+            .unwrap_or_else(|problems| panic!("{dataset}: {problems:?}"));
         let output = Command::new(&python)
             .args([
                 "-c",
@@ -368,14 +375,13 @@ fn data_kiosk_queries_are_valid_graphql_for_graphql_core() {
                  errors = validate(build_schema(open(sys.argv[1]).read()), parse(sys.argv[2]))\n\
                  assert not errors, errors",
             ])
-            .arg(schemas.join(format!("{}.graphql", spec.dataset)))
+            .arg(schemas.join(format!("{dataset}.graphql")))
             .arg(&query.text)
             .output()
             .unwrap_or_else(|e| panic!("{} does not run: {e}", python.display()));
         assert!(
             output.status.success(),
-            "{}: {}\n{}",
-            spec.dataset,
+            "{dataset}: {}\n{}",
             query.text,
             String::from_utf8_lossy(&output.stderr)
         );

@@ -54,6 +54,7 @@ pub fn demo_config(stage: &str, simulator_url: &str, lwa_url: &str) -> ConfigFil
         // (seven trailing days for SP-API reports), so missed days are fetched later.
         catch_up: Some(1),
         patience: None,
+        data_kiosk: None,
     };
     ConfigFile {
         stage: stage.to_owned(),

@@ -26,6 +26,9 @@ const BUILTIN: &str = include_str!("../catalog.json");
 pub enum Api {
     /// Selling Partner API Reports 2021-06-30.
     SpApiReports,
+    /// Selling Partner API Data Kiosk 2023-11-15: the report type names a dataset and
+    /// the report's `data_kiosk` config its query.
+    DataKiosk,
 }
 
 /// How the pipeline learns that a request finished.

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::catalog::{Api, Catalog};
+use crate::data_kiosk::QuerySpec;
 use crate::marketplace::{MARKETPLACES, Region, marketplace};
 use crate::report_type::{AccountKind, is_report_type_name};
 use crate::request::Source;
@@ -115,6 +116,9 @@ pub struct ReportConfig {
     /// (`ReportStuck`), ISO 8601; the source's patience from the catalog when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patience: Option<String>,
+    /// The query, for source `data-kiosk` (whose `report_type` is the dataset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_kiosk: Option<QuerySpec>,
 }
 
 /// The most trailing windows a run covers; each is a request looked up every run.
@@ -662,6 +666,25 @@ impl Config {
             c.push(name, "report_type", format!("`{}` is not an SP-API reportType (GET_ followed by upper-case words, e.g. GET_SALES_AND_TRAFFIC_REPORT)", report.report_type));
             return;
         }
+        match (source.api, &report.data_kiosk) {
+            (Api::DataKiosk, None) => c.push(
+                name,
+                "data_kiosk",
+                format!(
+                    "is required for source {}: name the query and the fields, e.g. {{\"query\": \"salesAndTrafficByDate\", \"arguments\": {{\"aggregateBy\": \"DAY\"}}, \"fields\": [\"startDate\", \"sales.unitsOrdered\"]}}",
+                    report.source
+                ),
+            ),
+            (Api::SpApiReports, Some(_)) => c.push(
+                name,
+                "data_kiosk",
+                format!(
+                    "only reports of source data-kiosk take a query; remove it or set source to data-kiosk (this report's source is {})",
+                    report.source
+                ),
+            ),
+            _ => {}
+        }
         let Some(spec) = catalog.report_type(&report.source, &report.report_type) else {
             c.push(
                 name,
@@ -791,6 +814,31 @@ impl Config {
                 Ok(_) => {}
             }
         }
+        if let (Api::DataKiosk, Some(query)) = (source.api, &report.data_kiosk) {
+            let marketplaces = match (report.marketplaces.is_empty(), accounts.first()) {
+                (false, _) => report.marketplaces.clone(),
+                (true, Some((_, account))) => account.marketplaces.clone(),
+                (true, None) => Vec::new(),
+            };
+            // Any day checks the dates' format; the window's own days come per request.
+            let day = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap_or_default();
+            if let Err(problems) = query.build(&report.report_type, (day, day), &marketplaces) {
+                for problem in problems {
+                    c.push(
+                        name,
+                        format!("data_kiosk.{}", problem.field),
+                        problem.problem,
+                    );
+                }
+            }
+            if !report.options.is_empty() {
+                c.push(
+                    name,
+                    "options",
+                    "Data Kiosk takes no reportOptions; put the query's arguments in data_kiosk.arguments",
+                );
+            }
+        }
         // Step Functions caps a task's TimeoutSeconds at one year; a day is plenty for a report.
         if !(1..=86_400).contains(&report.await_timeout_secs) {
             c.push(
@@ -881,6 +929,10 @@ mod tests {
                 "reports/sales-traffic",
                 serde_json::json!({"source": "sp-api-reports", "report_type": "GET_SALES_AND_TRAFFIC_REPORT", "accounts": ["acme-us"], "marketplaces": ["ATVPDKIKX0DER"], "options": {"dateGranularity": "DAY", "asinGranularity": "CHILD"}, "window": "P1D", "lag": "P2D", "schedule": "rate(1 day)", "await_timeout_secs": 1800}),
             ),
+            p(
+                "reports/sales-by-date",
+                serde_json::json!({"source": "data-kiosk", "report_type": "analytics_salesAndTraffic_2024_04_24", "accounts": ["acme-us"], "marketplaces": ["ATVPDKIKX0DER"], "data_kiosk": {"query": "salesAndTrafficByDate", "arguments": {"aggregateBy": "DAY"}, "fields": ["startDate", "marketplaceId", "sales.orderedProductSales.amount", "traffic.sessions"]}, "window": "P1D", "lag": "P2D", "schedule": "rate(1 day)"}),
+            ),
         ]
     }
 
@@ -942,6 +994,63 @@ mod tests {
             same.to_string(),
         ));
         assert!(Config::from_parameters(STAGE, parameters).is_ok());
+    }
+
+    #[test]
+    fn data_kiosk_reports_name_each_wrong_query_field() {
+        let errs = errors(with("reports/sales-by-date", |v| {
+            v["data_kiosk"]["arguments"]["aggregateBy"] = "FORTNIGHT".into();
+            v["data_kiosk"]["fields"][1] = "marketplace".into();
+            v["options"] = serde_json::json!({"dateGranularity": "DAY"});
+        }));
+        let text = errs.to_string();
+        assert!(
+            errs.mentions("reports/sales-by-date", "data_kiosk.arguments.aggregateBy")
+                && text.contains("use one of DAY, MONTH, WEEK"),
+            "{text}"
+        );
+        assert!(
+            errs.mentions("reports/sales-by-date", "data_kiosk.fields[1]")
+                && text.contains("has no field `marketplace`"),
+            "{text}"
+        );
+        assert!(errs.mentions("reports/sales-by-date", "options"), "{text}");
+
+        let errs = errors(with("reports/sales-by-date", |v| {
+            v["data_kiosk"]["query"] = "salesAndTrafficByWeek".into();
+        }));
+        assert!(
+            errs.to_string()
+                .contains("use one of salesAndTrafficByAsin"),
+            "{errs}"
+        );
+        let errs = errors(with("reports/sales-by-date", |v| {
+            v["report_type"] = "analytics_salesAndTraffic_2023".into();
+        }));
+        assert!(
+            errs.mentions("reports/sales-by-date", "report_type")
+                && errs.to_string().contains("analytics_economics_2024_03_15"),
+            "{errs}"
+        );
+        let errs = errors(with("reports/sales-by-date", |v| {
+            v.as_object_mut().unwrap().remove("data_kiosk");
+        }));
+        assert!(
+            errs.mentions("reports/sales-by-date", "data_kiosk"),
+            "{errs}"
+        );
+        let errs = errors(with("reports/orders", |v| {
+            v["data_kiosk"] = serde_json::json!({"query": "economics", "fields": ["msku"]});
+        }));
+        assert!(errs.mentions("reports/orders", "data_kiosk"), "{errs}");
+        let errs = errors(with("reports/sales-by-date", |v| {
+            v["report_type"] = "analytics_vendorAnalytics_2024_09_30".into();
+        }));
+        assert!(
+            errs.mentions("reports/sales-by-date", "accounts[0]")
+                && errs.to_string().contains("vendor"),
+            "{errs}"
+        );
     }
 
     #[test]

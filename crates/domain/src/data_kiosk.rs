@@ -37,20 +37,19 @@ const SCHEMAS: [(&str, &str); 3] = [
     ),
 ];
 
-/// The arguments a query takes from the report's window, not from the config.
-const WINDOW_ARGUMENTS: [&str; 2] = ["startDate", "endDate"];
+/// The arguments a query takes from the request (its window and marketplaces), not
+/// from the config.
+const REQUEST_ARGUMENTS: [&str; 3] = ["startDate", "endDate", "marketplaceIds"];
 
-/// What a report's config asks of Data Kiosk.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What a report's config asks of Data Kiosk; the dataset is the report's `report_type`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QuerySpec {
-    /// The dataset, e.g. `analytics_salesAndTraffic_2024_04_24`.
-    pub dataset: String,
-    /// One of its queries, e.g. `salesAndTrafficByAsin`.
+    /// One of the dataset's queries, e.g. `salesAndTrafficByAsin`.
     pub query: String,
-    /// Its arguments, as JSON (enum values as strings); `startDate` and `endDate` come
-    /// from the window.
-    #[serde(default)]
+    /// Its arguments, as JSON (enum values as strings); `startDate`, `endDate` and
+    /// `marketplaceIds` come from the request.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub arguments: BTreeMap<String, Value>,
     /// The fields wanted, as dotted paths to single values (`sales.orderedProductSales.amount`).
     pub fields: Vec<String>,
@@ -140,10 +139,15 @@ fn problem(field: impl Into<String>, problem: impl Into<String>) -> QueryProblem
 }
 
 impl QuerySpec {
-    /// The query for the days `start..=end`, checked against the dataset's schema; every
-    /// problem at once.
-    pub fn build(&self, start: NaiveDate, end: NaiveDate) -> Result<BuiltQuery, Vec<QueryProblem>> {
-        let dataset = match datasets().get(self.dataset.as_str()) {
+    /// The query of `dataset` for the days `start..=end` in `marketplaces`, checked
+    /// against the dataset's schema; every problem at once.
+    pub fn build(
+        &self,
+        dataset_name: &str,
+        (start, end): (NaiveDate, NaiveDate),
+        marketplaces: &[String],
+    ) -> Result<BuiltQuery, Vec<QueryProblem>> {
+        let dataset = match datasets().get(dataset_name) {
             Some(Ok(dataset)) => dataset,
             Some(Err(broken)) => {
                 return Err(vec![problem(
@@ -155,8 +159,7 @@ impl QuerySpec {
                 return Err(vec![problem(
                     "dataset",
                     format!(
-                        "`{}` is not a dataset sp-ingest knows; use one of {}",
-                        self.dataset,
+                        "`{dataset_name}` is not a dataset sp-ingest knows; use one of {}",
                         dataset_names().join(", ")
                     ),
                 )]);
@@ -168,23 +171,27 @@ impl QuerySpec {
             return Err(vec![problem(
                 "query",
                 format!(
-                    "`{}` is not a query of {}; use one of {}",
+                    "`{}` is not a query of {dataset_name}; use one of {}",
                     self.query,
-                    self.dataset,
                     names(operations, |f| &f.name)
                 ),
             )]);
         };
         let mut problems = Vec::new();
-        let arguments = self.arguments_text(sdl, operation, start, end, &mut problems);
+        let request = Request {
+            start,
+            end,
+            marketplaces,
+        };
+        let arguments = self.arguments_text(sdl, operation, &request, &mut problems);
         let mut retentions = Vec::new();
         let selection = self.selection(sdl, operation, &mut retentions, &mut problems);
         if !problems.is_empty() {
             return Err(problems);
         }
         let text = format!(
-            "query{{{}{{{}{}{{{}}}}}}}",
-            self.dataset, self.query, arguments, selection
+            "query{{{dataset_name}{{{}{}{{{}}}}}}}",
+            self.query, arguments, selection
         );
         let length = text.chars().filter(|c| !c.is_whitespace()).count();
         if length > MAX_QUERY_CHARS {
@@ -213,15 +220,17 @@ impl QuerySpec {
         &self,
         sdl: &Sdl,
         operation: &Field,
-        start: NaiveDate,
-        end: NaiveDate,
+        request: &Request<'_>,
         problems: &mut Vec<QueryProblem>,
     ) -> String {
         let mut parts = Vec::new();
         for name in self.arguments.keys() {
             let field = format!("arguments.{name}");
-            if WINDOW_ARGUMENTS.contains(&name.as_str()) {
-                problems.push(problem(field, "is set from the report's window; remove it"));
+            if REQUEST_ARGUMENTS.contains(&name.as_str()) {
+                problems.push(problem(
+                    field,
+                    "is set from the report's window and marketplaces; remove it",
+                ));
             } else if !operation.arguments.iter().any(|a| a.name == *name) {
                 problems.push(problem(
                     field,
@@ -235,16 +244,18 @@ impl QuerySpec {
         }
         for argument in &operation.arguments {
             let field = format!("arguments.{}", argument.name);
-            let value = if WINDOW_ARGUMENTS.contains(&argument.name.as_str()) {
-                let day = if argument.name == "startDate" {
-                    start
-                } else {
-                    end
-                };
-                Value::String(day.format("%Y-%m-%d").to_string())
+            let value = if let Some(value) = request.argument(&argument.name) {
+                value
             } else {
                 match self.arguments.get(&argument.name) {
                     Some(value) => value.clone(),
+                    None if REQUEST_ARGUMENTS.contains(&argument.name.as_str()) => {
+                        problems.push(problem(
+                            field,
+                            "comes from the report's marketplaces, and none are set: set `marketplaces` on the report or on its accounts",
+                        ));
+                        continue;
+                    }
                     None if required(argument) => {
                         problems.push(problem(field, format!("is required ({})", argument.ty)));
                         continue;
@@ -326,6 +337,31 @@ impl QuerySpec {
             }
         }
         tree.text()
+    }
+}
+
+/// What a query takes from the request rather than the config.
+struct Request<'a> {
+    start: NaiveDate,
+    end: NaiveDate,
+    marketplaces: &'a [String],
+}
+
+impl Request<'_> {
+    fn argument(&self, name: &str) -> Option<Value> {
+        let day = |day: NaiveDate| Value::String(day.format("%Y-%m-%d").to_string());
+        match name {
+            "startDate" => Some(day(self.start)),
+            "endDate" => Some(day(self.end)),
+            "marketplaceIds" if !self.marketplaces.is_empty() => Some(
+                self.marketplaces
+                    .iter()
+                    .cloned()
+                    .map(Value::String)
+                    .collect(),
+            ),
+            _ => None,
+        }
     }
 }
 
@@ -468,11 +504,16 @@ mod tests {
         serde_json::from_value(value).unwrap()
     }
 
+    const SNT: &str = "analytics_salesAndTraffic_2024_04_24";
+
+    fn us() -> Vec<String> {
+        vec!["ATVPDKIKX0DER".to_owned()]
+    }
+
     fn by_asin() -> QuerySpec {
         spec(serde_json::json!({
-            "dataset": "analytics_salesAndTraffic_2024_04_24",
             "query": "salesAndTrafficByAsin",
-            "arguments": {"aggregateBy": "CHILD", "marketplaceIds": ["ATVPDKIKX0DER"]},
+            "arguments": {"aggregateBy": "CHILD"},
             "fields": [
                 "startDate", "endDate", "marketplaceId", "parentAsin", "childAsin",
                 "sales.unitsOrdered", "sales.orderedProductSales.amount",
@@ -510,7 +551,7 @@ mod tests {
     #[test]
     fn a_query_is_built_with_the_window_and_shared_prefixes_once() {
         let built = by_asin()
-            .build(day("2026-11-01"), day("2026-11-27"))
+            .build(SNT, (day("2026-11-01"), day("2026-11-27")), &us())
             .unwrap();
         assert_eq!(
             built.text,
@@ -523,17 +564,19 @@ mod tests {
     #[test]
     fn input_objects_and_enum_lists_are_checked_and_written() {
         let economics = spec(serde_json::json!({
-            "dataset": "analytics_economics_2024_03_15",
             "query": "economics",
             "arguments": {
-                "marketplaceIds": ["ATVPDKIKX0DER"],
                 "aggregateBy": {"date": "DAY", "productId": "MSKU"},
                 "includeComponentsForFeeTypes": ["FBA_FULFILLMENT_FEE"]
             },
             "fields": ["msku", "sales.netProductSales.amount", "fees.feeTypeName"]
         }));
         let built = economics
-            .build(day("2026-11-01"), day("2026-11-01"))
+            .build(
+                "analytics_economics_2024_03_15",
+                (day("2026-11-01"), day("2026-11-01")),
+                &us(),
+            )
             .unwrap();
         assert!(
             built.text.contains("aggregateBy:{date:DAY productId:MSKU}")
@@ -556,7 +599,7 @@ mod tests {
         wrong.fields.push("sales.unitsOrderd".into());
         wrong.fields.push("sales.orderedProductSales".into());
         let problems = wrong
-            .build(day("2026-11-01"), day("2026-11-02"))
+            .build(SNT, (day("2026-11-01"), day("2026-11-02")), &us())
             .unwrap_err();
         let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
         let has = |field: &str, words: &str| {
@@ -571,6 +614,15 @@ mod tests {
             "\"DAY\" is not a value of AsinGranularity; use one of CHILD, PARENT, SKU",
         );
         has("arguments.startDate", "is set from the report's window");
+        let mut chosen = by_asin();
+        chosen.arguments.insert(
+            "marketplaceIds".into(),
+            serde_json::json!(["A1F83G8C2ARO7P"]),
+        );
+        let problems = chosen
+            .build(SNT, (day("2026-11-01"), day("2026-11-02")), &us())
+            .unwrap_err();
+        assert_eq!(problems[0].field, "arguments.marketplaceIds");
         has(
             "arguments.marketplaceId",
             "takes no argument `marketplaceId`",
@@ -581,24 +633,18 @@ mod tests {
             "is an object; name one of its fields: amount, currencyCode",
         );
 
-        let mut missing = by_asin();
-        missing.arguments.remove("marketplaceIds");
-        missing.dataset = "analytics_salesAndTraffic_2024_04_24".into();
-        let problems = missing
-            .build(day("2026-11-01"), day("2026-11-02"))
+        let problems = by_asin()
+            .build(SNT, (day("2026-11-01"), day("2026-11-02")), &[])
             .unwrap_err();
         assert_eq!(problems[0].field, "arguments.marketplaceIds");
-        assert!(
-            problems[0].problem.contains("is required ([String!]!)"),
-            "{problems:?}"
-        );
+        assert!(problems[0].problem.contains("none are set"), "{problems:?}");
 
-        let unknown = QuerySpec {
-            dataset: "analytics_salesAndTraffic_2023".into(),
-            ..by_asin()
-        };
-        let problems = unknown
-            .build(day("2026-11-01"), day("2026-11-02"))
+        let problems = by_asin()
+            .build(
+                "analytics_salesAndTraffic_2023",
+                (day("2026-11-01"), day("2026-11-02")),
+                &us(),
+            )
             .unwrap_err();
         assert!(
             problems[0]
@@ -610,17 +656,9 @@ mod tests {
 
     #[test]
     fn a_query_over_8000_characters_is_refused() {
-        let mut long = by_asin();
-        long.arguments.insert(
-            "marketplaceIds".into(),
-            Value::Array(
-                (0..800)
-                    .map(|i| Value::from(format!("MARKET{i:04}")))
-                    .collect(),
-            ),
-        );
-        let problems = long
-            .build(day("2026-11-01"), day("2026-11-02"))
+        let markets: Vec<String> = (0..800).map(|i| format!("MARKET{i:04}")).collect();
+        let problems = by_asin()
+            .build(SNT, (day("2026-11-01"), day("2026-11-02")), &markets)
             .unwrap_err();
         assert_eq!(problems[0].field, "fields");
         assert!(problems[0].problem.contains("at most 8000"), "{problems:?}");

@@ -311,6 +311,7 @@ mod tests {
             await_timeout_secs: 60,
             catch_up: Some(1),
             patience: None,
+            data_kiosk: None,
         };
         Config {
             stage: "dev".into(),

@@ -410,6 +410,7 @@ mod tests {
                     await_timeout_secs: 60,
                     catch_up: None,
                     patience: None,
+                    data_kiosk: None,
                 },
             )]),
         };
