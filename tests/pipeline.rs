@@ -19,7 +19,7 @@ use cli::{LocalOptions, LocalPipeline};
 use contract::{Outcome, StoredObject};
 use domain::config::ReportConfig;
 use pipeline::{Claim, MetadataTable};
-use simulator::scenario::{Outcome as SimOutcome, ReportRule, Scenario};
+use simulator::scenario::{Outcome as SimOutcome, QueryRule, ReportRule, Scenario};
 use spapi::{
     CreateReportSpecification, Endpoints, LwaCredentials, SellerAuthorization, SpApiClient,
 };
@@ -208,6 +208,26 @@ const SCENARIOS: &[(&str, &str, Scenario_)] = &[
         "the_views_are_created_in_athena_over_every_curated_table",
         "`views create` makes sure every curated table exists in Glue (vendor ones too, before any vendor report) and sends each view of sql/views/ to the stage's Athena workgroup in its database, from its CREATE statement; run twice, it changes nothing",
         |w| Box::pin(views_created(w)),
+    ),
+    (
+        "a_data_kiosk_query_lands_every_page_once_and_a_rerun_resumes_from_the_missing_page",
+        "a 3-page Data Kiosk query whose Store dies before page 2: the window is FAILED with page 1 stored; the rerun reuses pages 1 and 2's queries, skips page 1's download and lands all three pages (three createQuery in all, each page the bytes the simulator served); a third run requests nothing",
+        |w| Box::pin(data_kiosk_pages(w)),
+    ),
+    (
+        "a_fatal_data_kiosk_query_is_recorded_with_its_error_document_and_an_empty_one_as_no_data",
+        "FATAL: the run ends `ReportFatal` with the error document's message, no object; DONE without a document: NO_DATA, the run succeeds",
+        |w| Box::pin(data_kiosk_fatal_and_empty(w)),
+    ),
+    (
+        "a_lost_data_kiosk_notification_falls_back_to_polling_getquery",
+        "no DATA_KIOSK_QUERY_PROCESSING_FINISHED: the wait times out, getQuery finds DONE, the page lands",
+        |w| Box::pin(data_kiosk_lost_notification(w)),
+    ),
+    (
+        "a_data_kiosk_config_with_a_wrong_query_is_refused_naming_each_field",
+        "pushing a Data Kiosk report with an unknown field, a granularity the query does not take, a misspelt query or a window argument set by hand is refused, each error naming `reports/<name>` and the `data_kiosk.…` field with what is allowed",
+        |w| Box::pin(data_kiosk_config_refused(w)),
     ),
     (
         "a_config_pushed_between_runs_reaches_the_warm_functions",
@@ -479,6 +499,13 @@ impl World {
                 change(config);
             }
         };
+        file.reports.insert(
+            "sales-by-date-impatient".into(),
+            ReportConfig {
+                await_timeout_secs: 2,
+                ..file.reports["sales-by-date"].clone()
+            },
+        );
         tweak(&mut file, "orders-catch-up", |r| r.catch_up = Some(3));
         tweak(&mut file, "orders-stuck", |r| {
             r.patience = Some("PT4S".into());
@@ -1408,6 +1435,234 @@ async fn killed_store(w: &World) -> anyhow::Result<()> {
         ensure!(
             w.objects_under(&staging).await?.is_empty() && w.uploads_under(&staging).await? == 0,
             "{at}: the rerun left the staging area as it was"
+        );
+    }
+    Ok(())
+}
+
+const SALES_BY_DATE: &str = "sales-by-date";
+
+fn data_kiosk(rule: QueryRule) -> Scenario {
+    Scenario {
+        query_rules: vec![rule],
+        ..fast(vec![])
+    }
+}
+
+/// The Data Kiosk queries the simulator made since `before` queries existed, in order.
+fn queries_since(w: &World, before: usize) -> Vec<simulator::QueryInfo> {
+    w.sim.queries().into_iter().skip(before).collect()
+}
+
+async fn data_kiosk_pages(w: &World) -> anyhow::Result<()> {
+    w.sim.set_scenario(data_kiosk(QueryRule {
+        pages: Some(3),
+        rows: Some(5),
+        ..QueryRule::default()
+    }));
+    let (before, creates, documents) = (
+        w.sim.queries().len(),
+        w.sim.calls().calls("createQuery"),
+        w.sim.calls().calls("getDocument"),
+    );
+    let planned = w.planned(SALES_BY_DATE, 70)?;
+    let folder = domain::RawObjectKey::page(&planned.request, domain::DocumentFormat::Jsonl, 0)?
+        .as_str()
+        .trim_end_matches("page=0001.jsonl")
+        .to_owned();
+
+    std::fs::write(crash_file(), "before-later-page")?;
+    let crashed = w.run(SALES_BY_DATE, 70, None).await?;
+    ensure!(
+        !crash_file().exists() && crashed.error.as_deref() == Some("ReportsFailed"),
+        "the Store of page 2 did not die: {} {:?}",
+        crashed.status,
+        crashed.error
+    );
+    let stored = w.objects_under(&folder).await?;
+    ensure!(
+        stored.len() == 1 && stored[0].ends_with("page=0001.jsonl"),
+        "after the crash: {stored:?}"
+    );
+    let record = w.table.request(&planned.key).await?.context("no record")?;
+    ensure!(
+        matches!(record.outcome, Some(Outcome::Failed { .. })),
+        "the window is recorded {:?}",
+        record.outcome
+    );
+
+    let outcome = w.run(SALES_BY_DATE, 70, Some("resumed")).await?;
+    ensure!(
+        outcome.status == "SUCCEEDED",
+        "{} {:?} {:?}",
+        outcome.status,
+        outcome.error,
+        outcome.cause
+    );
+    let summary = outcome.summary.as_ref().context("no summary")?;
+    let [result] = &summary.results[..] else {
+        bail!("results: {:?}", summary.results);
+    };
+    ensure!(result.key == planned.key, "recorded under another key");
+    let Outcome::StoredPages { pages } = &result.outcome else {
+        bail!("not stored in pages: {result:?}");
+    };
+    let queries = queries_since(w, before);
+    ensure!(
+        queries.len() == 3 && w.sim.calls().calls("createQuery") - creates == 3,
+        "createQuery made {} queries: {queries:?}",
+        queries.len()
+    );
+    ensure!(
+        w.sim.calls().calls("getDocument") - documents == 3,
+        "page 1 was downloaded again: {} getDocument",
+        w.sim.calls().calls("getDocument") - documents
+    );
+    ensure!(pages.len() == 3, "pages: {pages:?}");
+    for (number, (page, query)) in pages.iter().zip(&queries).enumerate() {
+        ensure!(
+            query.page as usize == number,
+            "query {} is page {}",
+            query.query_id,
+            query.page
+        );
+        let expected = w
+            .sim
+            .expected_query_document(&query.query_id)
+            .await
+            .context("the simulator has no such page")?;
+        ensure!(
+            expected.sha256 == page.sha256 && page.rows == 5,
+            "page {number}: {} rows, sha256 {} != {}",
+            page.rows,
+            page.sha256,
+            expected.sha256
+        );
+    }
+    let lines = cli::results::read_back(&w.s3, &w.bucket, std::slice::from_ref(result)).await?;
+    ensure!(
+        lines[0].pages_intact == Some(true),
+        "a page object differs from its record"
+    );
+    ensure!(
+        w.objects_under(&folder).await?.len() == 3,
+        "not three objects"
+    );
+
+    let again = w.run(SALES_BY_DATE, 70, Some("again")).await?;
+    let summary = again.summary.as_ref().context("no summary")?;
+    ensure!(
+        summary.results.is_empty() && w.sim.calls().calls("createQuery") - creates == 3,
+        "the landed window was requested again: {summary:?}"
+    );
+    Ok(())
+}
+
+async fn data_kiosk_fatal_and_empty(w: &World) -> anyhow::Result<()> {
+    let reason = "The query exceeded the maximum number of ASINs for this marketplace.";
+    w.sim.set_scenario(data_kiosk(QueryRule {
+        outcome: Some(SimOutcome::Fatal),
+        fatal_reason: Some(reason.into()),
+        ..QueryRule::default()
+    }));
+    let outcome = w.run(SALES_BY_DATE, 72, None).await?;
+    ensure!(
+        outcome.error.as_deref() == Some("ReportFatal")
+            && outcome.cause.as_deref().is_some_and(|c| c.contains(reason)),
+        "{} {:?} {:?}",
+        outcome.status,
+        outcome.error,
+        outcome.cause
+    );
+    let planned = w.planned(SALES_BY_DATE, 72)?;
+    let record = w.table.request(&planned.key).await?.context("no record")?;
+    ensure!(
+        matches!(&record.outcome, Some(Outcome::Fatal { reason: r }) if r.contains(reason)),
+        "recorded: {:?}",
+        record.outcome
+    );
+
+    w.sim.set_scenario(data_kiosk(QueryRule {
+        rows: Some(0),
+        ..QueryRule::default()
+    }));
+    let outcome = w.run(SALES_BY_DATE, 73, None).await?;
+    let summary = outcome.summary.as_ref().context("no summary")?;
+    ensure!(
+        outcome.status == "SUCCEEDED" && summary.no_data == 1,
+        "{} {summary:?}",
+        outcome.status
+    );
+    let planned = w.planned(SALES_BY_DATE, 73)?;
+    let folder = w.key_prefix(&planned)?;
+    ensure!(
+        w.objects_under(&folder).await?.is_empty(),
+        "an object for a query without data"
+    );
+    Ok(())
+}
+
+async fn data_kiosk_lost_notification(w: &World) -> anyhow::Result<()> {
+    w.sim.set_scenario(data_kiosk(QueryRule {
+        lose_notification: true,
+        rows: Some(7),
+        ..QueryRule::default()
+    }));
+    let polls = w.sim.calls().calls("getQuery");
+    let outcome = w.run("sales-by-date-impatient", 74, None).await?;
+    let summary = outcome.summary.as_ref().context("no summary")?;
+    ensure!(
+        outcome.status == "SUCCEEDED" && summary.stored == 1,
+        "{} {:?} {summary:?}",
+        outcome.status,
+        outcome.error
+    );
+    ensure!(
+        w.sim.calls().calls("getQuery") > polls,
+        "nothing polled getQuery"
+    );
+    let Outcome::StoredPages { pages } = &summary.results[0].outcome else {
+        bail!("not stored: {:?}", summary.results[0]);
+    };
+    ensure!(pages.len() == 1 && pages[0].rows == 7, "pages: {pages:?}");
+    Ok(())
+}
+
+async fn data_kiosk_config_refused(w: &World) -> anyhow::Result<()> {
+    let mut file = w.file.clone();
+    let mut wrong = file.reports[SALES_BY_DATE].clone();
+    let query = wrong.data_kiosk.as_mut().context("no query")?;
+    query.fields.push("traffic.pageVisits".into());
+    query
+        .arguments
+        .insert("aggregateBy".into(), "FORTNIGHT".into());
+    query
+        .arguments
+        .insert("startDate".into(), "2026-01-01".into());
+    file.reports.insert("sales-wrong".into(), wrong.clone());
+    let mut misspelt = wrong;
+    if let Some(query) = misspelt.data_kiosk.as_mut() {
+        query.query = "salesAndTrafficByDay".into();
+    }
+    file.reports.insert("sales-misspelt".into(), misspelt);
+    let error = match w.local.stage().push(&file).await {
+        Ok(_) => bail!("a wrong Data Kiosk config was pushed"),
+        Err(error) => format!("{error:#}"),
+    };
+    for expected in [
+        "reports/sales-wrong",
+        "data_kiosk.fields[9]",
+        "has no field `pageVisits`",
+        "data_kiosk.arguments.aggregateBy",
+        "use one of DAY, MONTH, WEEK",
+        "data_kiosk.arguments.startDate",
+        "reports/sales-misspelt",
+        "data_kiosk.query",
+        "use one of salesAndTrafficByAsin",
+    ] {
+        ensure!(
+            error.contains(expected),
+            "`{expected}` missing from: {error}"
         );
     }
     Ok(())

@@ -2,16 +2,19 @@
 //! simulator, ending with a table of what landed.
 //!
 //! Starts the local pipeline and the simulator (delivering notifications to the stage's
-//! queue), pushes a configuration of one US seller and one Japanese seller with three
-//! reports (orders TSV, Sales and Traffic JSON, Japanese orders TSV in CP932),
+//! queue), pushes a configuration of one US seller and one Japanese seller with four
+//! reports (orders TSV, Sales and Traffic JSON, Japanese orders TSV in CP932, and Sales
+//! and Traffic by day from Data Kiosk as JSON Lines),
 //! subscribes them to notifications, runs the ingest state machine and checks every
 //! object in S3 against the simulator's own digest of what it served.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use domain::config::{RegionEndpoints, ReportConfig};
+use domain::data_kiosk::QuerySpec;
 use domain::{AccountKind, Region, Source};
 
 use crate::config_file::{AccountEntry, ConfigFile, Credentials};
@@ -101,25 +104,84 @@ pub fn demo_config(stage: &str, simulator_url: &str, lwa_url: &str) -> ConfigFil
                     "demo-jp",
                 ),
             ),
+            (
+                "sales-by-date".to_owned(),
+                ReportConfig {
+                    source: Source::new("data-kiosk"),
+                    data_kiosk: Some(sales_by_date()),
+                    ..report("analytics_salesAndTraffic_2024_04_24", "demo-us")
+                },
+            ),
         ]),
     }
 }
 
-/// Checks each stored object against the simulator's digest and measures DONE → recorded
-/// from the notification's `eventTime`.
-pub async fn compare_with_simulator(sim: &simulator::RunningSimulator, lines: &mut [Landed]) {
+/// The demo's Data Kiosk query: daily sales and traffic of the account's marketplace.
+pub fn sales_by_date() -> QuerySpec {
+    QuerySpec {
+        query: "salesAndTrafficByDate".to_owned(),
+        arguments: BTreeMap::from([("aggregateBy".to_owned(), "DAY".into())]),
+        fields: [
+            "startDate",
+            "endDate",
+            "marketplaceId",
+            "sales.orderedProductSales.amount",
+            "sales.orderedProductSales.currencyCode",
+            "sales.unitsOrdered",
+            "sales.totalOrderItems",
+            "traffic.pageViews",
+            "traffic.sessions",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    }
+}
+
+/// Checks each stored object against the simulator's digest (a Data Kiosk page by the
+/// query its object names in `report-id`) and measures DONE → recorded from the
+/// notification's `eventTime`.
+pub async fn compare_with_simulator(
+    sim: &simulator::RunningSimulator,
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    lines: &mut [Landed],
+) -> anyhow::Result<()> {
     let deliveries = sim.notification_deliveries();
     for line in lines.iter_mut() {
-        if let contract::Outcome::Stored(_) = line.result.outcome {
-            let report_id = line.result.report_id.as_deref().unwrap_or_default();
-            let expected = sim.expected_document(report_id).await;
-            line.matches_source =
-                Some(expected.is_some_and(|d| Some(d.sha256) == line.object_sha256));
+        match &line.result.outcome {
+            contract::Outcome::Stored(_) => {
+                let report_id = line.result.report_id.as_deref().unwrap_or_default();
+                let expected = sim.expected_document(report_id).await;
+                line.matches_source =
+                    Some(expected.is_some_and(|d| Some(d.sha256) == line.object_sha256));
+            }
+            contract::Outcome::StoredPages { pages } => {
+                let mut matches = true;
+                for page in pages {
+                    let head = s3
+                        .head_object()
+                        .bucket(bucket)
+                        .key(&page.object_key)
+                        .send()
+                        .await
+                        .with_context(|| format!("reading s3://{bucket}/{}", page.object_key))?;
+                    let query_id = head
+                        .metadata()
+                        .and_then(|m| m.get("report-id"))
+                        .cloned()
+                        .unwrap_or_default();
+                    let expected = sim.expected_query_document(&query_id).await;
+                    matches &= expected.is_some_and(|d| d.sha256 == page.sha256);
+                }
+                line.matches_source = Some(matches);
+            }
+            _ => {}
         }
         let done_at = deliveries.iter().find_map(|d| {
             let body = &d.body;
-            let payload = &body["payload"]["reportProcessingFinishedNotification"];
-            (line.result.report_id.as_deref() == payload["reportId"].as_str())
+            let report = &body["payload"]["reportProcessingFinishedNotification"]["reportId"];
+            let id = report.as_str().or(body["payload"]["queryId"].as_str());
+            (line.result.report_id.as_deref() == id)
                 .then(|| {
                     body["eventTime"]
                         .as_str()
@@ -130,6 +192,7 @@ pub async fn compare_with_simulator(sim: &simulator::RunningSimulator, lines: &m
         line.done_to_recorded =
             done_at.and_then(|done| (line.result.recorded_at - done).to_std().ok());
     }
+    Ok(())
 }
 
 /// Runs the demo; returns whether everything landed.
@@ -226,9 +289,10 @@ pub async fn run_file(
         return Ok(false);
     };
     let s3 = pipeline::s3_client(stage.aws());
-    let mut lines = read_back(&s3, &stage.resources().names.raw_bucket, &summary.results).await?;
+    let raw_bucket = &stage.resources().names.raw_bucket;
+    let mut lines = read_back(&s3, raw_bucket, &summary.results).await?;
     if let Some(sim) = sim {
-        compare_with_simulator(sim, &mut lines).await;
+        compare_with_simulator(sim, &s3, raw_bucket, &mut lines).await?;
     }
     print!("\n{}", table(&lines));
     let partitions: Vec<_> = lines

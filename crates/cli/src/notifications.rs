@@ -2,8 +2,9 @@
 //!
 //! Two steps with two kinds of token (api-facts.md §4.1): the destination (the stage's
 //! queue) exists once per application and region and is managed with the app's grantless
-//! token; the subscription to `REPORT_PROCESSING_FINISHED` exists once per application
-//! and selling partner and is created with the seller's refresh token. Everything is
+//! token; the subscriptions to `REPORT_PROCESSING_FINISHED` and
+//! `DATA_KIOSK_QUERY_PROCESSING_FINISHED` exist once per application and selling partner
+//! and are created with the seller's refresh token. Everything is
 //! looked up first, so running a command twice changes nothing the second time. The
 //! credentials come from each account's secret, as the pipeline reads them; deployed, the
 //! queue policy must also let Amazon's account 437568002678 send to it (§4.2).
@@ -13,10 +14,24 @@ use std::collections::BTreeSet;
 use anyhow::Context as _;
 use domain::Config;
 use spapi::{
-    CreateDestinationRequest, CreateSubscriptionOutcome, CreateSubscriptionRequest, Endpoints,
-    LwaCredentials, REPORT_PROCESSING_FINISHED, REPORT_PROCESSING_FINISHED_PAYLOAD_VERSION,
-    SellerAuthorization, SpApiClient,
+    CreateDestinationRequest, CreateSubscriptionOutcome, CreateSubscriptionRequest,
+    DATA_KIOSK_QUERY_PROCESSING_FINISHED, DATA_KIOSK_QUERY_PROCESSING_FINISHED_PAYLOAD_VERSION,
+    Endpoints, LwaCredentials, REPORT_PROCESSING_FINISHED,
+    REPORT_PROCESSING_FINISHED_PAYLOAD_VERSION, SellerAuthorization, SpApiClient,
 };
+
+/// The notification types each account is subscribed to, with their payload versions;
+/// the first (reports) is the one `status` reports.
+const SUBSCRIBED: [(&str, &str); 2] = [
+    (
+        REPORT_PROCESSING_FINISHED,
+        REPORT_PROCESSING_FINISHED_PAYLOAD_VERSION,
+    ),
+    (
+        DATA_KIOSK_QUERY_PROCESSING_FINISHED,
+        DATA_KIOSK_QUERY_PROCESSING_FINISHED_PAYLOAD_VERSION,
+    ),
+];
 
 use crate::config_file::Credentials;
 
@@ -151,15 +166,21 @@ impl AccountNotifications {
 
     /// Where the account's report notifications go now.
     pub async fn status(&self, queue_arn: &str) -> anyhow::Result<SubscriptionState> {
+        self.status_of(queue_arn, SUBSCRIBED[0]).await
+    }
+
+    /// Where the account's notifications of one type go now.
+    async fn status_of(
+        &self,
+        queue_arn: &str,
+        (notification_type, payload_version): (&str, &str),
+    ) -> anyhow::Result<SubscriptionState> {
         let ours = self.destination(queue_arn).await?;
         let subscription = self
             .client
-            .get_subscription(
-                REPORT_PROCESSING_FINISHED,
-                Some(REPORT_PROCESSING_FINISHED_PAYLOAD_VERSION),
-            )
+            .get_subscription(notification_type, Some(payload_version))
             .await
-            .context("reading the subscription")?;
+            .with_context(|| format!("reading the {notification_type} subscription"))?;
         Ok(match subscription {
             None => SubscriptionState::NotSubscribed,
             Some(s) if ours.as_deref() == Some(s.destination_id.as_str()) => {
@@ -175,18 +196,31 @@ impl AccountNotifications {
         })
     }
 
-    /// Subscribes the account's reports to `queue_arn`, creating the destination (named
-    /// `sp-ingest-<stage>`) if the app has none for it. Refuses when the account's
-    /// subscription goes elsewhere, which Amazon would not let a second one replace.
+    /// Subscribes the account's reports and Data Kiosk queries to `queue_arn`, creating
+    /// the destination (named `sp-ingest-<stage>`) if the app has none for it; answers
+    /// where report notifications go. Refuses when a subscription goes elsewhere, which
+    /// Amazon would not let a second one replace.
     pub async fn subscribe(
         &self,
         queue_arn: &str,
         stage: &str,
     ) -> anyhow::Result<SubscriptionState> {
-        let destination_id = match self.status(queue_arn).await? {
+        let reports = self.subscribe_to(queue_arn, stage, SUBSCRIBED[0]).await?;
+        self.subscribe_to(queue_arn, stage, SUBSCRIBED[1]).await?;
+        Ok(reports)
+    }
+
+    async fn subscribe_to(
+        &self,
+        queue_arn: &str,
+        stage: &str,
+        kind: (&str, &str),
+    ) -> anyhow::Result<SubscriptionState> {
+        let (notification_type, payload_version) = kind;
+        let destination_id = match self.status_of(queue_arn, kind).await? {
             subscribed @ SubscriptionState::Subscribed { .. } => return Ok(subscribed),
             SubscriptionState::Elsewhere { destination_id, .. } => anyhow::bail!(
-                "account `{}` already has a REPORT_PROCESSING_FINISHED subscription to destination {destination_id}, and Amazon keeps one per app and seller: run `sp-ingest notifications unsubscribe` on the stage that owns it, then subscribe again",
+                "account `{}` already has a {notification_type} subscription to destination {destination_id}, and Amazon keeps one per app and seller: run `sp-ingest notifications unsubscribe` on the stage that owns it, then subscribe again",
                 self.account
             ),
             SubscriptionState::NotSubscribed => match self.destination(queue_arn).await? {
@@ -204,39 +238,45 @@ impl AccountNotifications {
             },
         };
         let request = CreateSubscriptionRequest {
-            payload_version: REPORT_PROCESSING_FINISHED_PAYLOAD_VERSION.to_owned(),
+            payload_version: payload_version.to_owned(),
             destination_id: destination_id.clone(),
             processing_directive: None,
         };
         match self
             .client
-            .create_subscription(REPORT_PROCESSING_FINISHED, &request)
+            .create_subscription(notification_type, &request)
             .await
-            .context("creating the subscription")?
+            .with_context(|| format!("creating the {notification_type} subscription"))?
         {
             CreateSubscriptionOutcome::Created(s) => Ok(SubscriptionState::Subscribed {
                 destination_id,
                 subscription_id: s.subscription_id,
             }),
             // Created meanwhile (another subscribe running): read what it made.
-            CreateSubscriptionOutcome::AlreadyExists { .. } => self.status(queue_arn).await,
+            CreateSubscriptionOutcome::AlreadyExists { .. } => {
+                self.status_of(queue_arn, kind).await
+            }
         }
     }
 
-    /// Deletes the account's subscription if it goes to `queue_arn`; returns what it was.
-    /// A subscription to another destination is left alone.
+    /// Deletes the account's subscriptions that go to `queue_arn`; returns what the
+    /// report subscription was. Subscriptions to another destination are left alone.
     pub async fn unsubscribe(&self, queue_arn: &str) -> anyhow::Result<SubscriptionState> {
-        let state = self.status(queue_arn).await?;
-        if let SubscriptionState::Subscribed {
-            subscription_id, ..
-        } = &state
-        {
-            self.client
-                .delete_subscription_by_id(REPORT_PROCESSING_FINISHED, subscription_id)
-                .await
-                .context("deleting the subscription")?;
+        let mut reports = None;
+        for kind in SUBSCRIBED {
+            let state = self.status_of(queue_arn, kind).await?;
+            if let SubscriptionState::Subscribed {
+                subscription_id, ..
+            } = &state
+            {
+                self.client
+                    .delete_subscription_by_id(kind.0, subscription_id)
+                    .await
+                    .with_context(|| format!("deleting the {} subscription", kind.0))?;
+            }
+            reports.get_or_insert(state);
         }
-        Ok(state)
+        Ok(reports.unwrap_or(SubscriptionState::NotSubscribed))
     }
 }
 

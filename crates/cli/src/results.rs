@@ -13,6 +13,8 @@ pub struct Landed {
     pub result: ItemResult,
     /// SHA-256 of the object as read back from S3 (stored results only).
     pub object_sha256: Option<String>,
+    /// For a window stored in pages: whether every page's object has the SHA-256 recorded.
+    pub pages_intact: Option<bool>,
     /// Whether the object matches what the SP-API side served (`None`: unknown).
     pub matches_source: Option<bool>,
     /// From Amazon's DONE to the outcome being recorded, when known.
@@ -26,6 +28,9 @@ impl Landed {
             Outcome::Stored(object) => {
                 self.object_sha256.as_deref() == Some(object.sha256.as_str())
                     && self.matches_source != Some(false)
+            }
+            Outcome::StoredPages { .. } => {
+                self.pages_intact == Some(true) && self.matches_source != Some(false)
             }
             Outcome::NoData => true,
             Outcome::Fatal { .. } | Outcome::Failed { .. } | Outcome::Expired { .. } => false,
@@ -41,13 +46,24 @@ pub async fn read_back(
 ) -> anyhow::Result<Vec<Landed>> {
     let mut out = Vec::new();
     for result in results {
-        let object_sha256 = match &result.outcome {
+        let sha256 = match &result.outcome {
             Outcome::Stored(object) => Some(object_sha256(s3, bucket, &object.object_key).await?),
+            _ => None,
+        };
+        let pages_intact = match &result.outcome {
+            Outcome::StoredPages { pages } => {
+                let mut intact = true;
+                for page in pages {
+                    intact &= object_sha256(s3, bucket, &page.object_key).await? == page.sha256;
+                }
+                Some(intact)
+            }
             _ => None,
         };
         out.push(Landed {
             result: result.clone(),
-            object_sha256,
+            object_sha256: sha256,
+            pages_intact,
             matches_source: None,
             done_to_recorded: None,
         });
@@ -106,6 +122,13 @@ pub fn table(lines: &[Landed]) -> String {
                 object.bytes.to_string(),
                 object.rows.to_string(),
                 object.sha256[..16.min(object.sha256.len())].to_owned(),
+            ),
+            Outcome::StoredPages { pages } => (
+                "STORED",
+                pages.first().map_or("-", |page| page.object_key.as_str()),
+                pages.iter().map(|p| p.bytes).sum::<u64>().to_string(),
+                pages.iter().map(|p| p.rows).sum::<u64>().to_string(),
+                format!("{} page(s)", pages.len()),
             ),
             Outcome::NoData => ("NO DATA", "-", "-".into(), "-".into(), "-".into()),
             Outcome::Fatal { reason } => {

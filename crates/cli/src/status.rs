@@ -57,7 +57,7 @@ impl WindowState {
         matches!(
             self,
             WindowState::Ended {
-                outcome: Outcome::Stored(_) | Outcome::NoData,
+                outcome: Outcome::Stored(_) | Outcome::StoredPages { .. } | Outcome::NoData,
                 ..
             }
         )
@@ -141,6 +141,13 @@ pub fn table(windows: &[WindowStatus], now: DateTime<Utc>) -> String {
                 Outcome::Stored(object) => format!(
                     "stored: {} rows, {} bytes in {}",
                     object.rows, object.bytes, object.object_key
+                ),
+                Outcome::StoredPages { pages } => format!(
+                    "stored: {} rows, {} bytes in {} page(s) from {}",
+                    pages.iter().map(|p| p.rows).sum::<u64>(),
+                    pages.iter().map(|p| p.bytes).sum::<u64>(),
+                    pages.len(),
+                    pages.first().map_or("-", |p| p.object_key.as_str())
                 ),
                 Outcome::NoData => "no data (Amazon cancelled the report)".to_owned(),
                 Outcome::Fatal { reason } => format!("FATAL: {reason}"),

@@ -30,6 +30,13 @@ pub struct StoredObject {
 pub enum Outcome {
     /// The document is in S3.
     Stored(StoredObject),
+    /// Every page of the window's results is in S3, one object each, in page order
+    /// (Data Kiosk); the window landed only once its last page did.
+    #[serde(rename_all = "camelCase")]
+    StoredPages {
+        /// The pages' objects.
+        pages: Vec<StoredObject>,
+    },
     /// Amazon cancelled the report: no data for the window.
     NoData,
     /// Amazon ended the report FATAL.
@@ -53,6 +60,22 @@ pub enum Outcome {
         /// Which limit, in words.
         reason: String,
     },
+}
+
+impl Outcome {
+    /// The objects a stored window landed as (none for other outcomes).
+    pub fn stored_objects(&self) -> &[StoredObject] {
+        match self {
+            Outcome::Stored(object) => std::slice::from_ref(object),
+            Outcome::StoredPages { pages } => pages,
+            _ => &[],
+        }
+    }
+
+    /// Whether the window landed with data.
+    pub fn is_stored(&self) -> bool {
+        matches!(self, Outcome::Stored(_) | Outcome::StoredPages { .. })
+    }
 }
 
 /// How one request of the run ended, as shown to operators.
@@ -146,14 +169,19 @@ pub fn summarize(results: Vec<ItemResult>) -> RunSummary {
     }
     let garbled: Vec<String> = results
         .iter()
-        .filter_map(|r| match &r.outcome {
-            Outcome::Stored(object) if object.malformed_sequences > 0 => Some(format!(
-                "{}: {} sequences not valid {}",
-                name(r),
-                object.malformed_sequences,
-                object.source_charset
-            )),
-            _ => None,
+        .flat_map(|r| {
+            r.outcome
+                .stored_objects()
+                .iter()
+                .filter(|object| object.malformed_sequences > 0)
+                .map(move |object| {
+                    format!(
+                        "{}: {} sequences not valid {}",
+                        name(r),
+                        object.malformed_sequences,
+                        object.source_charset
+                    )
+                })
         })
         .collect();
     if !garbled.is_empty() {
@@ -165,10 +193,7 @@ pub fn summarize(results: Vec<ItemResult>) -> RunSummary {
     }
     let message = (!parts.is_empty()).then(|| parts.join(". "));
     RunSummary {
-        stored: results
-            .iter()
-            .filter(|r| matches!(r.outcome, Outcome::Stored(_)))
-            .count(),
+        stored: results.iter().filter(|r| r.outcome.is_stored()).count(),
         no_data: results
             .iter()
             .filter(|r| r.outcome == Outcome::NoData)

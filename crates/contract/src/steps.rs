@@ -215,6 +215,10 @@ pub struct ReportStatus {
     pub processing_status: ProcessingStatus,
     /// Amazon's document id (data, or error document for FATAL); `null` when none.
     pub report_document_id: Option<String>,
+    /// The token of the next page of results (Data Kiosk `pagination.nextToken`);
+    /// `null` on the last page and for sources without pages.
+    #[serde(default)]
+    pub next_page_token: Option<String>,
 }
 
 /// PollStatus: one getReport.
@@ -239,6 +243,8 @@ pub struct PollStatusOutput {
     pub processing_status: ProcessingStatus,
     /// The document id once terminal; `null` otherwise.
     pub report_document_id: Option<String>,
+    /// The token of the next page of results, once DONE; `null` otherwise.
+    pub next_page_token: Option<String>,
     /// Polls made so far, this one included.
     pub attempt: u32,
     /// How long to wait before the next poll.
@@ -258,6 +264,25 @@ pub struct StoreInput {
     pub report_id: String,
     /// The report's document id.
     pub report_document_id: String,
+    /// The token of the page after this one (Data Kiosk); `null` on the last page.
+    #[serde(default)]
+    pub next_page_token: Option<String>,
+    /// The window's pages stored before this one, in order (empty on the first).
+    #[serde(default)]
+    pub pages: Vec<StoredObject>,
+}
+
+/// Store's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreOutput {
+    /// What this invocation wrote.
+    pub object: StoredObject,
+    /// For sources with pages, every page stored so far, this one last; empty otherwise.
+    pub pages: Vec<StoredObject>,
+    /// The request for the next page, when the results go on; `null` once the window's
+    /// last page is stored.
+    pub next: Option<PlannedRequest>,
 }
 
 /// ReadFatalReason: the error document, when Amazon gave one.
@@ -334,6 +359,9 @@ pub struct RecordStoredInput {
     /// What Curate wrote.
     #[serde(default)]
     pub curated: Vec<CuratedPartition>,
+    /// Every page of the window, for sources with pages (then `stored` is the last).
+    #[serde(default)]
+    pub pages: Vec<StoredObject>,
 }
 
 /// RecordNoData: Amazon cancelled the report.
@@ -532,13 +560,14 @@ mod tests {
         let json = serde_json::to_value(PollStatusOutput {
             processing_status: ProcessingStatus::InProgress,
             report_document_id: None,
+            next_page_token: None,
             attempt: 1,
             wait_seconds: 15,
         })
         .unwrap();
         assert_eq!(
             json,
-            serde_json::json!({"processingStatus":"IN_PROGRESS","reportDocumentId":null,"attempt":1,"waitSeconds":15})
+            serde_json::json!({"processingStatus":"IN_PROGRESS","reportDocumentId":null,"nextPageToken":null,"attempt":1,"waitSeconds":15})
         );
     }
 

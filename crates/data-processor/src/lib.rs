@@ -13,7 +13,7 @@ use contract::{
     DataProcessorInput, DataProcessorOutput, FatalReason, PollStatusInput, PollStatusOutput,
     ReadFatalReasonInput,
 };
-use domain::{ErrorName, ProcessingStatus};
+use domain::{ErrorName, PlannedRequest, ProcessingStatus};
 use lambda_runtime::LambdaEvent;
 use pipeline::{Failure, MetadataTable, SpApiAccess};
 use spapi::ReportDocumentOptions;
@@ -67,14 +67,14 @@ impl DataProcessor {
                     attempt,
                 } = *input;
                 let client = self.spapi.client_for(&item, &token).await?;
-                let report = client.get_report(&report_id).await?;
-                let status = report.processing_status;
+                let polled = Polled::fetch(&client, &item, &report_id).await?;
+                let status = polled.status;
                 let now = Utc::now();
                 let patience = TimeDelta::seconds(i64::from(item.patience_secs));
-                let age = now - report.created_time;
+                let age = now - polled.created;
                 if !status.is_terminal() && age >= patience {
                     return Err(self
-                        .give_up(&client, &report_id, status, age, patience)
+                        .give_up(&client, &item, &report_id, status, age, patience)
                         .await);
                 }
                 if status.is_terminal() {
@@ -83,7 +83,8 @@ impl DataProcessor {
                             &item.request.selling_partner_id,
                             &report_id,
                             status,
-                            report.report_document_id.as_deref(),
+                            polled.document_id.as_deref(),
+                            polled.next_page_token.as_deref(),
                         )
                         .await?;
                 }
@@ -95,7 +96,8 @@ impl DataProcessor {
                 tracing::info!(key = %item.key, %report_id, %status, attempt = attempt + 1, wait_seconds, "polled");
                 Ok(DataProcessorOutput::PollStatus(PollStatusOutput {
                     processing_status: status,
-                    report_document_id: report.report_document_id,
+                    report_document_id: polled.document_id,
+                    next_page_token: polled.next_page_token,
                     attempt: attempt + 1,
                     wait_seconds,
                 }))
@@ -112,9 +114,13 @@ impl DataProcessor {
                     }));
                 };
                 let client = self.spapi.client_for(&item, &token).await?;
-                let document = client
-                    .get_report_document(&document_id, ReportDocumentOptions::default())
-                    .await?;
+                let document = if item.request.is_data_kiosk() {
+                    client.get_data_kiosk_document(&document_id).await?.into()
+                } else {
+                    client
+                        .get_report_document(&document_id, ReportDocumentOptions::default())
+                        .await?
+                };
                 let mut text = Vec::new();
                 client
                     .download_document(&document)
@@ -141,16 +147,26 @@ impl DataProcessor {
     async fn give_up(
         &self,
         client: &spapi::SpApiClient,
+        item: &PlannedRequest,
         report_id: &str,
         status: ProcessingStatus,
         age: TimeDelta,
         patience: TimeDelta,
     ) -> Failure {
-        let cancelled = if status == ProcessingStatus::InQueue {
-            match client.cancel_report(report_id).await {
+        // Data Kiosk cancels queries in progress too; the Reports API only queued ones.
+        let data_kiosk = item.request.is_data_kiosk();
+        let cancellable = status == ProcessingStatus::InQueue
+            || (data_kiosk && status == ProcessingStatus::InProgress);
+        let cancelled = if cancellable {
+            let cancelling = if data_kiosk {
+                client.cancel_query(report_id).await
+            } else {
+                client.cancel_report(report_id).await
+            };
+            match cancelling {
                 Ok(()) => "cancelled it",
                 Err(error) => {
-                    tracing::warn!(%report_id, error = %error, "cancelReport failed; the report is given up anyway");
+                    tracing::warn!(%report_id, error = %error, "cancelling failed; the report is given up anyway");
                     "could not cancel it"
                 }
             }
@@ -169,6 +185,41 @@ impl DataProcessor {
     }
 }
 
+/// What one poll learnt, of a report (getReport) or a Data Kiosk query (getQuery).
+struct Polled {
+    status: ProcessingStatus,
+    created: chrono::DateTime<Utc>,
+    /// The report's document, or the query's data or error document.
+    document_id: Option<String>,
+    next_page_token: Option<String>,
+}
+
+impl Polled {
+    async fn fetch(
+        client: &spapi::SpApiClient,
+        item: &PlannedRequest,
+        id: &str,
+    ) -> Result<Polled, Failure> {
+        if item.request.is_data_kiosk() {
+            let query = client.get_query(id).await?;
+            let next_page_token = query.next_page_token().map(str::to_owned);
+            return Ok(Polled {
+                status: query.processing_status,
+                created: query.created_time,
+                document_id: query.data_document_id.or(query.error_document_id),
+                next_page_token,
+            });
+        }
+        let report = client.get_report(id).await?;
+        Ok(Polled {
+            status: report.processing_status,
+            created: report.created_time,
+            document_id: report.report_document_id,
+            next_page_token: None,
+        })
+    }
+}
+
 /// A duration as an operator reads it: seconds, minutes or hours.
 fn spoken(duration: TimeDelta) -> String {
     let seconds = duration.num_seconds();
@@ -181,12 +232,13 @@ fn spoken(duration: TimeDelta) -> String {
 
 const NO_ERROR_DOCUMENT: &str = "Amazon ended the report FATAL without an error document; common causes: dates not aligned to the report period, more than one marketplace, or a missing role";
 
-/// The reason in an error document: `errorDetails` of the JSON Amazon writes, else the text.
+/// The reason in an error document: `errorDetails` (reports) or `errorMessage` of the
+/// JSON Amazon writes, else the text.
 pub fn reason_of(document: &str) -> String {
     let parsed: Option<serde_json::Value> = serde_json::from_str(document).ok();
     let details = parsed
         .as_ref()
-        .and_then(|v| v.get("errorDetails"))
+        .and_then(|v| v.get("errorDetails").or_else(|| v.get("errorMessage")))
         .and_then(|d| d.as_str());
     match details {
         Some(details) => details.trim().to_owned(),

@@ -18,6 +18,7 @@ use crate::config::{Config, RegionEndpoints};
 use crate::error::ErrorName;
 use crate::marketplace::Region;
 use crate::request::{DataWindow, ReportRequest, RequestKey};
+
 use crate::schedule::parse_duration;
 use crate::status::ProcessingStatus;
 
@@ -54,6 +55,56 @@ pub struct PlannedRequest {
     pub secret_arn: String,
     /// The [`Config::version`] the run was planned with.
     pub config_version: String,
+    /// Which page of the window's results this is, after the first (Data Kiosk: each
+    /// page is a query of its own, created with the previous page's token). `None` for
+    /// the first page, and for sources without pages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<ResultPage>,
+}
+
+/// A page of a window's results after the first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResultPage {
+    /// 1 for the second page, 2 for the third, …
+    pub number: u32,
+    /// The token the previous page ended with (Data Kiosk `pagination.nextToken`).
+    pub token: String,
+    /// The key of the window (its first page): where the window's outcome is recorded.
+    pub window_key: RequestKey,
+}
+
+impl PlannedRequest {
+    /// The key of the whole window: this request's, or for a later page, its first page's.
+    pub fn window_key(&self) -> &RequestKey {
+        self.page
+            .as_ref()
+            .map_or(&self.key, |page| &page.window_key)
+    }
+
+    /// The page number: 0 for the first.
+    pub fn page_number(&self) -> u32 {
+        self.page.as_ref().map_or(0, |page| page.number)
+    }
+
+    /// The request for the page after this one, which `token` leads to; it has a key of
+    /// its own ([`RequestKey::page`]) so its query is created once, however often the
+    /// window is run, and never gives up an earlier report (`supersedes` is the first
+    /// page's business).
+    pub fn next_page(&self, token: &str) -> PlannedRequest {
+        let window_key = self.window_key().clone();
+        let number = self.page_number() + 1;
+        PlannedRequest {
+            key: window_key.page(number),
+            supersedes: None,
+            page: Some(ResultPage {
+                number,
+                token: token.to_owned(),
+                window_key,
+            }),
+            ..self.clone()
+        }
+    }
 }
 
 /// A window a run may request, before the metadata table was asked about it.
@@ -256,6 +307,7 @@ impl Config {
                             marketplace_ids: vec![marketplace.clone()],
                             window: *window,
                             options: report.options.clone(),
+                            query: report.data_kiosk.clone(),
                         };
                         planned.push(Candidate {
                             planned: PlannedRequest {
@@ -270,6 +322,7 @@ impl Config {
                                 endpoints: endpoints.clone(),
                                 secret_arn: account.secret_arn.clone(),
                                 config_version: version.clone(),
+                                page: None,
                             },
                             beyond_lookback: lookback.is_some_and(|limit| window.start < limit),
                             retention,

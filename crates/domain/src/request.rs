@@ -11,6 +11,8 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::data_kiosk::QuerySpec;
+
 /// Where data comes from, by its catalog name (`sp-api-reports`): each source has an
 /// entry in the catalog ([`crate::catalog`]) saying which API it speaks and how its
 /// requests complete, and its own `source=` partition in S3. A name, not an enum, so a
@@ -136,6 +138,9 @@ pub struct ReportRequest {
     /// reportOptions (order does not matter).
     #[serde(default)]
     pub options: BTreeMap<String, String>,
+    /// The Data Kiosk query (source `data-kiosk`; `report_type` is its dataset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<QuerySpec>,
 }
 
 /// The stable identity of a [`ReportRequest`]: 32 lower-case hex characters.
@@ -163,6 +168,14 @@ pub struct ReportRequest {
 pub struct RequestKey(String);
 
 impl RequestKey {
+    /// The key of page `number` (1, 2, …) of this request's results, for sources whose
+    /// results come in pages that are each requested on their own (Data Kiosk): SHA-256
+    /// over `sp-ingest page-key v1`, this key and the number, first 16 bytes in hex.
+    pub fn page(&self, number: u32) -> RequestKey {
+        let text = format!("sp-ingest page-key v1\n{}\n{number}\n", self.0);
+        RequestKey(hex::encode(&Sha256::digest(text.as_bytes())[..16]))
+    }
+
     /// The key as text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -178,6 +191,28 @@ impl RequestKey {
 impl fmt::Display for RequestKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// JSON with every object's keys sorted, so two spellings of one query are one request.
+fn canonical(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<(&String, &serde_json::Value)> = map.iter().collect();
+            entries.sort_by_key(|(key, _)| *key);
+            let fields: Vec<String> = entries
+                .into_iter()
+                .map(|(key, value)| format!("{}:{}", escaped(key), canonical(value)))
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        serde_json::Value::Array(items) => {
+            format!(
+                "[{}]",
+                items.iter().map(canonical).collect::<Vec<_>>().join(",")
+            )
+        }
+        other => other.to_string(),
     }
 }
 
@@ -213,8 +248,18 @@ impl ReportRequest {
         for (key, value) in &self.options {
             line("option", &format!("{}:{key}={value}", key.len()));
         }
+        // Only Data Kiosk requests have the line, so every other key stays as it was.
+        if let Some(query) = &self.query {
+            line("data_kiosk", &canonical(&serde_json::json!(query)));
+        }
         let digest = Sha256::digest(text.as_bytes());
         RequestKey(hex::encode(&digest[..16]))
+    }
+
+    /// Whether this is a Data Kiosk query (source `data-kiosk` requires one) rather than
+    /// a report.
+    pub fn is_data_kiosk(&self) -> bool {
+        self.query.is_some()
     }
 
     /// The distinct marketplace ids, sorted.
@@ -249,6 +294,7 @@ mod tests {
                 ("a".to_owned(), "1".to_owned()),
                 ("b".to_owned(), "2".to_owned()),
             ]),
+            query: None,
         }
     }
 
@@ -301,6 +347,28 @@ mod tests {
             change(&mut changed);
             assert_ne!(changed.key(), base, "change #{i} kept the key");
         }
+    }
+
+    #[test]
+    fn a_query_changes_the_key_but_not_its_spelling_and_pages_have_keys_of_their_own() {
+        let query = |json: &str| Some(serde_json::from_str::<QuerySpec>(json).unwrap());
+        let mut one = request();
+        one.query = query(
+            r#"{"query":"economics","arguments":{"aggregateBy":{"date":"DAY","productId":"MSKU"}},"fields":["msku"]}"#,
+        );
+        let mut same = request();
+        same.query = query(
+            r#"{"fields":["msku"],"arguments":{"aggregateBy":{"productId":"MSKU","date":"DAY"}},"query":"economics"}"#,
+        );
+        assert_eq!(one.key(), same.key());
+        assert_ne!(one.key(), request().key());
+        let mut other = request();
+        other.query = query(r#"{"query":"economics","fields":["msku","fnsku"]}"#);
+        assert_ne!(other.key(), one.key());
+        let key = one.key();
+        assert_ne!(key.page(1), key.page(2));
+        assert_eq!(key.page(1), one.key().page(1));
+        assert_eq!(RequestKey::parse(key.page(1).as_str()), Some(key.page(1)));
     }
 
     #[test]

@@ -70,6 +70,26 @@ impl RawObjectKey {
         )))
     }
 
+    /// The key of page `number` (0 for the first) of a request whose results come in
+    /// pages (Data Kiosk): every page of a window under one folder named by the window's
+    /// request key, `…/<request key>/page=0001.jsonl`, so a window's pages list together.
+    pub fn page(
+        request: &ReportRequest,
+        format: DocumentFormat,
+        number: u32,
+    ) -> Result<Self, UnsafeKeyPart> {
+        let window = Self::new(request, format)?;
+        let folder = window
+            .0
+            .strip_suffix(&format!(".{}", format.extension()))
+            .unwrap_or(&window.0);
+        Ok(RawObjectKey(format!(
+            "{folder}/page={:04}.{}",
+            u64::from(number) + 1,
+            format.extension()
+        )))
+    }
+
     /// The key as text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -111,6 +131,7 @@ mod tests {
             window: DataWindow::new(at("2026-11-24T00:00:00Z"), at("2026-11-25T00:00:00Z"))
                 .unwrap(),
             options: BTreeMap::new(),
+            query: None,
         }
     }
 
@@ -158,6 +179,27 @@ mod tests {
             a.as_str()
                 .ends_with(&format!("/{}.tsv", a.request_key().unwrap()))
         );
+    }
+
+    #[test]
+    fn pages_of_a_window_sit_in_one_folder_named_by_its_key() {
+        let req = request(&["ATVPDKIKX0DER"]);
+        let first = RawObjectKey::page(&req, DocumentFormat::Jsonl, 0).unwrap();
+        let third = RawObjectKey::page(&req, DocumentFormat::Jsonl, 2).unwrap();
+        let folder = format!("/data_date=2026-11-24/{}/", req.key());
+        assert!(
+            first
+                .as_str()
+                .ends_with(&format!("{folder}page=0001.jsonl")),
+            "{first}"
+        );
+        assert!(
+            third
+                .as_str()
+                .ends_with(&format!("{folder}page=0003.jsonl")),
+            "{third}"
+        );
+        assert_eq!(third.request_key(), Some(req.key()));
     }
 
     #[test]

@@ -1,5 +1,8 @@
-//! Notifications: SP-API `REPORT_PROCESSING_FINISHED` messages from SQS → the metadata
-//! table → the waiting execution.
+//! Notifications: SP-API `REPORT_PROCESSING_FINISHED` and Data Kiosk
+//! `DATA_KIOSK_QUERY_PROCESSING_FINISHED` messages from SQS → the metadata table → the
+//! waiting execution. A query is handled like a report: its id stands where a report id
+//! would, its data or error document where the report's document would, and the token of
+//! its next page of results is recorded with the status.
 //!
 //! Amazon delivers at least once, sometimes many times, sometimes for reports nobody here
 //! asked for (schedules, other tools of the same seller), and in any order relative to the
@@ -33,8 +36,6 @@ pub enum Handled {
     Duplicate,
     /// The report was not created here; recorded for operators.
     Unsolicited,
-    /// A notification type this pipeline does not ingest yet.
-    Ignored,
     /// Sent to another application; recorded for operators, not acted on.
     Foreign,
 }
@@ -91,12 +92,9 @@ impl NotificationProcessor {
                 e,
             )
         })?;
-        let report = match notification {
-            Notification::ReportProcessingFinished(report) => report,
-            Notification::DataKioskQueryProcessingFinished(_) => return Ok(Handled::Ignored),
-        };
-        let notification_id = &report.metadata.notification_id;
-        let sent_to = &report.metadata.application_id;
+        let finished = Finished::of(&notification);
+        let notification_id = finished.notification_id;
+        let sent_to = finished.application_id;
         if self
             .application_id
             .as_ref()
@@ -104,29 +102,23 @@ impl NotificationProcessor {
         {
             tracing::warn!(%notification_id, application_id = %sent_to, "notification for another application; recorded, not acted on");
             self.table
-                .record_foreign(
-                    notification_id,
-                    sent_to,
-                    &report.payload.report_id,
-                    Utc::now(),
-                )
+                .record_foreign(notification_id, sent_to, finished.id, Utc::now())
                 .await?;
             return Ok(Handled::Foreign);
         }
         if self.table.notification_seen(notification_id).await? {
             return Ok(Handled::Duplicate);
         }
-        let payload = &report.payload;
-        // Vendor notifications carry no sellerId; their account id names the vendor group.
-        let selling_partner_id = payload.seller_id.as_deref().unwrap_or(&payload.account_id);
+        let selling_partner_id = finished.selling_partner_id;
         let now = Utc::now();
         let change = self
             .table
             .record_status(
                 selling_partner_id,
-                &payload.report_id,
-                payload.processing_status,
-                payload.report_document_id.as_deref(),
+                finished.id,
+                finished.status,
+                finished.document_id,
+                finished.next_page_token,
             )
             .await?;
         let handled = match change {
@@ -134,9 +126,9 @@ impl NotificationProcessor {
                 self.table
                     .record_unsolicited(
                         selling_partner_id,
-                        &payload.report_id,
-                        &payload.report_type,
-                        payload.processing_status,
+                        finished.id,
+                        finished.kind,
+                        finished.status,
                         now,
                     )
                     .await?;
@@ -158,9 +150,74 @@ impl NotificationProcessor {
             },
         };
         self.table
-            .remember_notification(notification_id, &payload.report_id, now)
+            .remember_notification(notification_id, finished.id, now)
             .await?;
         Ok(handled)
+    }
+}
+
+/// What either notification type says, in the terms of the metadata table.
+struct Finished<'a> {
+    notification_id: &'a str,
+    application_id: &'a str,
+    selling_partner_id: &'a str,
+    /// The report id, or the query id.
+    id: &'a str,
+    /// The report type, or `DATA_KIOSK_QUERY` (a notification does not name the dataset).
+    kind: &'a str,
+    status: domain::ProcessingStatus,
+    /// The report's document, or the query's data or error document.
+    document_id: Option<&'a str>,
+    next_page_token: Option<&'a str>,
+}
+
+/// What an unsolicited query is recorded as.
+const DATA_KIOSK_QUERY: &str = "DATA_KIOSK_QUERY";
+/// How a seller's account id starts; a vendor group's (`amzn1.vg.…`) is used whole.
+const SELLER_ACCOUNT_PREFIX: &str = "amzn1.merchant.o.";
+
+impl<'a> Finished<'a> {
+    fn of(notification: &'a Notification) -> Self {
+        match notification {
+            Notification::ReportProcessingFinished(report) => {
+                let payload = &report.payload;
+                Finished {
+                    notification_id: &report.metadata.notification_id,
+                    application_id: &report.metadata.application_id,
+                    // Vendor notifications carry no sellerId; their account id names the
+                    // vendor group.
+                    selling_partner_id: payload.seller_id.as_deref().unwrap_or(&payload.account_id),
+                    id: &payload.report_id,
+                    kind: &payload.report_type,
+                    status: payload.processing_status,
+                    document_id: payload.report_document_id.as_deref(),
+                    next_page_token: None,
+                }
+            }
+            Notification::DataKioskQueryProcessingFinished(query) => {
+                let payload = &query.payload;
+                Finished {
+                    notification_id: &query.metadata.notification_id,
+                    application_id: &query.metadata.application_id,
+                    // Data Kiosk names the account only: `amzn1.merchant.o.<seller id>`.
+                    selling_partner_id: payload
+                        .account_id
+                        .strip_prefix(SELLER_ACCOUNT_PREFIX)
+                        .unwrap_or(&payload.account_id),
+                    id: &payload.query_id,
+                    kind: DATA_KIOSK_QUERY,
+                    status: payload.processing_status,
+                    document_id: payload
+                        .data_document_id
+                        .as_deref()
+                        .or(payload.error_document_id.as_deref()),
+                    next_page_token: payload
+                        .pagination
+                        .as_ref()
+                        .and_then(|p| p.next_token.as_deref()),
+                }
+            }
+        }
     }
 }
 
@@ -437,12 +494,49 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn data_kiosk_notifications_are_acknowledged_without_aws_calls() {
-        let processor = processor_with(&[], &[]);
-        let body = r#"{"notificationVersion":"2023-11-15","notificationType":"DATA_KIOSK_QUERY_PROCESSING_FINISHED","payloadVersion":"2023-11-15","eventTime":"2026-11-25T03:35:13.214Z",
-            "payload":{"accountId":"amzn1.merchant.o.A3TH9S8BH6GOGM","queryId":"q-1","query":"query{}","processingStatus":"DONE","dataDocumentId":"amzn1.tortuga.doc"},
-            "notificationMetadata":{"applicationId":"amzn1.sellerapps.app.x","subscriptionId":"s-1","publishTime":"2026-11-25T03:35:14.000Z","notificationId":"n-2"}}"#;
-        assert_eq!(handled(&processor, body).await.unwrap(), Handled::Ignored);
+    async fn a_data_kiosk_query_is_recorded_like_a_report_with_its_next_page_token() {
+        let lookups = mock!(aws_sdk_dynamodb::Client::get_item).then_compute_output(|input| {
+            let pk = pk_of(input.key());
+            // The query was created here: the index is keyed by the seller id inside the
+            // notification's accountId.
+            let item = (pk == format!("report#{SELLER}#q-1")).then(|| {
+                [("pk", pk.as_str()), ("requestKey", KEY)]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), AttributeValue::S(v.to_owned())))
+                    .collect()
+            });
+            GetItemOutput::builder().set_item(item).build()
+        });
+        let status_write = mock!(aws_sdk_dynamodb::Client::update_item)
+            .match_requests(|r| {
+                r.update_expression()
+                    .is_some_and(|e| e.contains("nextPageToken = :n"))
+                    && r.expression_attribute_values()
+                        .and_then(|v| v.get(":n"))
+                        .and_then(|v| v.as_s().ok())
+                        .is_some_and(|token| token == "AAMA-next")
+            })
+            .then_output(|| UpdateItemOutput::builder().build());
+        let (puts, claim, sent) = (puts(), updates(true), sent());
+        let processor = processor_with(&[&lookups, &puts, &status_write, &claim], &[&sent]);
+        let body = format!(
+            r#"{{"notificationVersion":"2023-11-15","notificationType":"DATA_KIOSK_QUERY_PROCESSING_FINISHED","payloadVersion":"2023-11-15","eventTime":"2026-11-25T03:35:13.214Z",
+            "payload":{{"accountId":"amzn1.merchant.o.{SELLER}","queryId":"q-1","query":"query{{}}","processingStatus":"DONE","dataDocumentId":"amzn1.tortuga.doc","pagination":{{"nextToken":"AAMA-next"}}}},
+            "notificationMetadata":{{"applicationId":"amzn1.sellerapps.app.x","subscriptionId":"s-1","publishTime":"2026-11-25T03:35:14.000Z","notificationId":"n-2"}}}}"#
+        );
+        let handled = handled(&processor, &body).await.unwrap();
+        assert_eq!(
+            handled,
+            Handled::Recorded {
+                delivery: Some(Delivery::Delivered)
+            }
+        );
+        assert_eq!(
+            status_write.num_calls(),
+            1,
+            "the status and the token written"
+        );
+        assert_eq!(sent.num_calls(), 1);
     }
 
     #[tokio::test]

@@ -12,7 +12,7 @@
 //!
 //! | pk | holds |
 //! |---|---|
-//! | `request#<request key>` | the request, reportId, status, documentId, task token, outcome |
+//! | `request#<request key>` | the request, reportId, status, documentId, next page token, task token, outcome (a later page of a window's results is a request of its own: [`domain::RequestKey::page`]) |
 //! | `report#<selling partner>#<reportId>` | the request key of a report we created |
 //! | `notification#<notificationId>` | a notification already handled (expires after 30 days: `expiresAt`, the table's TTL attribute) |
 //! | `unsolicited#<selling partner>#<reportId>` | a notification for a report nobody here asked for (expires likewise) |
@@ -339,13 +339,15 @@ impl MetadataTable {
             })
     }
 
-    /// Records a status Amazon reported for `report_id`, if it moves the request forward.
+    /// Records a status Amazon reported for `report_id` (a report, or a Data Kiosk query
+    /// with the token of its next page), if it moves the request forward.
     pub async fn record_status(
         &self,
         selling_partner_id: &str,
         report_id: &str,
         status: ProcessingStatus,
         report_document_id: Option<&str>,
+        next_page_token: Option<&str>,
     ) -> Result<StatusChange, Failure> {
         let Some(key) = self.request_key_of(selling_partner_id, report_id).await? else {
             return Ok(StatusChange::UnknownReport);
@@ -375,6 +377,10 @@ impl MetadataTable {
         if let Some(document) = report_document_id {
             expression.push_str(", reportDocumentId = :d");
             update = update.expression_attribute_values(":d", s(document));
+        }
+        if let Some(token) = next_page_token {
+            expression.push_str(", nextPageToken = :n");
+            update = update.expression_attribute_values(":n", s(token));
         }
         match update
             .update_expression(expression)
@@ -420,6 +426,7 @@ impl MetadataTable {
                         status: ReportStatus {
                             processing_status,
                             report_document_id: text(&item, "reportDocumentId"),
+                            next_page_token: text(&item, "nextPageToken"),
                         },
                     })),
                     _ => Ok(None),
@@ -524,7 +531,7 @@ impl MetadataTable {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", request_pk(planned.key.as_str()))
+            .key("pk", request_pk(planned.window_key().as_str()))
             .expression_attribute_values(":o", s(json))
             .expression_attribute_values(":t", timestamp(now));
         for (i, (name, value)) in description(planned).into_iter().enumerate() {
@@ -780,7 +787,7 @@ impl MetadataTable {
 /// What planning needs to know of a recorded request.
 fn previous_of(record: &RequestRecord) -> Previous {
     let ended = record.outcome.as_ref().map(|outcome| match outcome {
-        Outcome::Stored(_) | Outcome::NoData => Ended::Landed,
+        Outcome::Stored(_) | Outcome::StoredPages { .. } | Outcome::NoData => Ended::Landed,
         Outcome::Fatal { .. } => Ended::Fatal,
         Outcome::Failed { error, .. } => Ended::Failed(error.clone()),
         Outcome::Expired { .. } => Ended::Expired,
@@ -859,6 +866,7 @@ mod tests {
             marketplace_ids: vec!["ATVPDKIKX0DER".into()],
             window: DataWindow::new(day(24), day(25)).unwrap(),
             options: Default::default(),
+            query: None,
         };
         PlannedRequest {
             report: "orders".into(),
@@ -872,6 +880,7 @@ mod tests {
             patience_secs: 6 * 3600,
             supersedes: None,
             config_version: "0123456789abcdef".into(),
+            page: None,
         }
     }
 
@@ -967,7 +976,7 @@ mod tests {
             });
         let (refused, found) = (update_refused(), request_found("5001", "DONE"));
         let change = table(&[&index, &refused, &found])
-            .record_status("A1SELLER", "5001", ProcessingStatus::InProgress, None)
+            .record_status("A1SELLER", "5001", ProcessingStatus::InProgress, None, None)
             .await
             .unwrap();
         assert_eq!(

@@ -65,6 +65,7 @@ fn planned(day: u32) -> PlannedRequest {
         marketplace_ids: vec!["ATVPDKIKX0DER".into()],
         window: DataWindow::new(start, start + TimeDelta::days(1)).unwrap(),
         options: BTreeMap::new(),
+        query: None,
     };
     PlannedRequest {
         report: "orders".into(),
@@ -78,6 +79,7 @@ fn planned(day: u32) -> PlannedRequest {
         patience_secs: 6 * 3600,
         supersedes: None,
         config_version: "0123456789abcdef".into(),
+        page: None,
     }
 }
 
@@ -136,7 +138,7 @@ async fn a_superseded_report_is_given_up_once_and_its_late_notifications_change_
     let item = planned(20);
     claimed_with_report(&table, &item, "5101").await;
     table
-        .record_status(SELLER, "5101", ProcessingStatus::Fatal, None)
+        .record_status(SELLER, "5101", ProcessingStatus::Fatal, None, None)
         .await
         .unwrap();
     let previous = table
@@ -168,7 +170,13 @@ async fn a_superseded_report_is_given_up_once_and_its_late_notifications_change_
     );
     // Amazon's late word on the old report is not the request's status.
     let late = table
-        .record_status(SELLER, "5101", ProcessingStatus::Done, Some("doc-old"))
+        .record_status(
+            SELLER,
+            "5101",
+            ProcessingStatus::Done,
+            Some("doc-old"),
+            None,
+        )
         .await
         .unwrap();
     assert!(
@@ -186,7 +194,13 @@ async fn a_superseded_report_is_given_up_once_and_its_late_notifications_change_
     );
     assert!(matches!(
         table
-            .record_status(SELLER, "5102", ProcessingStatus::Done, Some("doc-new"))
+            .record_status(
+                SELLER,
+                "5102",
+                ProcessingStatus::Done,
+                Some("doc-new"),
+                None
+            )
             .await
             .unwrap(),
         StatusChange::Advanced { .. }
@@ -224,7 +238,7 @@ async fn notification_before_token_is_sent_when_the_token_arrives() {
     claimed_with_report(&table, &item, "6001").await;
 
     let change = table
-        .record_status(SELLER, "6001", ProcessingStatus::Done, Some("doc-1"))
+        .record_status(SELLER, "6001", ProcessingStatus::Done, Some("doc-1"), None)
         .await
         .unwrap();
     assert_eq!(
@@ -267,7 +281,7 @@ async fn a_claim_given_back_after_a_failed_send_is_won_again_but_never_twice() {
     let item = planned(11);
     claimed_with_report(&table, &item, "7101").await;
     table
-        .record_status(SELLER, "7101", ProcessingStatus::Done, Some("doc-7"))
+        .record_status(SELLER, "7101", ProcessingStatus::Done, Some("doc-7"), None)
         .await
         .unwrap();
     table.store_task_token(&item.key, "token-7").await.unwrap();
@@ -286,6 +300,55 @@ async fn a_claim_given_back_after_a_failed_send_is_won_again_but_never_twice() {
 }
 
 #[tokio::test]
+async fn a_data_kiosk_page_resumes_its_task_with_the_token_of_the_next_page() {
+    let stack = stack().await;
+    let table = table(&stack).await;
+    let item = planned(23);
+    claimed_with_report(&table, &item, "7201").await;
+    table
+        .record_status(
+            SELLER,
+            "7201",
+            ProcessingStatus::Done,
+            Some("data-doc"),
+            Some("AAMA-next"),
+        )
+        .await
+        .unwrap();
+    table.store_task_token(&item.key, "token-3").await.unwrap();
+    let result = table
+        .claim_result(&item.key)
+        .await
+        .unwrap()
+        .expect("the token side comes second and sends");
+    assert_eq!(
+        result.status.report_document_id.as_deref(),
+        Some("data-doc")
+    );
+    assert_eq!(result.status.next_page_token.as_deref(), Some("AAMA-next"));
+
+    // The next page is a request of its own: claimed under its own key, its query kept.
+    let next = item.next_page("AAMA-next");
+    assert_ne!(next.key, item.key);
+    assert_eq!(next.window_key(), &item.key);
+    assert_eq!(table.claim(&next, Utc::now()).await.unwrap(), Claim::New);
+    table
+        .record_report_id(&next.key, SELLER, "7202", Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        table
+            .claim(&item.next_page("AAMA-next"), Utc::now())
+            .await
+            .unwrap(),
+        Claim::Existing {
+            report_id: Some("7202".into())
+        },
+        "a rerun reuses the page's query"
+    );
+}
+
+#[tokio::test]
 async fn token_before_notification_is_sent_by_the_status_side_once() {
     let stack = stack().await;
     let table = table(&stack).await;
@@ -299,7 +362,7 @@ async fn token_before_notification_is_sent_by_the_status_side_once() {
     );
 
     table
-        .record_status(SELLER, "7001", ProcessingStatus::Cancelled, None)
+        .record_status(SELLER, "7001", ProcessingStatus::Cancelled, None, None)
         .await
         .unwrap();
     let result = table
@@ -313,12 +376,12 @@ async fn token_before_notification_is_sent_by_the_status_side_once() {
     let json = serde_json::to_value(&result.status).unwrap();
     assert_eq!(
         json,
-        serde_json::json!({"processingStatus": "CANCELLED", "reportDocumentId": null})
+        serde_json::json!({"processingStatus": "CANCELLED", "reportDocumentId": null, "nextPageToken": null})
     );
 
     // The duplicate notification changes nothing and sends nothing.
     let again = table
-        .record_status(SELLER, "7001", ProcessingStatus::Cancelled, None)
+        .record_status(SELLER, "7001", ProcessingStatus::Cancelled, None, None)
         .await
         .unwrap();
     assert_eq!(
@@ -342,7 +405,7 @@ async fn repeated_claims_send_exactly_one_result() {
     claimed_with_report(&table, &item, "8001").await;
     table.store_task_token(&item.key, "token-3").await.unwrap();
     table
-        .record_status(SELLER, "8001", ProcessingStatus::Done, Some("doc"))
+        .record_status(SELLER, "8001", ProcessingStatus::Done, Some("doc"), None)
         .await
         .unwrap();
     let mut claims = Vec::new();
@@ -363,15 +426,21 @@ async fn terminal_status_never_goes_back_and_unknown_reports_are_told_apart() {
     let item = planned(5);
     claimed_with_report(&table, &item, "9001").await;
     table
-        .record_status(SELLER, "9001", ProcessingStatus::InProgress, None)
+        .record_status(SELLER, "9001", ProcessingStatus::InProgress, None, None)
         .await
         .unwrap();
     table
-        .record_status(SELLER, "9001", ProcessingStatus::Fatal, Some("err-doc"))
+        .record_status(
+            SELLER,
+            "9001",
+            ProcessingStatus::Fatal,
+            Some("err-doc"),
+            None,
+        )
         .await
         .unwrap();
     let late = table
-        .record_status(SELLER, "9001", ProcessingStatus::InProgress, None)
+        .record_status(SELLER, "9001", ProcessingStatus::InProgress, None, None)
         .await
         .unwrap();
     assert_eq!(
@@ -383,14 +452,14 @@ async fn terminal_status_never_goes_back_and_unknown_reports_are_told_apart() {
     );
     assert_eq!(
         table
-            .record_status(SELLER, "404404", ProcessingStatus::Done, None)
+            .record_status(SELLER, "404404", ProcessingStatus::Done, None, None)
             .await
             .unwrap(),
         StatusChange::UnknownReport
     );
     assert_eq!(
         table
-            .record_status("OTHERSELLER", "9001", ProcessingStatus::Done, None)
+            .record_status("OTHERSELLER", "9001", ProcessingStatus::Done, None, None)
             .await
             .unwrap(),
         StatusChange::UnknownReport,
@@ -409,7 +478,7 @@ async fn rerun_of_a_finished_request_gets_its_result_again() {
         .await
         .unwrap();
     table
-        .record_status(SELLER, "9101", ProcessingStatus::Done, Some("doc"))
+        .record_status(SELLER, "9101", ProcessingStatus::Done, Some("doc"), None)
         .await
         .unwrap();
     assert!(table.claim_result(&item.key).await.unwrap().is_some());

@@ -19,6 +19,7 @@ use domain::{Decision, PlannedRequest};
 use lambda_runtime::LambdaEvent;
 use pipeline::{Claim, ConfigStore, Failure, MetadataTable, SpApiAccess};
 use spapi::CreateReportSpecification;
+use spapi::data_kiosk::CreateQuerySpecification;
 
 /// The function and the clients it keeps between invocations.
 pub struct ReportCreator {
@@ -130,26 +131,71 @@ impl ReportCreator {
         }
         let client = self.spapi.client_for(item, token).await?;
         let request = &item.request;
-        let mut spec =
-            CreateReportSpecification::new(&request.report_type, request.sorted_marketplaces())
+        let created_id = match &request.query {
+            Some(query) => create_query(&client, item, query).await?,
+            None => {
+                let mut spec = CreateReportSpecification::new(
+                    &request.report_type,
+                    request.sorted_marketplaces(),
+                )
                 .with_data_window(request.window.start, request.window.amazon_end());
-        for (name, value) in &request.options {
-            spec = spec.with_option(name, value);
-        }
-        let created = client.create_report(&spec).await?;
+                for (name, value) in &request.options {
+                    spec = spec.with_option(name, value);
+                }
+                client.create_report(&spec).await?.report_id
+            }
+        };
         let standing = self
             .table
             .record_report_id(
                 &item.key,
                 &request.selling_partner_id,
-                &created.report_id,
+                &created_id,
                 Utc::now(),
             )
             .await?;
-        tracing::info!(key = %item.key, report_id = %standing, report_type = %request.report_type, "report created");
+        tracing::info!(key = %item.key, report_id = %standing, report_type = %request.report_type, page = item.page_number(), "report created");
         Ok(CreateReportOutput {
-            reused: standing != created.report_id,
+            reused: standing != created_id,
             report_id: standing,
         })
     }
+}
+
+/// createQuery for a Data Kiosk request: the GraphQL text built from the request's query
+/// for its window's days and marketplaces (with the previous page's token for a later
+/// page); answers the query id.
+async fn create_query(
+    client: &spapi::SpApiClient,
+    item: &PlannedRequest,
+    query: &domain::data_kiosk::QuerySpec,
+) -> Result<String, Failure> {
+    let request = &item.request;
+    let days = (
+        request.window.start.date_naive(),
+        request.window.amazon_end().date_naive(),
+    );
+    let marketplaces: Vec<String> = request
+        .sorted_marketplaces()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let built = query
+        .build(&request.report_type, days, &marketplaces)
+        .map_err(|problems| {
+            Failure::config(format!(
+                "report {}: the Data Kiosk query does not build: {}; fix the report's config and push it again",
+                item.report,
+                problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ))
+        })?;
+    let specification = CreateQuerySpecification {
+        query: built.text,
+        pagination_token: item.page.as_ref().map(|page| page.token.clone()),
+    };
+    Ok(client.create_query(&specification).await?.query_id)
 }

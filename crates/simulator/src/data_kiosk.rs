@@ -81,6 +81,10 @@ impl QueryPlan {
             outcome: rule.outcome.unwrap_or_default(),
             pages: rule.pages.unwrap_or(1).max(1),
             rows: rule.rows.unwrap_or_else(|| {
+                // By day: a record per day of the range (one marketplace per record).
+                if let Some(days) = content::days_per_record(query) {
+                    return days;
+                }
                 content::default_row_count(
                     &format!("{}.{}", query.dataset, query.query),
                     &marketplaces,

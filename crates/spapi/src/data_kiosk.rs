@@ -145,6 +145,34 @@ impl From<DataKioskDocument> for crate::ReportDocument {
     }
 }
 
+/// Which API a document id belongs to, so a fresh URL is asked of the right one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentSource {
+    /// A report document (getReportDocument).
+    Report,
+    /// A Data Kiosk data or error document (getDocument).
+    DataKiosk,
+}
+
+impl SpApiClient {
+    /// A fresh presigned URL for a document of `source`, right before downloading it.
+    pub async fn fresh_document(
+        &self,
+        source: DocumentSource,
+        document_id: &str,
+    ) -> Result<crate::ReportDocument, Error> {
+        match source {
+            DocumentSource::Report => {
+                self.get_report_document(document_id, crate::ReportDocumentOptions::default())
+                    .await
+            }
+            DocumentSource::DataKiosk => {
+                Ok(self.get_data_kiosk_document(document_id).await?.into())
+            }
+        }
+    }
+}
+
 /// The Data Kiosk operations (seller token).
 impl SpApiClient {
     /// `createQuery`: asks Data Kiosk to run a query (or a page of one); answers its id.

@@ -49,8 +49,10 @@ pub use error::{ApiError, ApiErrors, Error, RequestId};
 pub use limiter::{LocalRateLimiter, Operation, RateLimiter, TokenKind, UsagePlan};
 pub use lwa::{LwaClient, TokenGrant};
 pub use notifications::{
-    CreateDestinationRequest, CreateSubscriptionOutcome, CreateSubscriptionRequest, Destination,
-    REPORT_PROCESSING_FINISHED, REPORT_PROCESSING_FINISHED_PAYLOAD_VERSION, Subscription,
+    CreateDestinationRequest, CreateSubscriptionOutcome, CreateSubscriptionRequest,
+    DATA_KIOSK_QUERY_PROCESSING_FINISHED, DATA_KIOSK_QUERY_PROCESSING_FINISHED_PAYLOAD_VERSION,
+    Destination, REPORT_PROCESSING_FINISHED, REPORT_PROCESSING_FINISHED_PAYLOAD_VERSION,
+    Subscription,
 };
 pub use reports::{
     CompressionAlgorithm, CreateReportResponse, CreateReportSpecification, GetReportsQuery,

@@ -21,6 +21,10 @@ const API: [&str; 2] = ["notifications", "v1"];
 pub const REPORT_PROCESSING_FINISHED: &str = "REPORT_PROCESSING_FINISHED";
 /// The payload version of `REPORT_PROCESSING_FINISHED` (api-facts.md §4.1).
 pub const REPORT_PROCESSING_FINISHED_PAYLOAD_VERSION: &str = "2020-09-04";
+/// The notification Data Kiosk sends when a query finishes.
+pub const DATA_KIOSK_QUERY_PROCESSING_FINISHED: &str = "DATA_KIOSK_QUERY_PROCESSING_FINISHED";
+/// Its payload version (api-facts.md §4.1).
+pub const DATA_KIOSK_QUERY_PROCESSING_FINISHED_PAYLOAD_VERSION: &str = "2023-11-15";
 
 /// `SqsResource`: an SQS queue by ARN.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -25,6 +25,9 @@ pub enum CrashPoint {
     AfterComplete,
     /// The object is in place; the staging object is not yet deleted, nothing recorded.
     AfterCopy,
+    /// Store of a page after the first (Data Kiosk) is about to download it: the
+    /// window's earlier pages are stored, its later ones are not.
+    BeforeLaterPage,
 }
 
 impl CrashPoint {
@@ -34,6 +37,7 @@ impl CrashPoint {
             CrashPoint::MidUpload => "mid-upload",
             CrashPoint::AfterComplete => "after-complete",
             CrashPoint::AfterCopy => "after-copy",
+            CrashPoint::BeforeLaterPage => "before-later-page",
         }
     }
 }

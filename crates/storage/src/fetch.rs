@@ -10,7 +10,8 @@
 
 use aws_sdk_s3::Client;
 use domain::{DocumentFormat, ErrorName};
-use spapi::{ReportDocument, ReportDocumentOptions, SpApiClient};
+use spapi::data_kiosk::DocumentSource;
+use spapi::{ReportDocument, SpApiClient};
 use tokio::io::AsyncReadExt;
 
 use crate::error::StoreError;
@@ -32,6 +33,28 @@ pub const TRUNCATED_RETRIES: u32 = 1;
 /// [`StoreError::GaveUp`], with its stable name.
 pub async fn fetch_and_store(
     client: &SpApiClient,
+    document: &ReportDocument,
+    marketplace_id: &str,
+    s3: &Client,
+    target: &UploadTarget,
+    options: &StoreOptions,
+) -> Result<StoredObject, StoreError> {
+    fetch_and_store_from(
+        client,
+        DocumentSource::Report,
+        document,
+        marketplace_id,
+        s3,
+        target,
+        options,
+    )
+    .await
+}
+
+/// [`fetch_and_store`] for a document of `source` (a fresh URL is asked of its API).
+pub async fn fetch_and_store_from(
+    client: &SpApiClient,
+    source: DocumentSource,
     document: &ReportDocument,
     marketplace_id: &str,
     s3: &Client,
@@ -78,7 +101,7 @@ pub async fn fetch_and_store(
             "document download failed; starting over from a fresh URL"
         );
         let refreshed = client
-            .get_report_document(document_id, ReportDocumentOptions::default())
+            .fresh_document(source, document_id)
             .await
             .map_err(|source| StoreError::RefreshUrl {
                 document_id: document_id.to_owned(),

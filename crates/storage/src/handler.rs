@@ -8,13 +8,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use contract::{StorageInput, StoreInput, StoredObject};
+use contract::{StorageInput, StoreInput, StoreOutput, StoredObject};
 use domain::{Catalog, ErrorName, RawObjectKey};
 use lambda_runtime::LambdaEvent;
 use pipeline::{Failure, SpApiAccess};
-use spapi::ReportDocumentOptions;
+use spapi::data_kiosk::DocumentSource;
 
-use crate::{StoreError, StoreOptions, UploadTarget, fetch_and_store};
+use crate::{StoreError, StoreOptions, UploadTarget, fetch_and_store_from};
 
 /// The function and the clients it keeps between invocations.
 pub struct Storage {
@@ -42,8 +42,9 @@ impl Storage {
         }
     }
 
-    /// Streams the document into the raw bucket.
-    pub async fn handle(&self, event: LambdaEvent<StorageInput>) -> Result<StoredObject, Failure> {
+    /// Streams the document into the raw bucket; for results in pages (Data Kiosk), one
+    /// page, with the request for the next.
+    pub async fn handle(&self, event: LambdaEvent<StorageInput>) -> Result<StoreOutput, Failure> {
         let StorageInput::Store(input) = event.payload;
         let input: StoreInput = *input;
         let request = &input.item.request;
@@ -56,7 +57,18 @@ impl Storage {
                 ))
             })?
             .format;
-        let key = RawObjectKey::new(request, format).map_err(|e| {
+        let source = if request.is_data_kiosk() {
+            DocumentSource::DataKiosk
+        } else {
+            DocumentSource::Report
+        };
+        let key = match source {
+            DocumentSource::DataKiosk => {
+                RawObjectKey::page(request, format, input.item.page_number())
+            }
+            DocumentSource::Report => RawObjectKey::new(request, format),
+        }
+        .map_err(|e| {
             Failure::caused_by(
                 ErrorName::ConfigInvalid,
                 "the report cannot be given an S3 key",
@@ -82,30 +94,106 @@ impl Storage {
         };
         let mut options = self.options.clone();
         options.deadline = stop_before(event.context.deadline);
-        let client = self.spapi.client_for(&input.item, &input.token).await?;
-        let document = client
-            .get_report_document(&input.report_document_id, ReportDocumentOptions::default())
-            .await?;
-        let stored = fetch_and_store(
-            &client,
-            &document,
-            &marketplace,
-            &self.s3,
-            &target,
-            &options,
-        )
-        .await
-        .map_err(failure)?;
-        tracing::info!(key = %stored.key, bytes = stored.bytes, rows = stored.rows, parts = stored.parts, charset = %stored.source_charset, "document stored");
-        Ok(StoredObject {
-            object_key: stored.key,
-            sha256: stored.sha256,
-            bytes: stored.bytes,
-            rows: stored.rows,
-            source_charset: stored.source_charset,
-            malformed_sequences: stored.malformed_sequences,
+        // A page a rerun finds stored from the same query is not downloaded again: the
+        // window resumes from its first missing page.
+        let earlier = match source {
+            DocumentSource::DataKiosk => {
+                stored_by(&self.s3, &target.bucket, &target.key, &input.report_id).await?
+            }
+            DocumentSource::Report => None,
+        };
+        let object = match earlier {
+            Some(object) => {
+                tracing::info!(key = %object.object_key, page = input.item.page_number(), "page stored by an earlier run; not downloaded again");
+                object
+            }
+            None => {
+                if input.item.page_number() > 0 {
+                    crate::crash::point(crate::crash::CrashPoint::BeforeLaterPage);
+                }
+                let client = self.spapi.client_for(&input.item, &input.token).await?;
+                let document = client
+                    .fresh_document(source, &input.report_document_id)
+                    .await?;
+                let stored = fetch_and_store_from(
+                    &client,
+                    source,
+                    &document,
+                    &marketplace,
+                    &self.s3,
+                    &target,
+                    &options,
+                )
+                .await
+                .map_err(failure)?;
+                tracing::info!(key = %stored.key, bytes = stored.bytes, rows = stored.rows, parts = stored.parts, charset = %stored.source_charset, page = input.item.page_number(), "document stored");
+                StoredObject {
+                    object_key: stored.key,
+                    sha256: stored.sha256,
+                    bytes: stored.bytes,
+                    rows: stored.rows,
+                    source_charset: stored.source_charset,
+                    malformed_sequences: stored.malformed_sequences,
+                }
+            }
+        };
+        Ok(match source {
+            DocumentSource::Report => StoreOutput {
+                object,
+                pages: Vec::new(),
+                next: None,
+            },
+            DocumentSource::DataKiosk => {
+                let mut pages = input.pages;
+                pages.push(object.clone());
+                StoreOutput {
+                    object,
+                    pages,
+                    next: input
+                        .next_page_token
+                        .as_deref()
+                        .map(|token| input.item.next_page(token)),
+                }
+            }
         })
     }
+}
+
+/// The object at `key` if Store wrote it from `report_id`'s document (its `report-id`
+/// metadata), described from its metadata; `None` when there is none or it came from
+/// another report.
+async fn stored_by(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    report_id: &str,
+) -> Result<Option<StoredObject>, Failure> {
+    let head = match s3.head_object().bucket(bucket).key(key).send().await {
+        Ok(head) => head,
+        Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found()) => {
+            return Ok(None);
+        }
+        Err(error) => {
+            return Err(pipeline::aws_failure(
+                "looking for a page stored by an earlier run",
+                error,
+            ));
+        }
+    };
+    let metadata = head.metadata().cloned().unwrap_or_default();
+    let field = |name: &str| metadata.get(name).cloned().unwrap_or_default();
+    if field("report-id") != report_id {
+        return Ok(None);
+    }
+    let number = |name: &str| field(name).parse::<u64>().unwrap_or(0);
+    Ok(Some(StoredObject {
+        object_key: key.to_owned(),
+        sha256: field(crate::metadata::SHA256),
+        bytes: u64::try_from(head.content_length().unwrap_or(0)).unwrap_or(0),
+        rows: number(crate::metadata::ROWS),
+        source_charset: field(crate::metadata::SOURCE_CHARSET),
+        malformed_sequences: number(crate::metadata::MALFORMED_SEQUENCES),
+    }))
 }
 
 /// When Store stops reading: before the invocation's deadline (epoch milliseconds) by a

@@ -209,6 +209,7 @@ async fn finished_report(client: &SpApiClient, marketplace: &str, day: u32) -> F
         marketplace_ids: vec![marketplace.into()],
         window: DataWindow::new(start, end).unwrap(),
         options: BTreeMap::new(),
+        query: None,
     };
     let key = RawObjectKey::new(&request, DocumentFormat::Tsv)
         .expect("safe key")

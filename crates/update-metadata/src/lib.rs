@@ -51,9 +51,14 @@ impl UpdateMetadata {
                     report_id,
                     stored,
                     curated,
+                    pages,
                 } = *input;
-                self.record(item, Some(report_id), Outcome::Stored(stored), curated)
-                    .await
+                let outcome = if pages.is_empty() {
+                    Outcome::Stored(stored)
+                } else {
+                    Outcome::StoredPages { pages }
+                };
+                self.record(item, Some(report_id), outcome, curated).await
             }
             UpdateMetadataInput::RecordNoData(input) => {
                 let RecordNoDataInput { item, report_id } = *input;
@@ -99,8 +104,10 @@ impl UpdateMetadata {
         curated: Vec<CuratedPartition>,
     ) -> Result<UpdateMetadataOutput, Failure> {
         let now = Utc::now();
-        self.table.record_outcome(&item.key, &outcome, now).await?;
-        tracing::info!(key = %item.key, ?report_id, ?outcome, partitions = curated.len(), "outcome recorded");
+        // A later page's outcome is the window's: recorded where the planner looks.
+        let key = item.window_key();
+        self.table.record_outcome(key, &outcome, now).await?;
+        tracing::info!(%key, page = item.page_number(), ?report_id, ?outcome, partitions = curated.len(), "outcome recorded");
         Ok(item_result(item, report_id, outcome, curated, now))
     }
 }
@@ -113,13 +120,14 @@ fn item_result(
     curated: Vec<CuratedPartition>,
     now: chrono::DateTime<Utc>,
 ) -> UpdateMetadataOutput {
+    let key = item.window_key().clone();
     UpdateMetadataOutput::Recorded(Box::new(ItemResult {
         report: item.report,
         account: item.request.account.clone(),
         report_type: item.request.report_type.clone(),
         marketplace_ids: item.request.marketplace_ids.clone(),
         data_date: item.request.window.data_date().to_string(),
-        key: item.key,
+        key,
         report_id,
         outcome,
         curated,

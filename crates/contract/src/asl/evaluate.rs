@@ -281,7 +281,7 @@ fn invoke(
             function.name
         ));
     }
-    let samples = samples(step, plan);
+    let samples = samples(step, plan, payload);
     let waits = state["Resource"]
         .as_str()
         .is_some_and(|r| r.ends_with(".waitForTaskToken"));
@@ -491,6 +491,7 @@ fn planned() -> PlannedRequest {
         window: DataWindow::new(at("2026-11-24T00:00:00Z"), at("2026-11-25T00:00:00Z"))
             .expect("a window"),
         options: Default::default(),
+        query: None,
     };
     PlannedRequest {
         report: "orders".into(),
@@ -504,6 +505,7 @@ fn planned() -> PlannedRequest {
         patience_secs: 6 * 3600,
         supersedes: None,
         config_version: "0123456789abcdef".into(),
+        page: None,
     }
 }
 
@@ -535,8 +537,9 @@ fn item_result(outcome: Outcome) -> ItemResult {
 }
 
 /// Real outputs of each step, one per way it can answer that the machine branches on;
-/// Plan answers `plan`.
-fn samples(step: Step, plan: &Value) -> Vec<Value> {
+/// Plan answers `plan`. Store answers "there is a next page" only for a first page, so
+/// the walk goes round the page loop once.
+fn samples(step: Step, plan: &Value, payload: &Value) -> Vec<Value> {
     let token = SealedToken {
         ciphertext: "AQICAHg=".into(),
         expires_at: at("2026-11-25T07:00:00Z"),
@@ -556,12 +559,32 @@ fn samples(step: Step, plan: &Value) -> Vec<Value> {
                     processing_status: status,
                     report_document_id: (status == ProcessingStatus::Done)
                         .then(|| "amzn1.tortuga.doc".into()),
+                    next_page_token: None,
                     attempt: 1,
                     wait_seconds: 15,
                 })
             })
             .collect(),
-        Step::Store => vec![to_json(&stored())],
+        Step::Store => {
+            let page = stored();
+            let last = StoreOutput {
+                object: page.clone(),
+                pages: vec![],
+                next: None,
+            };
+            let more = StoreOutput {
+                object: page.clone(),
+                pages: vec![page],
+                next: serde_json::from_value::<PlannedRequest>(payload["item"].clone())
+                    .ok()
+                    .map(|item| item.next_page("AAMA-next")),
+            };
+            if payload["item"]["page"].is_null() {
+                vec![to_json(&last), to_json(&more)]
+            } else {
+                vec![to_json(&last)]
+            }
+        }
         Step::Curate => vec![
             to_json(&CurateOutput { partitions: vec![] }),
             to_json(&CurateOutput {
@@ -609,16 +632,13 @@ fn callback_samples() -> Vec<Value> {
         .into_iter()
         .filter(|s| s.is_terminal())
     {
-        // DONE always names its document (notification-processor and PollStatus refuse
-        // a DONE without one); FATAL may or may not have an error document.
-        let documents = match status {
-            ProcessingStatus::Done => vec![Some("amzn1.tortuga.doc".to_owned())],
-            _ => vec![None, Some("amzn1.tortuga.doc".to_owned())],
-        };
-        for document in documents {
+        // A report's DONE always names its document; a Data Kiosk query's DONE without
+        // one means no data. FATAL may or may not have an error document.
+        for document in [None, Some("amzn1.tortuga.doc".to_owned())] {
             out.push(to_json(&ReportStatus {
                 processing_status: status,
-                report_document_id: document,
+                report_document_id: document.clone(),
+                next_page_token: None,
             }));
         }
     }

@@ -48,8 +48,9 @@ pub fn definition() -> Definition {
                 items_path: "$.plan.requests".into(),
                 max_concurrency: MAX_CONCURRENCY,
                 // `created` exists from the start, so a request that fails before
-                // CreateReport is still recorded (with no report id).
-                item_selector: json!({"item.$": "$$.Map.Item.Value", "created": {"reportId": null}}),
+                // CreateReport is still recorded (with no report id); `stored.pages`
+                // collects the pages of sources whose results come in pages.
+                item_selector: json!({"item.$": "$$.Map.Item.Value", "created": {"reportId": null}, "stored": {"pages": []}}),
                 item_processor: ItemProcessor {
                     processor_config: json!({"Mode": "INLINE"}),
                     start_at: "Authenticate".into(),
@@ -162,6 +163,7 @@ fn one_request() -> States {
         .select(json!({
             "processingStatus.$": "$.Payload.processingStatus",
             "reportDocumentId.$": "$.Payload.reportDocumentId",
+            "nextPageToken.$": "$.Payload.nextPageToken",
             "attempt.$": "$.Payload.attempt",
             "waitSeconds.$": "$.Payload.waitSeconds"
         }))
@@ -201,7 +203,8 @@ fn one_request() -> States {
                 result: None,
                 parameters: Some(json!({
                     "processingStatus.$": "$.poll.processingStatus",
-                    "reportDocumentId.$": "$.poll.reportDocumentId"
+                    "reportDocumentId.$": "$.poll.reportDocumentId",
+                    "nextPageToken.$": "$.poll.nextPageToken"
                 })),
                 result_path: Some("$.status".into()),
                 transition: Transition::to("ReportStatus"),
@@ -212,6 +215,12 @@ fn one_request() -> States {
         "ReportStatus",
         Choice {
             choices: vec![
+                // DONE without a document: Amazon had no data (Data Kiosk says so this
+                // way; a report is CANCELLED instead).
+                json!({"And": [
+                    {"Variable": "$.status.processingStatus", "StringEquals": ProcessingStatus::Done.as_str()},
+                    {"Variable": "$.status.reportDocumentId", "IsNull": true}
+                ], "Next": "RecordNoData"}),
                 on_status(ProcessingStatus::Done, "Store"),
                 on_status(ProcessingStatus::Cancelled, "RecordNoData"),
                 on_status(ProcessingStatus::Fatal, "ReadFatalReason"),
@@ -225,17 +234,19 @@ fn one_request() -> States {
             "item.$": "$.item",
             "token.$": "$.auth.token",
             "reportId.$": "$.created.reportId",
-            "reportDocumentId.$": "$.status.reportDocumentId"
+            "reportDocumentId.$": "$.status.reportDocumentId",
+            "nextPageToken.$": "$.status.nextPageToken",
+            "pages.$": "$.stored.pages"
         }),
     )
-    .select(json!({"object.$": "$.Payload"}))
+    .select(json!({"object.$": "$.Payload.object", "pages.$": "$.Payload.pages", "next.$": "$.Payload.next"}))
     .result_path("$.stored")
     .catch(
         &[ErrorName::ReportGone.as_str()],
         "$.failure",
         "WasItRenewed",
     )
-    .then("Curate");
+    .then("MorePages");
     // A broken or expired download is worth two more tries at once: Store asks for a
     // fresh URL each time. So is a Store that stopped before its time ran out.
     store.retry.insert(
@@ -252,6 +263,33 @@ fn one_request() -> States {
         ),
     );
     with_reauthentication(&mut states, "Store", store);
+    // Results in pages (Data Kiosk): each page is requested, awaited and stored like a
+    // report of its own, under a key of its own; the window is recorded once its last
+    // page is stored.
+    states
+        .add(
+            "MorePages",
+            Choice {
+                choices: vec![
+                    json!({"Variable": "$.stored.next", "IsNull": false, "Next": "NextPage"}),
+                ],
+                default: "Curate".into(),
+            },
+        )
+        .add(
+            "NextPage",
+            Pass {
+                comment: Some(
+                    "The page after the one stored: its request (Store made it) becomes the item."
+                        .into(),
+                ),
+                input_path: Some("$.stored.next".into()),
+                result: None,
+                parameters: None,
+                result_path: Some("$.item".into()),
+                transition: Transition::to("CreateReport"),
+            },
+        );
     // Curated before recorded: the window counts as landed only once it is queryable,
     // so a report its table refuses (`SchemaMismatch`) is recorded FAILED and the next
     // run's catch-up tries it again (the report is reused, not requested again).
@@ -273,7 +311,8 @@ fn one_request() -> States {
                 "item.$": "$.item",
                 "reportId.$": "$.created.reportId",
                 "stored.$": "$.stored.object",
-                "curated.$": "$.curated.partitions"
+                "curated.$": "$.curated.partitions",
+                "pages.$": "$.stored.pages"
             }),
         )
         .output_path("$.Payload")

@@ -27,7 +27,7 @@ use self::json_report::JsonReport;
 use crate::marketplaces::{self, Marketplace};
 use crate::scenario::Charset;
 
-pub(crate) use self::query_result::QueryPage;
+pub(crate) use self::query_result::{QueryPage, days_per_record};
 
 /// Text generated per chunk before it is handed to the encoder and gzip.
 const CHUNK_TARGET_BYTES: usize = 64 * 1024;

@@ -18,6 +18,17 @@ pub(crate) struct QueryPage {
     pub page: u32,
 }
 
+/// Records of a query aggregated by day: one per day of its range; `None` for other
+/// queries (their count is up to the scenario).
+pub(crate) fn days_per_record(query: &CheckedQuery) -> Option<u64> {
+    if !per_day(query) {
+        return None;
+    }
+    let start = query.date("startDate")?;
+    let end = query.date("endDate").unwrap_or(start);
+    u64::try_from((end - start).num_days() + 1).ok()
+}
+
 /// What a record's dates are: a day per record, or the whole range on every record.
 fn per_day(query: &CheckedQuery) -> bool {
     match query.arguments.get("aggregateBy") {
