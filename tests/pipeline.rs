@@ -211,7 +211,7 @@ const SCENARIOS: &[(&str, &str, Scenario_)] = &[
     ),
     (
         "a_data_kiosk_query_lands_every_page_once_and_a_rerun_resumes_from_the_missing_page",
-        "a 3-page Data Kiosk query whose Store dies before page 2: the window is FAILED with page 1 stored; the rerun reuses pages 1 and 2's queries, skips page 1's download and lands all three pages (three createQuery in all, each page the bytes the simulator served); a third run requests nothing",
+        "a 3-page Data Kiosk query whose Store dies before page 2: the window is FAILED with page 1 stored; the rerun reuses pages 1 and 2's queries, skips page 1's download and lands all three pages (three createQuery in all, each page the bytes the simulator served) and their 15 records in one partition of `dk_sales_traffic_by_date`; a third run requests nothing",
         |w| Box::pin(data_kiosk_pages(w)),
     ),
     (
@@ -1543,6 +1543,13 @@ async fn data_kiosk_pages(w: &World) -> anyhow::Result<()> {
     ensure!(
         lines[0].pages_intact == Some(true),
         "a page object differs from its record"
+    );
+    let [partition] = &result.curated[..] else {
+        bail!("partitions: {:?}", result.curated);
+    };
+    ensure!(
+        partition.table == "dk_sales_traffic_by_date" && partition.rows == 15,
+        "the three pages' 15 records did not land in the curated table: {partition:?}"
     );
     ensure!(
         w.objects_under(&folder).await?.len() == 3,

@@ -134,6 +134,7 @@ pub fn sales_by_date() -> QuerySpec {
         ]
         .map(str::to_owned)
         .to_vec(),
+        preset: None,
     }
 }
 

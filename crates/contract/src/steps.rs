@@ -315,6 +315,9 @@ pub struct CurateInput {
     pub report_id: String,
     /// What Store wrote.
     pub stored: StoredObject,
+    /// Every page of the window, for sources with pages (then `stored` is the last).
+    #[serde(default)]
+    pub pages: Vec<StoredObject>,
 }
 
 /// Curate's answer: one partition per table the report type fills (none when the type

@@ -575,15 +575,27 @@ impl Config {
         for candidate in self.plan_with(catalog, chrono::DateTime::UNIX_EPOCH, &[], None) {
             let planned = candidate.planned;
             let request = &planned.request;
-            if curated.tables_for(&request.report_type).is_empty() {
+            if curated.tables_for_request(request).is_empty() {
                 continue;
             }
+            // A Data Kiosk query fills its own tables; two with other fields or
+            // arguments would replace each other's rows there too.
+            let query = request.query.as_ref();
             let key = (
-                request.report_type.clone(),
+                format!(
+                    "{}{}",
+                    request.report_type,
+                    query.map_or(String::new(), |q| format!(".{}", q.query))
+                ),
                 request.selling_partner_id.clone(),
                 request.marketplace_ids.join("+"),
             );
-            let shape = format!("{:?} {:?}", request.window.length(), request.options);
+            let shape = format!(
+                "{:?} {:?} {:?}",
+                request.window.length(),
+                request.options,
+                query
+            );
             match filled.get(&key) {
                 Some((first, first_shape)) if *first_shape != shape => c.push(
                     &format!("reports/{}", planned.report),
@@ -838,6 +850,29 @@ impl Config {
                     "Data Kiosk takes no reportOptions; put the query's arguments in data_kiosk.arguments",
                 );
             }
+            // The curated table of the query needs its required columns' fields.
+            for table in crate::curated::CuratedCatalog::builtin().tables_for(&report.report_type) {
+                if !matches!(&table.layout, crate::curated::Layout::Jsonl { query: q } if *q == query.query)
+                {
+                    continue;
+                }
+                for path in table
+                    .columns
+                    .iter()
+                    .filter(|column| column.required && query.preset.is_none())
+                    .filter_map(crate::curated::Column::record_path)
+                    .filter(|path| !query.fields.contains(path))
+                {
+                    c.push(
+                        name,
+                        "data_kiosk.fields",
+                        format!(
+                            "the curated table {} needs `{path}`: add it to the fields",
+                            table.name
+                        ),
+                    );
+                }
+            }
         }
         // Step Functions caps a task's TimeoutSeconds at one year; a day is plenty for a report.
         if !(1..=86_400).contains(&report.await_timeout_secs) {
@@ -1016,6 +1051,16 @@ mod tests {
         );
         assert!(errs.mentions("reports/sales-by-date", "options"), "{text}");
 
+        let errs = errors(with("reports/sales-by-date", |v| {
+            v["data_kiosk"]["fields"][0] = "endDate".into();
+        }));
+        assert!(
+            errs.mentions("reports/sales-by-date", "data_kiosk.fields")
+                && errs
+                    .to_string()
+                    .contains("dk_sales_traffic_by_date needs `startDate`"),
+            "{errs}"
+        );
         let errs = errors(with("reports/sales-by-date", |v| {
             v["data_kiosk"]["query"] = "salesAndTrafficByWeek".into();
         }));

@@ -17,6 +17,8 @@ use std::sync::OnceLock;
 use chrono::{DateTime, NaiveDate};
 use serde::Deserialize;
 
+use crate::request::ReportRequest;
+
 const BUILTIN: &str = include_str!("../curated.json");
 
 /// Digits after the decimal point of money columns (4 keeps Amazon's averages exact to
@@ -150,6 +152,16 @@ pub struct Column {
     source: Source,
 }
 
+impl Column {
+    /// The dotted path of the record field it reads, for columns of JSON records.
+    pub fn record_path(&self) -> Option<String> {
+        match &self.source {
+            Source::Path(path) => Some(path.join(".")),
+            _ => None,
+        }
+    }
+}
+
 /// How a table's report is laid out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Layout {
@@ -159,6 +171,11 @@ pub enum Layout {
     Json {
         /// The array's name.
         array: String,
+    },
+    /// JSON Lines whose rows are its lines: the records of the Data Kiosk query `query`.
+    Jsonl {
+        /// The query of the dataset (the report type) whose records fill the table.
+        query: String,
     },
 }
 
@@ -219,6 +236,8 @@ struct FileTable {
     format: String,
     #[serde(default)]
     array: Option<String>,
+    #[serde(default)]
+    query: Option<String>,
     columns: Vec<FileColumn>,
 }
 
@@ -265,14 +284,17 @@ impl CuratedCatalog {
         let file: File = serde_json::from_str(text).map_err(|e| e.to_string())?;
         let mut tables = Vec::new();
         for table in file.tables {
-            let layout = match (table.format.as_str(), &table.array) {
-                ("tsv", None) => Layout::Tsv,
-                ("json", Some(array)) => Layout::Json {
+            let layout = match (table.format.as_str(), &table.array, &table.query) {
+                ("tsv", None, None) => Layout::Tsv,
+                ("json", Some(array), None) => Layout::Json {
                     array: array.clone(),
                 },
-                (format, _) => {
+                ("jsonl", None, Some(query)) => Layout::Jsonl {
+                    query: query.clone(),
+                },
+                (format, _, _) => {
                     return Err(format!(
-                        "table {}: format `{format}` needs `array` exactly when it is json",
+                        "table {}: format `{format}` needs `array` exactly when it is json and `query` exactly when it is jsonl",
                         table.name
                     ));
                 }
@@ -376,6 +398,9 @@ impl CuratedCatalog {
                 Layout::Json { array } => {
                     Some((t.report_type.as_str(), array.as_str(), t.name.as_str()))
                 }
+                Layout::Jsonl { query } => {
+                    Some((t.report_type.as_str(), query.as_str(), t.name.as_str()))
+                }
                 Layout::Tsv => None,
             })
             .collect();
@@ -397,6 +422,19 @@ impl CuratedCatalog {
         self.tables
             .iter()
             .filter(|t| t.report_type == report_type)
+            .collect()
+    }
+
+    /// The tables a request's document fills: its report type's, and for a Data Kiosk
+    /// query only those of that query.
+    pub fn tables_for_request(&self, request: &ReportRequest) -> Vec<&TableSchema> {
+        let query = request.query.as_ref().map(|q| q.query.as_str());
+        self.tables_for(&request.report_type)
+            .into_iter()
+            .filter(|t| match &t.layout {
+                Layout::Jsonl { query: filled_by } => query == Some(filled_by.as_str()),
+                Layout::Tsv | Layout::Json { .. } => query.is_none(),
+            })
             .collect()
     }
 
@@ -631,6 +669,74 @@ mod tests {
     ) -> Result<(Vec<Cell<'r>>, Vec<String>), SchemaMismatch> {
         let row = (&table.json_records(spec)?).deserialize(record).unwrap()?;
         Ok((row.cells, row.extra_fields))
+    }
+
+    #[test]
+    fn every_data_kiosk_column_is_a_field_of_its_query_records_with_its_type() {
+        use crate::data_kiosk::sdl::{TypeDef, TypeRef};
+        let catalog = CuratedCatalog::parse(BUILTIN).unwrap();
+        let mut checked = 0;
+        for table in catalog.tables() {
+            let Layout::Jsonl { query } = &table.layout else {
+                continue;
+            };
+            let sdl = crate::data_kiosk::schema(&table.report_type)
+                .unwrap_or_else(|| panic!("{}: no dataset {}", table.name, table.report_type));
+            let object = |name: &str| match sdl.types.get(name) {
+                Some(TypeDef::Object(fields)) => fields.clone(),
+                _ => panic!("{}: {name} is not an object type", table.name),
+            };
+            let root = object(&sdl.query_type)
+                .into_iter()
+                .find(|f| f.name == table.report_type)
+                .unwrap();
+            let operation = object(root.ty.name())
+                .into_iter()
+                .find(|f| f.name == *query)
+                .unwrap_or_else(|| panic!("{}: no query {query}", table.name));
+            for column in &table.columns {
+                let Some(path) = column.record_path() else {
+                    continue;
+                };
+                let mut ty = operation.ty.name().to_owned();
+                let mut last = None;
+                for step in path.split('.') {
+                    let field = object(&ty)
+                        .into_iter()
+                        .find(|f| f.name == step)
+                        .unwrap_or_else(|| {
+                            panic!("{}.{}: no field {step}", table.name, column.name)
+                        });
+                    assert!(
+                        !matches!(&field.ty, TypeRef::List(_))
+                            && !matches!(&field.ty, TypeRef::NonNull(inner) if matches!(**inner, TypeRef::List(_))),
+                        "{}.{}: {step} is a list",
+                        table.name,
+                        column.name
+                    );
+                    ty = field.ty.name().to_owned();
+                    last = Some(ty.clone());
+                }
+                let leaf = last.unwrap();
+                let fits = match column.kind {
+                    Kind::Text => {
+                        leaf == "String" || matches!(sdl.types.get(&leaf), Some(TypeDef::Enum(_)))
+                    }
+                    Kind::Int64 => leaf == "Long" || leaf == "Int",
+                    Kind::Float64 | Kind::Decimal => leaf == "Float",
+                    Kind::Date => leaf == "Date",
+                    Kind::Boolean => leaf == "Boolean",
+                    Kind::Timestamp => false,
+                };
+                assert!(
+                    fits,
+                    "{}.{} is {:?}, the schema says {leaf}",
+                    table.name, column.name, column.kind
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 200, "only {checked} columns checked");
     }
 
     #[test]

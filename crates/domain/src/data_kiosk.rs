@@ -52,8 +52,16 @@ pub struct QuerySpec {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub arguments: BTreeMap<String, Value>,
     /// The fields wanted, as dotted paths to single values (`sales.orderedProductSales.amount`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<String>,
+    /// A named set of fields, added to `fields`: `all` is every single-valued field of the
+    /// query's records (what its curated table holds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
 }
+
+/// The presets of fields a query config may name.
+pub const PRESETS: [&str; 1] = ["all"];
 
 /// A config field that is wrong, and what is allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -282,11 +290,31 @@ impl QuerySpec {
         retentions: &mut Vec<String>,
         problems: &mut Vec<QueryProblem>,
     ) -> String {
-        if self.fields.is_empty() {
-            problems.push(problem("fields", "name at least one field"));
+        let mut fields = self.fields.clone();
+        match self.preset.as_deref() {
+            None if fields.is_empty() => problems.push(problem(
+                "fields",
+                format!(
+                    "name at least one field, or a preset ({})",
+                    PRESETS.join(", ")
+                ),
+            )),
+            None => {}
+            Some("all") => {
+                let mut leaves = Vec::new();
+                single_values(sdl, operation.ty.name(), "", &mut leaves);
+                fields.extend(leaves.into_iter().filter(|l| !self.fields.contains(l)));
+            }
+            Some(other) => problems.push(problem(
+                "preset",
+                format!(
+                    "`{other}` is not a preset; use one of {}",
+                    PRESETS.join(", ")
+                ),
+            )),
         }
         let mut tree = Tree::default();
-        for (i, path) in self.fields.iter().enumerate() {
+        for (i, path) in fields.iter().enumerate() {
             let field = format!("fields[{i}]");
             let mut ty = operation.ty.name();
             let mut node = &mut tree;
@@ -361,6 +389,26 @@ impl Request<'_> {
                     .collect(),
             ),
             _ => None,
+        }
+    }
+}
+
+/// The dotted paths of every single value under object type `ty`, lists left out
+/// (a list cannot be one column of a row).
+fn single_values(sdl: &Sdl, ty: &str, prefix: &str, out: &mut Vec<String>) {
+    for field in object_fields(sdl, ty).unwrap_or_default() {
+        let is_list = match &field.ty {
+            TypeRef::List(_) => true,
+            TypeRef::NonNull(inner) => matches!(**inner, TypeRef::List(_)),
+            TypeRef::Named(_) => false,
+        };
+        if is_list || field.arguments.iter().any(required) {
+            continue;
+        }
+        let path = format!("{prefix}{}", field.name);
+        match object_fields(sdl, field.ty.name()) {
+            Some(_) => single_values(sdl, field.ty.name(), &format!("{path}."), out),
+            None => out.push(path),
         }
     }
 }
@@ -650,6 +698,36 @@ mod tests {
             problems[0]
                 .problem
                 .contains("analytics_economics_2024_03_15"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn the_all_preset_selects_every_single_value_and_an_unknown_one_is_named() {
+        let all = spec(serde_json::json!({
+            "query": "salesAndTrafficByDate", "arguments": {"aggregateBy": "DAY"}, "preset": "all"
+        }));
+        let built = all
+            .build(SNT, (day("2026-11-01"), day("2026-11-01")), &us())
+            .unwrap();
+        for field in [
+            "startDate",
+            "traffic{",
+            "pageViewsB2B",
+            "orderedProductSales{amount currencyCode}",
+        ] {
+            assert!(built.text.contains(field), "{field}: {}", built.text);
+        }
+        let wrong = QuerySpec {
+            preset: Some("everything".into()),
+            ..all
+        };
+        let problems = wrong
+            .build(SNT, (day("2026-11-01"), day("2026-11-01")), &us())
+            .unwrap_err();
+        assert_eq!(problems[0].field, "preset");
+        assert!(
+            problems[0].problem.contains("use one of all"),
             "{problems:?}"
         );
     }

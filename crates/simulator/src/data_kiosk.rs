@@ -232,6 +232,23 @@ impl QueryRecord {
     }
 }
 
+/// Page `page` (0 for the first) of the data document the simulator serves for the
+/// Data Kiosk query `text`, with `rows` records (JSON Lines); the reason when Data Kiosk
+/// would refuse the query.
+pub fn query_document(text: &str, page: u32, rows: u64) -> Result<String, String> {
+    let checked = Arc::new(graphql::check(text)?);
+    let mut plan = QueryPlan::for_query(&Scenario::default(), &checked, 0);
+    plan.rows = rows;
+    plan.pages = page + 1;
+    let mut book = QueryBook::new();
+    let query_id = book.file("A1", text.to_owned(), checked, page, plan);
+    let spec = book
+        .get(&query_id)
+        .and_then(|query| query.document_spec(0))
+        .ok_or("a query without rows has no document")?;
+    Ok(spec.chunks().collect())
+}
+
 /// What a `pagination.nextToken` leads to.
 #[derive(Clone, Debug)]
 struct PageToken {

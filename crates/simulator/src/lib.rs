@@ -42,6 +42,7 @@ use axum::routing::post;
 use tokio::task::JoinHandle;
 
 pub use content::{DocumentDigest, report_chunks, report_text, typical_options};
+pub use data_kiosk::query_document;
 pub use domain::ProcessingStatus;
 pub use introspection::{
     CallStats, DeliveryOutcome, NotificationDelivery, OperationCalls, QueryInfo, ReportInfo,

@@ -23,6 +23,49 @@ use pipeline::{Failure, aws_failure};
 
 use crate::{CurateError, Curated, Limits};
 
+/// Raw objects read as one stream, each opened when the one before it ends (a page of
+/// JSON Lines ends with its newline, so pages join into one document). Read on a
+/// blocking thread.
+struct Objects {
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+    /// The objects still to open, last first.
+    keys: Vec<String>,
+    current: Option<Box<dyn std::io::Read + Send>>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl std::io::Read for Objects {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            if let Some(current) = self.current.as_mut() {
+                let n = current.read(buf)?;
+                if n > 0 || buf.is_empty() {
+                    return Ok(n);
+                }
+                self.current = None;
+            }
+            let Some(key) = self.keys.pop() else {
+                return Ok(0);
+            };
+            let object = self
+                .runtime
+                .block_on(self.s3.get_object().bucket(&self.bucket).key(&key).send())
+                .map_err(|e| {
+                    std::io::Error::other(format!(
+                        "reading s3://{}/{key}: {}",
+                        self.bucket,
+                        aws_sdk_s3::error::DisplayErrorContext(e)
+                    ))
+                })?;
+            self.current = Some(Box::new(tokio_util::io::SyncIoBridge::new_with_handle(
+                object.body.into_async_read(),
+                self.runtime.clone(),
+            )));
+        }
+    }
+}
+
 /// The tag that marks a replaced version's objects; the bucket's lifecycle deletes them
 /// a day later.
 pub const SUPERSEDED_TAG: &str = "sp-ingest-superseded";
@@ -81,13 +124,19 @@ impl Transform {
     async fn curate(&self, input: &CurateInput) -> Result<CurateOutput, Failure> {
         let request = &input.item.request;
         let tables: Vec<TableSchema> = CuratedCatalog::builtin()
-            .tables_for(&request.report_type)
+            .tables_for_request(request)
             .into_iter()
             .cloned()
             .collect();
         if tables.is_empty() {
             return Ok(CurateOutput { partitions: vec![] });
         }
+        // A window stored in pages is read as one document, page after page.
+        let keys: Vec<String> = if input.pages.is_empty() {
+            vec![input.stored.object_key.clone()]
+        } else {
+            input.pages.iter().map(|p| p.object_key.clone()).collect()
+        };
         let key = &input.stored.object_key;
         let format = if key.ends_with(".tsv") {
             DocumentFormat::Tsv
@@ -106,7 +155,7 @@ impl Transform {
             .scratch
             .join(format!("curate-{}", uuid::Uuid::new_v4()));
         let curated = self
-            .write_files(key, format, tables.clone(), dir.clone())
+            .write_files(keys, format, tables.clone(), dir.clone())
             .await;
         let result = match curated {
             Ok(curated) => self.publish_all(input, &tables, &values, curated).await,
@@ -116,33 +165,26 @@ impl Transform {
         result
     }
 
-    /// Streams the raw object through [`crate::curate`] on a blocking thread.
+    /// Streams the raw objects, one after the other, through [`crate::curate`] on a
+    /// blocking thread.
     async fn write_files(
         &self,
-        key: &str,
+        keys: Vec<String>,
         format: DocumentFormat,
         tables: Vec<TableSchema>,
         dir: PathBuf,
     ) -> Result<Vec<Curated>, CurateError> {
-        let object = self
-            .s3
-            .get_object()
-            .bucket(&self.places.raw_bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| {
-                CurateError::Io(std::io::Error::other(format!(
-                    "reading s3://{}/{key}: {}",
-                    self.places.raw_bucket,
-                    aws_sdk_s3::error::DisplayErrorContext(e)
-                )))
-            })?;
-        let body = tokio_util::io::SyncIoBridge::new(object.body.into_async_read());
+        let objects = Objects {
+            s3: self.s3.clone(),
+            bucket: self.places.raw_bucket.clone(),
+            keys: keys.into_iter().rev().collect(),
+            current: None,
+            runtime: tokio::runtime::Handle::current(),
+        };
         tokio::task::spawn_blocking(move || {
             let tables: Vec<&TableSchema> = tables.iter().collect();
             crate::curate(
-                BufReader::new(body),
+                BufReader::new(objects),
                 format,
                 &tables,
                 &dir,

@@ -2,8 +2,9 @@
 //! stream, into typed Parquet files for each curated table its type fills
 //! ([`domain::curated`]).
 //!
-//! A flat file is read line by line; a JSON report is walked with serde, one record of
-//! its row arrays at a time, so neither the document nor a table is ever held whole:
+//! A flat file is read line by line, JSON Lines (Data Kiosk) record by record; a JSON
+//! report is walked with serde, one record of its row arrays at a time, so neither the
+//! document nor a table is ever held whole:
 //! memory is the row group being built ([`Limits`]). A report that does not fit its
 //! schema stops with the [`SchemaMismatch`](domain::curated::SchemaMismatch) naming the
 //! column; nothing half-written is handed on.
@@ -75,6 +76,8 @@ const MAX_WORKERS: usize = 4;
 enum Block {
     /// Whole lines of a flat file.
     Lines(Vec<u8>),
+    /// Whole lines of a JSON Lines document, a record each.
+    JsonLines(Vec<u8>),
     /// Records of one table's array, record `i` ending at `ends[i]`.
     Records {
         target: usize,
@@ -105,11 +108,6 @@ pub fn curate(
     dir: &Path,
     limits: Limits,
 ) -> Result<Vec<Curated>, CurateError> {
-    if format == DocumentFormat::Jsonl {
-        return Err(CurateError::Internal(
-            "JSON Lines reports have no curated table yet".into(),
-        ));
-    }
     // Per table: rows and extra fields, the header's first, then each worker's.
     let mut totals = vec![Gathered::default(); tables.len()];
     // A flat file's header is mapped here, once, before any worker starts.
@@ -147,8 +145,9 @@ pub fn curate(
             .map(|_| scope.spawn(|| work(&blocks, tables, &writers, tsv_columns.as_deref(), &stop)))
             .collect();
         let read = match format {
-            DocumentFormat::Tsv => tsv_blocks(input, &to_workers, &stop),
-            _ => json_blocks(input, tables, &to_workers, &stop),
+            DocumentFormat::Tsv => line_blocks(input, &to_workers, &stop, Block::Lines),
+            DocumentFormat::Jsonl => line_blocks(input, &to_workers, &stop, Block::JsonLines),
+            DocumentFormat::Json => json_blocks(input, tables, &to_workers, &stop),
         };
         drop(to_workers);
         let gathered: Vec<_> = handles
@@ -213,11 +212,13 @@ fn tsv_header(input: &mut impl BufRead) -> Result<Option<Vec<String>>, CurateErr
     ))
 }
 
-/// Cuts the flat file's lines into blocks for the workers.
-fn tsv_blocks(
+/// Cuts a document of lines (flat file, JSON Lines) into blocks of whole lines for the
+/// workers.
+fn line_blocks(
     mut input: impl BufRead,
     to_workers: &SyncSender<Block>,
     stop: &AtomicBool,
+    block_of: fn(Vec<u8>) -> Block,
 ) -> Result<(), CurateError> {
     loop {
         let mut block = Vec::with_capacity(BLOCK_BYTES + 4096);
@@ -236,7 +237,7 @@ fn tsv_blocks(
         if !block.ends_with(b"\n") {
             input.read_until(b'\n', &mut block)?;
         }
-        if stop.load(Ordering::Relaxed) || to_workers.send(Block::Lines(block)).is_err() {
+        if stop.load(Ordering::Relaxed) || to_workers.send(block_of(block)).is_err() {
             return Ok(());
         }
     }
@@ -342,6 +343,7 @@ fn work(
         }
         let done = match block {
             Block::Lines(bytes) => lines(&bytes, tables, tsv_columns, &mut builders, &mut gathered),
+            Block::JsonLines(bytes) => json_lines(&bytes, tables, &mut builders, &mut gathered),
             Block::Records {
                 target,
                 spec,
@@ -423,6 +425,48 @@ fn lines(
             .zip(gathered.iter_mut())
         {
             builder.push(table.tsv_row(mapped, &fields)?)?;
+            got.rows += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Each line a record of every table (a Data Kiosk query fills one).
+fn json_lines(
+    bytes: &[u8],
+    tables: &[&TableSchema],
+    builders: &mut [RowGroupBuilder],
+    gathered: &mut [Gathered],
+) -> Result<(), CurateError> {
+    // JSON Lines carry no reportSpecification.
+    let readers = tables
+        .iter()
+        .map(|table| table.json_records(&Value::Null))
+        .collect::<Result<Vec<_>, _>>()?;
+    let text = std::str::from_utf8(bytes).map_err(|e| CurateError::Malformed {
+        format: "jsonl",
+        problem: format!("not UTF-8: {e}"),
+    })?;
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.trim().is_empty() {
+            continue;
+        }
+        for (((table, reader), builder), got) in tables
+            .iter()
+            .zip(&readers)
+            .zip(builders.iter_mut())
+            .zip(gathered.iter_mut())
+        {
+            let mut parser = serde_json::Deserializer::from_str(line);
+            let row = reader
+                .deserialize(&mut parser)
+                .map_err(|e| CurateError::Malformed {
+                    format: "jsonl",
+                    problem: format!("a record of {}: {e}", table.name),
+                })??;
+            got.extra_fields.extend(row.extra_fields);
+            builder.push(row.cells)?;
             got.rows += 1;
         }
     }
@@ -572,6 +616,7 @@ mod tests {
                         doc[array].as_array().map_or(0, |a| a.len() as u64)
                     }
                     (Layout::Json { .. }, None) => panic!("{report_type} is not JSON"),
+                    (Layout::Jsonl { .. }, _) => panic!("{report_type} is not Data Kiosk"),
                 };
                 assert!(
                     expected > 0,
@@ -588,6 +633,80 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn data_kiosk_pages_fill_the_table_of_their_query_with_the_selected_fields() {
+        use domain::data_kiosk::QuerySpec;
+        let spec: QuerySpec = serde_json::from_value(serde_json::json!({
+            "query": "salesAndTrafficByAsin",
+            "arguments": {"aggregateBy": "CHILD"},
+            "fields": ["startDate", "childAsin", "sales.orderedProductSales.amount",
+                       "sales.orderedProductSales.currencyCode", "sales.unitsOrdered", "traffic.sessions"]
+        }))
+        .unwrap();
+        let day = "2026-11-28".parse().unwrap();
+        let query = spec
+            .build(
+                "analytics_salesAndTraffic_2024_04_24",
+                (day, day),
+                &[US.to_owned()],
+            )
+            .unwrap();
+        // Two pages, as Curate reads them: one after the other.
+        let text = simulator::query_document(&query.text, 0, 30).unwrap()
+            + &simulator::query_document(&query.text, 1, 30).unwrap();
+        let request = domain::ReportRequest {
+            account: "a".into(),
+            selling_partner_id: "A1".into(),
+            source: domain::Source::new("data-kiosk"),
+            report_type: "analytics_salesAndTraffic_2024_04_24".into(),
+            marketplace_ids: vec![US.into()],
+            window: domain::DataWindow::new(
+                "2026-11-28T00:00:00Z".parse().unwrap(),
+                "2026-11-29T00:00:00Z".parse().unwrap(),
+            )
+            .unwrap(),
+            options: Default::default(),
+            query: Some(spec),
+        };
+        let tables = CuratedCatalog::builtin().tables_for_request(&request);
+        let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["dk_sales_traffic_by_asin"]);
+        let curated = curate(
+            text.as_bytes(),
+            DocumentFormat::Jsonl,
+            &tables,
+            &scratch(),
+            Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(curated[0].rows, 60);
+        assert!(
+            curated[0].extra_fields.is_empty(),
+            "{:?}",
+            curated[0].extra_fields
+        );
+        let rows = rows_of(&curated[0].files);
+        assert_eq!(rows.len(), 60);
+        let column = |row: &Row, name: &str| {
+            row.get_column_iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, f)| f.clone())
+                .unwrap()
+        };
+        let first = &rows[0];
+        assert!(matches!(column(first, "start_date"), Field::Date(_)));
+        assert!(matches!(column(first, "child_asin"), Field::Str(ref s) if s.starts_with('B')));
+        assert!(
+            matches!(column(first, "sales_ordered_product_sales_currency"), Field::Str(ref s) if s == "USD")
+        );
+        assert!(matches!(column(first, "traffic_sessions"), Field::Long(_)));
+        assert_eq!(
+            column(first, "traffic_page_views"),
+            Field::Null,
+            "not selected: null"
+        );
     }
 
     #[test]

@@ -297,7 +297,7 @@ fn one_request() -> States {
         "Curate",
         invoke(
             Step::Curate,
-            json!({"item.$": "$.item", "reportId.$": "$.created.reportId", "stored.$": "$.stored.object"}),
+            json!({"item.$": "$.item", "reportId.$": "$.created.reportId", "stored.$": "$.stored.object", "pages.$": "$.stored.pages"}),
         )
         .select(json!({"partitions.$": "$.Payload.partitions"}))
         .result_path("$.curated")
