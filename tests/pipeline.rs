@@ -226,7 +226,7 @@ const SCENARIOS: &[(&str, &str, Scenario_)] = &[
     ),
     (
         "a_data_kiosk_config_with_a_wrong_query_is_refused_naming_each_field",
-        "pushing a Data Kiosk report with an unknown field, a granularity the query does not take, a misspelt query or a window argument set by hand is refused, each error naming `reports/<name>` and the `data_kiosk.…` field with what is allowed",
+        "pushing a Data Kiosk report with an unknown field, a granularity the query does not take, a value of the wrong type, a misspelt query or a window argument set by hand is refused, each error naming `reports/<name>` and the `data_kiosk.…` field with what is allowed",
         |w| Box::pin(data_kiosk_config_refused(w)),
     ),
     (
@@ -1652,6 +1652,11 @@ async fn data_kiosk_config_refused(w: &World) -> anyhow::Result<()> {
         query.query = "salesAndTrafficByDay".into();
     }
     file.reports.insert("sales-misspelt".into(), misspelt);
+    let mut mistyped = file.reports[SALES_BY_DATE].clone();
+    if let Some(query) = mistyped.data_kiosk.as_mut() {
+        query.arguments.insert("aggregateBy".into(), 7.into());
+    }
+    file.reports.insert("sales-mistyped".into(), mistyped);
     let error = match w.local.stage().push(&file).await {
         Ok(_) => bail!("a wrong Data Kiosk config was pushed"),
         Err(error) => format!("{error:#}"),
@@ -1666,6 +1671,8 @@ async fn data_kiosk_config_refused(w: &World) -> anyhow::Result<()> {
         "reports/sales-misspelt",
         "data_kiosk.query",
         "use one of salesAndTrafficByAsin",
+        "reports/sales-mistyped",
+        "7 is not a value of DateGranularity",
     ] {
         ensure!(
             error.contains(expected),

@@ -125,6 +125,9 @@ pub struct Validated {
     pub config: Config,
     /// Requests the next run would make if nothing had landed yet (every catch-up window).
     pub requests_per_run: usize,
+    /// Each Data Kiosk report's query as the next run sends it for its latest window
+    /// (first account and marketplace), with how long Data Kiosk keeps its results.
+    pub data_kiosk: Vec<(String, domain::data_kiosk::BuiltQuery)>,
 }
 
 /// Checks `file` offline, as `config push` would before writing anything: every problem
@@ -136,10 +139,36 @@ pub fn validate(file: &ConfigFile) -> anyhow::Result<Validated> {
             secret_name(&file.stage, name)
         )
     })?;
-    let requests_per_run = config.plan(chrono::Utc::now(), &[]).len();
+    let planned = config.plan(chrono::Utc::now(), &[]);
+    let requests_per_run = planned.len();
+    let mut data_kiosk: Vec<(String, domain::data_kiosk::BuiltQuery)> = Vec::new();
+    // The latest window of each report comes last in the plan.
+    for candidate in planned.iter().rev() {
+        let (planned, request) = (&candidate.planned, &candidate.planned.request);
+        let Some(query) = &request.query else {
+            continue;
+        };
+        if data_kiosk
+            .iter()
+            .any(|(report, _)| *report == planned.report)
+        {
+            continue;
+        }
+        let days = (
+            request.window.start.date_naive(),
+            request.window.amazon_end().date_naive(),
+        );
+        let marketplaces = request.marketplace_ids.clone();
+        // Validation built the query already; a failure here cannot happen.
+        if let Ok(built) = query.build(&request.report_type, days, &marketplaces) {
+            data_kiosk.push((planned.report.clone(), built));
+        }
+    }
+    data_kiosk.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(Validated {
         config,
         requests_per_run,
+        data_kiosk,
     })
 }
 
@@ -456,6 +485,18 @@ mod tests {
         let validated = validate(&example()).expect("the shipped example is valid");
         assert!(validated.requests_per_run > 0);
         assert!(!validated.config.reports.is_empty());
+        // Its Data Kiosk report: the query the next run sends, and how long it is kept.
+        let [(report, query)] = &validated.data_kiosk[..] else {
+            panic!("queries: {:?}", validated.data_kiosk);
+        };
+        assert_eq!(report, "sales-by-asin");
+        assert!(
+            query.text.starts_with("query{analytics_salesAndTraffic_2024_04_24{salesAndTrafficByAsin(aggregateBy:CHILD endDate:")
+                && query.text.contains("marketplaceIds:[\"ATVPDKIKX0DER\"]"),
+            "{}",
+            query.text
+        );
+        assert_eq!(query.retention.as_deref(), Some("P30D"));
     }
 
     #[test]

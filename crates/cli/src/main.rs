@@ -570,6 +570,20 @@ fn config_validate(path: &std::path::Path) -> anyhow::Result<bool> {
                 valid.config.reports.len(),
                 valid.requests_per_run
             );
+            for (report, query) in &valid.data_kiosk {
+                let kept = query
+                    .retention
+                    .as_deref()
+                    .unwrap_or("as long as Amazon keeps it");
+                println!("report `{report}`: Data Kiosk keeps its results {kept}");
+                if !query.retentions.is_empty() {
+                    println!(
+                        "  its fields have different retentions ({}); the shortest applies",
+                        query.retentions.join(", ")
+                    );
+                }
+                println!("  query of the latest window: {}", query.text);
+            }
             Ok(true)
         }
         Err(error) => {
