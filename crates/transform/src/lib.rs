@@ -458,18 +458,31 @@ fn json_lines(
             .zip(builders.iter_mut())
             .zip(gathered.iter_mut())
         {
-            let mut parser = serde_json::Deserializer::from_str(line);
-            let row = reader
-                .deserialize(&mut parser)
-                .map_err(|e| CurateError::Malformed {
-                    format: "jsonl",
-                    problem: format!("a record of {}: {e}", table.name),
-                })??;
-            got.extra_fields.extend(row.extra_fields);
-            builder.push(row.cells)?;
-            got.rows += 1;
+            push_record(table, reader, line, "jsonl", builder, got)?;
         }
     }
+    Ok(())
+}
+
+/// One JSON record (`text`) of `table` read into a row of `builder`.
+fn push_record(
+    table: &TableSchema,
+    reader: &domain::curated::JsonRecords<'_>,
+    text: &str,
+    format: &'static str,
+    builder: &mut RowGroupBuilder,
+    got: &mut Gathered,
+) -> Result<(), CurateError> {
+    let mut parser = serde_json::Deserializer::from_str(text);
+    let row = reader
+        .deserialize(&mut parser)
+        .map_err(|e| CurateError::Malformed {
+            format,
+            problem: format!("a record of {}: {e}", table.name),
+        })??;
+    got.extra_fields.extend(row.extra_fields);
+    builder.push(row.cells)?;
+    got.rows += 1;
     Ok(())
 }
 
@@ -489,17 +502,8 @@ fn records(
     })?;
     let mut start = 0;
     for &end in ends {
-        let mut parser = serde_json::Deserializer::from_str(&text[start..end]);
+        push_record(table, &reader, &text[start..end], "json", builder, got)?;
         start = end;
-        let row = (&reader)
-            .deserialize(&mut parser)
-            .map_err(|e| CurateError::Malformed {
-                format: "json",
-                problem: format!("a record of {}: {e}", table.name),
-            })??;
-        got.extra_fields.extend(row.extra_fields);
-        builder.push(row.cells)?;
-        got.rows += 1;
     }
     Ok(())
 }
