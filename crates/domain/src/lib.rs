@@ -1,6 +1,7 @@
 //! sp-ingest's pure core: the rules every Lambda shares, with no AWS SDK, no async
 //! runtime, no I/O and no clock of its own (times are passed in).
 
+pub mod ads;
 pub mod catalog;
 pub mod config;
 pub mod curated;
