@@ -67,6 +67,26 @@ pub(crate) fn document_url(
     ttl_secs: u64,
     gzip_encoding: bool,
 ) -> String {
+    let mut world = sim.world();
+    document_url_in(
+        sim,
+        &mut world,
+        document_id,
+        issued,
+        ttl_secs,
+        gzip_encoding,
+    )
+}
+
+/// [`document_url`] for a caller that holds the world's lock.
+pub(crate) fn document_url_in(
+    sim: &Simulator,
+    world: &mut World,
+    document_id: &str,
+    issued: DateTime<Utc>,
+    ttl_secs: u64,
+    gzip_encoding: bool,
+) -> String {
     let amz_date = issued.format(AMZ_DATE_FORMAT).to_string();
     let expires = ttl_secs.to_string();
     let content_encoding = if gzip_encoding { "gzip" } else { "" };
@@ -78,7 +98,7 @@ pub(crate) fn document_url(
         content_encoding,
     );
     // X-Amz-Date has whole seconds; the exact issue instant makes a 1 s URL live 1 s.
-    sim.world()
+    world
         .document_urls_issued
         .insert(signature.clone(), Instant::now());
     let credential = format!(
@@ -353,10 +373,16 @@ fn to_serve(
         }
         return Some((spec, report.plan.compress, cut, report.report_id.clone()));
     }
-    let query = world.queries.by_document_mut(document_id)?;
-    let spec = query.document_spec(seed)?;
-    query.downloads_served += 1;
-    Some((spec, query.plan.compress, Cut::None, query.query_id.clone()))
+    if let Some(query) = world.queries.by_document_mut(document_id) {
+        let spec = query.document_spec(seed)?;
+        query.downloads_served += 1;
+        return Some((spec, query.plan.compress, Cut::None, query.query_id.clone()));
+    }
+    // An Ads report file: a `.json.gz` object, gzip without Content-Encoding.
+    let report = world.ads.by_document_mut(document_id)?;
+    let spec = report.document_spec(seed)?;
+    report.downloads_served += 1;
+    Some((spec, true, Cut::None, report.report_id.clone()))
 }
 
 /// The start of a `Range: bytes=<start>-` header; other forms are not supported (the

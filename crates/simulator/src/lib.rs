@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+mod ads;
 mod api_error;
 mod content;
 mod data_kiosk;
@@ -41,6 +42,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use tokio::task::JoinHandle;
 
+pub use ads::{
+    ADS_CREATE_REPORT, ADS_GET_PROFILES, ADS_GET_REPORT, AdsOutcome, AdsProfile, AdsRule,
+    AdsStatus, Advertiser,
+};
 pub use content::{DocumentDigest, report_chunks, report_text, typical_options};
 pub use data_kiosk::query_document;
 pub use domain::ProcessingStatus;
@@ -62,6 +67,10 @@ pub const DEFAULT_CLIENT_SECRET: &str = "simulator-client-secret";
 pub const DEFAULT_REFRESH_TOKEN: &str = "Atzr|simulator-refresh-token";
 /// Selling partner id of the default seller.
 pub const DEFAULT_SELLING_PARTNER_ID: &str = "A1SIMULATEDSELLER";
+/// Refresh token of the default Amazon Ads account.
+pub const DEFAULT_ADS_REFRESH_TOKEN: &str = "Atzr|simulator-ads-refresh-token";
+/// Profile id of the default Ads account's US profile.
+pub const DEFAULT_ADS_PROFILE_ID: u64 = 3_211_012_118_364_113;
 
 /// How long shutdown waits for open connections before dropping them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -102,6 +111,8 @@ pub struct SimConfig {
     pub apps: Vec<AppCredentials>,
     /// Seller authorisations accepted.
     pub sellers: Vec<SellerAuth>,
+    /// Amazon Ads accounts (refresh token and profiles) accepted.
+    pub advertisers: Vec<Advertiser>,
     /// Clock and faults; replaceable at run time.
     pub scenario: Scenario,
     /// Where notifications are sent; `None` = recorded only.
@@ -121,6 +132,19 @@ impl Default for SimConfig {
             sellers: vec![SellerAuth {
                 refresh_token: DEFAULT_REFRESH_TOKEN.to_owned(),
                 selling_partner_id: DEFAULT_SELLING_PARTNER_ID.to_owned(),
+            }],
+            advertisers: vec![Advertiser {
+                refresh_token: DEFAULT_ADS_REFRESH_TOKEN.to_owned(),
+                profiles: vec![AdsProfile {
+                    profile_id: DEFAULT_ADS_PROFILE_ID,
+                    country_code: "US".to_owned(),
+                    currency_code: "USD".to_owned(),
+                    timezone: "America/Los_Angeles".to_owned(),
+                    marketplace_id: "ATVPDKIKX0DER".to_owned(),
+                    account_id: DEFAULT_SELLING_PARTNER_ID.to_owned(),
+                    account_type: "seller".to_owned(),
+                    account_name: "Simulated Seller".to_owned(),
+                }],
             }],
             scenario: Scenario::default(),
             sqs: None,
@@ -163,6 +187,7 @@ pub async fn start(config: SimConfig) -> anyhow::Result<RunningSimulator> {
         format!("http://{addr}"),
         apps,
         config.sellers.clone(),
+        config.advertisers.clone(),
         config.seed,
         config.scenario,
         sqs,
@@ -199,6 +224,7 @@ fn router(sim: Shared) -> Router {
         .route("/auth/o2/token", post(lwa::token_endpoint))
         .merge(reports::routes())
         .merge(data_kiosk::routes())
+        .merge(ads::routes())
         .merge(schedules::routes())
         .merge(documents::routes())
         .merge(notifications::routes())
@@ -281,6 +307,29 @@ impl RunningSimulator {
     /// FATAL: the error document); `None` when it has none.
     pub async fn expected_query_document(&self, query_id: &str) -> Option<DocumentDigest> {
         self.sim.query_digest(query_id).await
+    }
+
+    /// Every Amazon Ads report: `(report id, profile id, status now, downloads served)`.
+    pub fn ads_reports(&self) -> Vec<(String, u64, AdsStatus, u64)> {
+        let now = std::time::Instant::now();
+        self.sim
+            .world()
+            .ads
+            .all()
+            .map(|r| {
+                (
+                    r.report_id.clone(),
+                    r.profile_id,
+                    r.status_at(now),
+                    r.downloads_served,
+                )
+            })
+            .collect()
+    }
+
+    /// What a client should hold after gunzipping an Ads report's file.
+    pub async fn expected_ads_document(&self, report_id: &str) -> Option<DocumentDigest> {
+        self.sim.ads_digest(report_id).await
     }
 
     /// Calls per operation.

@@ -29,6 +29,8 @@ pub(crate) enum Grant {
     Seller { selling_partner_id: String },
     /// Acts for the application alone (client-credentials grant).
     Grantless { scope: String },
+    /// Acts for an Amazon Ads account (refresh-token grant of an advertiser).
+    Advertiser { refresh_token: String },
 }
 
 /// One access token the endpoint issued.
@@ -181,15 +183,26 @@ fn grant_token(sim: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Respons
         let seller = sim
             .sellers
             .iter()
-            .find(|seller| seller.refresh_token == grant_value)
-            .ok_or_else(|| OAuthError {
-                status: StatusCode::BAD_REQUEST,
-                error: "invalid_grant",
-                description: "The request has an invalid grant parameter : refresh_token"
-                    .to_owned(),
-            })?;
-        Grant::Seller {
-            selling_partner_id: seller.selling_partner_id.clone(),
+            .find(|seller| seller.refresh_token == grant_value);
+        let advertiser = sim
+            .advertisers
+            .iter()
+            .find(|advertiser| advertiser.refresh_token == grant_value);
+        match (seller, advertiser) {
+            (Some(seller), _) => Grant::Seller {
+                selling_partner_id: seller.selling_partner_id.clone(),
+            },
+            (None, Some(advertiser)) => Grant::Advertiser {
+                refresh_token: advertiser.refresh_token.clone(),
+            },
+            (None, None) => {
+                return Err(OAuthError {
+                    status: StatusCode::BAD_REQUEST,
+                    error: "invalid_grant",
+                    description: "The request has an invalid grant parameter : refresh_token"
+                        .to_owned(),
+                });
+            }
         }
     } else {
         if grant_value != NOTIFICATIONS_SCOPE && grant_value != ROTATION_SCOPE {

@@ -13,6 +13,7 @@ use std::time::Instant;
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
+use crate::ads::{AdsBook, Advertiser};
 use crate::content::{DocumentDigest, DocumentSpec};
 use crate::data_kiosk::QueryBook;
 use crate::delivery::SqsDelivery;
@@ -58,6 +59,7 @@ pub(crate) struct World {
     pub tokens: TokenBook,
     pub reports: ReportBook,
     pub queries: QueryBook,
+    pub ads: AdsBook,
     pub schedules: ScheduleBook,
     pub notifications: NotificationBook,
     pub limiter: Limiter,
@@ -72,6 +74,8 @@ pub(crate) struct Simulator {
     pub base_url: String,
     pub apps: Vec<RegisteredApp>,
     pub sellers: Vec<SellerAuth>,
+    /// Amazon Ads accounts.
+    pub advertisers: Vec<Advertiser>,
     /// Seed of all generated content.
     pub seed: u64,
     /// Key of document URL signatures; random per simulator, so URLs cannot be forged.
@@ -87,6 +91,7 @@ impl Simulator {
         base_url: String,
         apps: Vec<RegisteredApp>,
         sellers: Vec<SellerAuth>,
+        advertisers: Vec<Advertiser>,
         seed: u64,
         scenario: Scenario,
         sqs: Option<SqsDelivery>,
@@ -95,6 +100,7 @@ impl Simulator {
             base_url,
             apps,
             sellers,
+            advertisers,
             seed,
             url_secret: rand::random(),
             sqs,
@@ -104,6 +110,7 @@ impl Simulator {
                 tokens: TokenBook::default(),
                 reports: ReportBook::new(),
                 queries: QueryBook::new(),
+                ads: AdsBook::default(),
                 schedules: ScheduleBook::new(),
                 notifications: NotificationBook::default(),
                 limiter: Limiter::default(),
@@ -150,6 +157,12 @@ impl Simulator {
             .get(query_id)?
             .document_spec(self.seed)?;
         self.digest_of(format!("query/{query_id}"), spec).await
+    }
+
+    /// The digest of an Amazon Ads report's file, cached likewise.
+    pub(crate) async fn ads_digest(&self, report_id: &str) -> Option<DocumentDigest> {
+        let spec = self.world().ads.get(report_id)?.document_spec(self.seed)?;
+        self.digest_of(format!("ads/{report_id}"), spec).await
     }
 
     async fn digest_of(&self, key: String, spec: DocumentSpec) -> Option<DocumentDigest> {

@@ -25,6 +25,7 @@
 //! # let _ = report; Ok(()) }
 //! ```
 
+pub mod ads;
 pub mod client;
 pub mod credentials;
 pub mod data_kiosk;

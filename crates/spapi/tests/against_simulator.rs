@@ -1068,3 +1068,193 @@ async fn data_kiosk_fatal_has_an_error_document_empty_has_none_and_queued_cancel
     );
     sim.shutdown().await;
 }
+
+fn ads_client(sim: &RunningSimulator, retry: RetryPolicy) -> spapi::ads::AdsClient {
+    let endpoints = endpoints(sim);
+    let http = reqwest::Client::new();
+    let lwa = LwaClient::new(http.clone(), endpoints.lwa_token.clone(), app())
+        .with_retry_policy(fast_retries(2));
+    spapi::ads::AdsClient::new(
+        http,
+        lwa,
+        simulator::DEFAULT_ADS_REFRESH_TOKEN.to_owned().into(),
+        reqwest::Url::parse(&sim.base_url()).unwrap(),
+        retry,
+    )
+}
+
+fn sp_campaigns(days: i64) -> serde_json::Value {
+    let spec: domain::ads::AdsReportSpec = serde_json::from_value(serde_json::json!({
+        "group_by": ["campaign"],
+        "columns": ["date", "campaignId", "campaignName", "impressions", "clicks", "cost", "sales7d", "campaignBudgetCurrencyCode"],
+        "time_unit": "DAILY"
+    }))
+    .unwrap();
+    let end = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
+    spec.request_body(
+        domain::ads::report_type("spCampaigns").unwrap(),
+        "sp-ingest test",
+        end - chrono::Duration::days(days - 1),
+        end,
+    )
+}
+
+async fn until_ads_terminal(
+    client: &spapi::ads::AdsClient,
+    report_id: &str,
+) -> spapi::ads::AdsReport {
+    use spapi::ads::AdsReportStatus;
+    for _ in 0..100 {
+        let report = client
+            .get_report(simulator::DEFAULT_ADS_PROFILE_ID, report_id)
+            .await
+            .unwrap();
+        if matches!(
+            report.status,
+            AdsReportStatus::Completed | AdsReportStatus::Failed
+        ) {
+            return report;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("ads report {report_id} did not finish");
+}
+
+#[tokio::test]
+async fn ads_profiles_reports_and_files_round_trip_byte_exact() {
+    let sim = start(Scenario::default()).await;
+    let client = ads_client(&sim, fast_retries(5));
+    let profiles = client.profiles().await.unwrap();
+    assert_eq!(profiles.len(), 1);
+    assert_eq!(profiles[0].profile_id, simulator::DEFAULT_ADS_PROFILE_ID);
+    assert_eq!(profiles[0].account_info.marketplace_string_id, US);
+
+    let created = client
+        .create_report(simulator::DEFAULT_ADS_PROFILE_ID, &sp_campaigns(3))
+        .await
+        .unwrap();
+    let report = until_ads_terminal(&client, created.report_id()).await;
+    assert!(!format!("{report:?}").contains("X-Amz-Signature"));
+    let mut file = client.download(&report).await.unwrap();
+    let mut content = Vec::new();
+    file.read_to_end(&mut content).await.unwrap();
+    let expected = sim
+        .expected_ads_document(created.report_id())
+        .await
+        .unwrap();
+    assert_eq!(
+        hex::encode(Sha256::digest(&content)),
+        expected.source_sha256
+    );
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&content).unwrap();
+    assert_eq!(rows.len(), 15, "5 rows a day for 3 days");
+    assert!(rows[0]["impressions"].is_u64() && rows[0]["cost"].is_f64());
+    assert_eq!(rows[0]["campaignBudgetCurrencyCode"], "USD");
+    assert!(rows[0]["date"].as_str().is_some_and(|d| d.len() == 10));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn ads_duplicate_is_the_report_in_progress_and_429_without_retry_after_is_retried() {
+    let mut throttled = Scenario {
+        in_queue_ms: 60_000,
+        ..Scenario::default()
+    };
+    throttled
+        .throttle_next
+        .insert(simulator::ADS_CREATE_REPORT.to_owned(), 2);
+    let sim = simulator::start(SimConfig::default()).await.unwrap();
+    sim.set_scenario(throttled);
+    let client = ads_client(&sim, fast_retries(5));
+    let first = client
+        .create_report(simulator::DEFAULT_ADS_PROFILE_ID, &sp_campaigns(2))
+        .await
+        .unwrap();
+    assert!(matches!(first, spapi::ads::Created::New(_)));
+    assert_eq!(
+        calls(&sim, simulator::ADS_CREATE_REPORT),
+        (3, 2),
+        "two 429s without Retry-After, then the report"
+    );
+    let again = client
+        .create_report(simulator::DEFAULT_ADS_PROFILE_ID, &sp_campaigns(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        spapi::ads::Created::Duplicate(first.report_id().to_owned())
+    );
+    assert_eq!(sim.ads_reports().len(), 1, "one report for both requests");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn ads_refusals_failures_and_expired_urls_are_named() {
+    let sim = start(Scenario {
+        ads_rules: vec![simulator::AdsRule {
+            expire_first_url: true,
+            ..simulator::AdsRule::default()
+        }],
+        ..Scenario::default()
+    })
+    .await;
+    let client = ads_client(&sim, fast_retries(3));
+    let mut wrong = sp_campaigns(2);
+    wrong["configuration"]["columns"]
+        .as_array_mut()
+        .unwrap()
+        .push("keywordId".into());
+    let error = client
+        .create_report(simulator::DEFAULT_ADS_PROFILE_ID, &wrong)
+        .await
+        .unwrap_err();
+    assert_eq!(error.name(), ErrorName::ConfigInvalid, "{error}");
+    assert!(error.to_string().contains("keywordId"), "{error}");
+    let error = client
+        .create_report(simulator::DEFAULT_ADS_PROFILE_ID, &sp_campaigns(40))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("31 days"), "{error}");
+
+    let created = client
+        .create_report(simulator::DEFAULT_ADS_PROFILE_ID, &sp_campaigns(1))
+        .await
+        .unwrap();
+    let report = until_ads_terminal(&client, created.report_id()).await;
+    let error = client
+        .download(&report)
+        .await
+        .err()
+        .expect("the first URL is expired");
+    assert!(error.to_string().contains("403"), "{error}");
+    let fresh = client
+        .get_report(simulator::DEFAULT_ADS_PROFILE_ID, created.report_id())
+        .await
+        .unwrap();
+    assert!(client.download(&fresh).await.is_ok(), "a fresh URL works");
+
+    sim.set_scenario(quick(Scenario {
+        ads_rules: vec![simulator::AdsRule {
+            outcome: Some(simulator::AdsOutcome::Failed),
+            failure_reason: Some("Report generation timed out.".into()),
+            ..simulator::AdsRule::default()
+        }],
+        ..Scenario::default()
+    }));
+    let created = client
+        .create_report(simulator::DEFAULT_ADS_PROFILE_ID, &sp_campaigns(5))
+        .await
+        .unwrap();
+    let failed = until_ads_terminal(&client, created.report_id()).await;
+    assert_eq!(failed.status, spapi::ads::AdsReportStatus::Failed);
+    assert_eq!(
+        failed.failure_reason.as_deref(),
+        Some("Report generation timed out.")
+    );
+    let unknown = client
+        .get_report(simulator::DEFAULT_ADS_PROFILE_ID, "no-such-report")
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.name(), ErrorName::ReportGone);
+    sim.shutdown().await;
+}

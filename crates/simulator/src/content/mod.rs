@@ -8,6 +8,7 @@
 //! rather than `rand`'s because `rand` does not promise stable output across versions,
 //! and documents are compared by sha256 across runs.
 
+mod ads_rows;
 mod catalog;
 mod flat_file;
 mod json_report;
@@ -27,6 +28,7 @@ use self::json_report::JsonReport;
 use crate::marketplaces::{self, Marketplace};
 use crate::scenario::Charset;
 
+pub(crate) use self::ads_rows::AdsRows;
 pub(crate) use self::query_result::{QueryPage, days_per_record};
 
 /// Text generated per chunk before it is handed to the encoder and gzip.
@@ -72,6 +74,8 @@ pub(crate) enum DocumentKind {
     },
     /// A page of a Data Kiosk query's results.
     Query(QueryPage),
+    /// An Amazon Ads report file.
+    Ads(AdsRows),
 }
 
 /// Columns a flat file has beyond or short of its documented table.
@@ -129,6 +133,7 @@ impl DocumentSpec {
             DocumentKind::Error { .. } => DocumentFormat::Json,
             DocumentKind::Report => format_of(&self.report_type),
             DocumentKind::Query(_) => DocumentFormat::Jsonl,
+            DocumentKind::Ads(_) => DocumentFormat::Json,
         }
     }
 
@@ -136,7 +141,7 @@ impl DocumentSpec {
     pub(crate) fn data_rows(&self) -> u64 {
         match self.kind {
             DocumentKind::Error { .. } => 0,
-            DocumentKind::Report | DocumentKind::Query(_) => self.rows,
+            DocumentKind::Report | DocumentKind::Query(_) | DocumentKind::Ads(_) => self.rows,
         }
     }
 
@@ -367,6 +372,7 @@ enum Layout {
     Tsv(TsvTable),
     Json(JsonReport),
     Jsonl,
+    AdsArray,
     ErrorDocument,
 }
 
@@ -397,6 +403,7 @@ impl ContentChunks {
             (DocumentKind::Query(_), _) | (DocumentKind::Report, DocumentFormat::Jsonl) => {
                 Layout::Jsonl
             }
+            (DocumentKind::Ads(_), _) => Layout::AdsArray,
             (DocumentKind::Report, DocumentFormat::Json) => {
                 Layout::Json(JsonReport::of(&spec.report_type))
             }
@@ -480,8 +487,10 @@ impl ContentChunks {
                 }
                 Stage::Epilogue => {
                     self.stage = Stage::Finished;
-                    if let Layout::Json(_) = self.layout {
-                        return Some("]}".to_owned());
+                    match self.layout {
+                        Layout::Json(_) => return Some("]}".to_owned()),
+                        Layout::AdsArray => return Some("]".to_owned()),
+                        _ => {}
                     }
                 }
                 Stage::Finished => return None,
@@ -494,7 +503,7 @@ impl ContentChunks {
             Layout::ErrorDocument => {
                 let reason = match &self.spec.kind {
                     DocumentKind::Error { reason } => reason.as_str(),
-                    DocumentKind::Report | DocumentKind::Query(_) => "",
+                    DocumentKind::Report | DocumentKind::Query(_) | DocumentKind::Ads(_) => "",
                 };
                 json!({ "errorDetails": reason }).to_string()
             }
@@ -506,6 +515,7 @@ impl ContentChunks {
             }
             Layout::Json(report) => self.json_prologue(report),
             Layout::Jsonl => String::new(),
+            Layout::AdsArray => "[".to_owned(),
         }
     }
 
@@ -532,6 +542,14 @@ impl ContentChunks {
                 }
                 let record = self.json_record(report, row, &mut rng);
                 buf.push_str(&record.to_string());
+            }
+            Layout::AdsArray => {
+                if let DocumentKind::Ads(ads) = &self.spec.kind {
+                    if row > 0 {
+                        buf.push(',');
+                    }
+                    buf.push_str(&self.ads_row(ads, row, &mut rng));
+                }
             }
             Layout::Jsonl => {
                 if let DocumentKind::Query(page) = &self.spec.kind {
