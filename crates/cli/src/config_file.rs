@@ -10,7 +10,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
-use domain::config::{Account, MarketplaceEntry, RegionEndpoints, ReportConfig, stage_prefix};
+use domain::config::{
+    Account, AdsAccount, AdsProfileRef, MarketplaceEntry, RegionEndpoints, ReportConfig,
+    stage_prefix,
+};
 use domain::{AccountKind, Config, Region};
 use serde::{Deserialize, Serialize};
 
@@ -54,6 +57,30 @@ pub struct AccountEntry {
     pub credentials: Option<Credentials>,
 }
 
+/// An Amazon Ads account in the file: the config's fields, with a secret ARN or inline
+/// credentials (the app's LWA client id and secret, the Ads refresh token).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdsAccountEntry {
+    /// The region whose Ads host serves the profiles.
+    pub region: Region,
+    /// The profiles to fetch reports for (`sp-ingest ads profiles` lists them).
+    #[serde(default)]
+    pub profiles: Vec<AdsProfileRef>,
+    /// An existing secret with the credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_arn: Option<String>,
+    /// Credentials to store in a secret of the stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<Credentials>,
+}
+
+/// The secret name an Ads account's inline credentials get (`ads-` keeps it apart from
+/// an SP-API account of the same name).
+pub fn ads_secret_key(account: &str) -> String {
+    format!("ads-{account}")
+}
+
 /// The configuration file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,6 +94,9 @@ pub struct ConfigFile {
     pub marketplaces: Option<BTreeMap<String, MarketplaceEntry>>,
     /// Accounts by name.
     pub accounts: BTreeMap<String, AccountEntry>,
+    /// Amazon Ads accounts by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ads_accounts: BTreeMap<String, AdsAccountEntry>,
     /// Reports by name.
     pub reports: BTreeMap<String, ReportConfig>,
 }
@@ -103,6 +133,24 @@ impl ConfigFile {
                 },
             );
         }
+        let mut ads_accounts = BTreeMap::new();
+        for (name, entry) in &self.ads_accounts {
+            let secret_arn = match (&entry.secret_arn, &entry.credentials) {
+                (Some(arn), None) => arn.clone(),
+                (None, Some(_)) => secret_arn_of(&ads_secret_key(name)),
+                _ => bail!(
+                    "Ads account `{name}` needs exactly one of `secret_arn` (an existing secret) or `credentials` (stored for you)"
+                ),
+            };
+            ads_accounts.insert(
+                name.clone(),
+                AdsAccount {
+                    region: entry.region,
+                    secret_arn,
+                    profiles: entry.profiles.clone(),
+                },
+            );
+        }
         let config = Config {
             stage: self.stage.clone(),
             regions: self.regions.clone(),
@@ -111,6 +159,7 @@ impl ConfigFile {
                 .clone()
                 .unwrap_or_else(Config::all_marketplaces),
             accounts,
+            ads_accounts,
             reports: self.reports.clone(),
         };
         config.validate()?;
@@ -392,6 +441,14 @@ pub async fn push(aws: &aws_config::SdkConfig, file: &ConfigFile) -> anyhow::Res
         };
         let arn = store_credentials(&secrets, &file.stage, name, credentials).await?;
         arns.insert(name.clone(), arn);
+    }
+    for (name, entry) in &file.ads_accounts {
+        let Some(credentials) = &entry.credentials else {
+            continue;
+        };
+        let key = ads_secret_key(name);
+        let arn = store_credentials(&secrets, &file.stage, &key, credentials).await?;
+        arns.insert(key, arn);
     }
     let config = file.to_config(|name| arns.get(name).cloned().unwrap_or_default())?;
 

@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use domain::config::{RegionEndpoints, ReportConfig};
+use domain::config::{AdsProfileRef, RegionEndpoints, ReportConfig};
 use domain::data_kiosk::QuerySpec;
 use domain::{AccountKind, Region, Source};
 
-use crate::config_file::{AccountEntry, ConfigFile, Credentials};
+use crate::config_file::{AccountEntry, AdsAccountEntry, ConfigFile, Credentials};
 use crate::results::{Landed, read_back, table};
 use crate::run::{self, RunRequest};
 use crate::stage::StageHandle;
@@ -29,6 +29,7 @@ pub fn demo_config(stage: &str, simulator_url: &str, lwa_url: &str) -> ConfigFil
         spapi_endpoint: simulator_url.to_owned(),
         lwa_endpoint: lwa_url.to_owned(),
         aws_region: String::new(),
+        ads_endpoint: Some(simulator_url.to_owned()),
     };
     let credentials = Credentials {
         client_id: simulator::DEFAULT_CLIENT_ID.to_owned(),
@@ -85,6 +86,21 @@ pub fn demo_config(stage: &str, simulator_url: &str, lwa_url: &str) -> ConfigFil
                 account(Region::Fe, domain::marketplace::JAPAN),
             ),
         ]),
+        ads_accounts: BTreeMap::from([(
+            "demo-ads".to_owned(),
+            AdsAccountEntry {
+                region: Region::Na,
+                profiles: vec![AdsProfileRef {
+                    profile_id: simulator::DEFAULT_ADS_PROFILE_ID,
+                    marketplace: "ATVPDKIKX0DER".to_owned(),
+                }],
+                secret_arn: None,
+                credentials: Some(Credentials {
+                    refresh_token: simulator::DEFAULT_ADS_REFRESH_TOKEN.to_owned(),
+                    ..credentials.clone()
+                }),
+            },
+        )]),
         reports: BTreeMap::from([
             (
                 "orders".to_owned(),

@@ -3,6 +3,7 @@
 //! notifications and running the ingest state machine. The end-to-end tests drive the
 //! same code the commands do.
 
+pub mod ads;
 pub mod config_file;
 pub mod demo;
 pub mod notifications;

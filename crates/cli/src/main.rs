@@ -30,6 +30,9 @@ enum Command {
     /// The reports' EventBridge Scheduler schedules.
     #[command(subcommand)]
     Schedules(SchedulesCommand),
+    /// Amazon Ads accounts.
+    #[command(subcommand)]
+    Ads(AdsCommand),
     /// The accounts' SP-API notifications of finished reports, to the stage's queue.
     Notifications {
         #[command(subcommand)]
@@ -95,6 +98,20 @@ enum ViewsCommand {
         /// A local stack's endpoints file instead of a deployed stack.
         #[arg(long)]
         endpoints: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdsCommand {
+    /// Lists the profiles an Ads account reaches in its region, to name in its
+    /// `profiles`: with the account's inline credentials in the file, or piped in on stdin
+    /// (JSON or three lines: client id, client secret, Ads refresh token).
+    Profiles {
+        /// The configuration file (for the account's region and the region's endpoints).
+        file: PathBuf,
+        /// The Ads account's name in the file (`ads_accounts/<name>`).
+        #[arg(long)]
+        account: String,
     },
 }
 
@@ -227,6 +244,9 @@ async fn main() -> ExitCode {
             config_show(&stage, endpoints.as_deref())
                 .await
                 .map(|()| true)
+        }
+        Command::Ads(AdsCommand::Profiles { file, account }) => {
+            ads_profiles(&file, &account).await.map(|()| true)
         }
         Command::Schedules(SchedulesCommand::Sync { stage, endpoints }) => {
             schedules_sync(&stage, endpoints.as_deref())
@@ -555,6 +575,38 @@ async fn config_show(stage: &str, endpoints: Option<&std::path::Path>) -> anyhow
         config.version()
     );
     println!("{}", serde_json::to_string_pretty(&config)?);
+    Ok(())
+}
+
+async fn ads_profiles(path: &std::path::Path, account: &str) -> anyhow::Result<()> {
+    let file = cli::config_file::ConfigFile::read(path)?;
+    let entry = file.ads_accounts.get(account).with_context(|| {
+        format!(
+            "{} has no ads_accounts entry `{account}`; it has {}",
+            path.display(),
+            file.ads_accounts
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })?;
+    let endpoints = file
+        .regions
+        .get(&entry.region)
+        .cloned()
+        .unwrap_or_else(|| domain::config::RegionEndpoints::production(entry.region));
+    let credentials = match &entry.credentials {
+        Some(credentials) => credentials.clone(),
+        None => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .context("reading the credentials from stdin")?;
+            cli::config_file::Credentials::parse(&text)?
+        }
+    };
+    let profiles = cli::ads::profiles(entry.region, &endpoints, &credentials).await?;
+    print!("{}", cli::ads::table(&profiles));
     Ok(())
 }
 

@@ -42,6 +42,9 @@ pub struct RegionEndpoints {
     pub lwa_endpoint: String,
     /// AWS region Amazon runs the SP-API region in.
     pub aws_region: String,
+    /// Amazon Ads API host for the region; Amazon's production host when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ads_endpoint: Option<String>,
 }
 
 impl RegionEndpoints {
@@ -51,8 +54,39 @@ impl RegionEndpoints {
             spapi_endpoint: region.production_endpoint().to_owned(),
             lwa_endpoint: crate::marketplace::LWA_TOKEN_ENDPOINT.to_owned(),
             aws_region: region.aws_region().to_owned(),
+            ads_endpoint: None,
         }
     }
+
+    /// The Amazon Ads API host of `region` as configured (production by default).
+    pub fn ads_host(&self, region: Region) -> &str {
+        self.ads_endpoint
+            .as_deref()
+            .unwrap_or(region.ads_production_endpoint())
+    }
+}
+
+/// `ads_accounts/<name>`: one Amazon Ads account — its own LWA refresh token (scope
+/// `advertising::campaign_management`) — and the profiles to fetch reports for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdsAccount {
+    /// The region whose Ads host serves the profiles (refresh tokens are per region).
+    pub region: Region,
+    /// Secrets Manager ARN holding the LWA client id, client secret and refresh token.
+    pub secret_arn: String,
+    /// The profiles (`sp-ingest ads profiles` lists them), each with its marketplace.
+    pub profiles: Vec<AdsProfileRef>,
+}
+
+/// A profile of an Ads account, as config names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdsProfileRef {
+    /// `profileId`.
+    pub profile_id: u64,
+    /// The profile's marketplace (its `accountInfo.marketplaceStringId`).
+    pub marketplace: String,
 }
 
 /// One entry of the `marketplaces` parameter.
@@ -143,6 +177,9 @@ pub struct Config {
     pub marketplaces: BTreeMap<String, MarketplaceEntry>,
     /// Accounts by name.
     pub accounts: BTreeMap<String, Account>,
+    /// Amazon Ads accounts by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ads_accounts: BTreeMap<String, AdsAccount>,
     /// Reports by name.
     pub reports: BTreeMap<String, ReportConfig>,
 }
@@ -357,6 +394,7 @@ impl Config {
             regions: BTreeMap::new(),
             marketplaces: BTreeMap::new(),
             accounts: BTreeMap::new(),
+            ads_accounts: BTreeMap::new(),
             reports: BTreeMap::new(),
         };
         let mut saw_marketplaces = false;
@@ -397,13 +435,18 @@ impl Config {
                         config.reports.insert(report.to_owned(), value);
                     }
                 }
-                Some(("accounts" | "reports", bad)) => {
+                Some(("ads_accounts", account)) if is_config_name(account) => {
+                    if let Some(value) = c.parse(name, json) {
+                        config.ads_accounts.insert(account.to_owned(), value);
+                    }
+                }
+                Some(("accounts" | "reports" | "ads_accounts", bad)) => {
                     c.push(name, "", format!("name `{bad}` must be 1-64 characters of a-z, 0-9, `-`, `_`"))
                 }
                 _ => c.push(
                     name,
                     "",
-                    "unknown parameter; expected regions/<na|eu|fe>, marketplaces, accounts/<name> or reports/<name>",
+                    "unknown parameter; expected regions/<na|eu|fe>, marketplaces, accounts/<name>, ads_accounts/<name> or reports/<name>",
                 ),
             }
         }
@@ -467,6 +510,11 @@ impl Config {
             self.accounts
                 .iter()
                 .map(|(n, v)| (format!("{prefix}accounts/{n}"), json(v))),
+        );
+        out.extend(
+            self.ads_accounts
+                .iter()
+                .map(|(n, v)| (format!("{prefix}ads_accounts/{n}"), json(v))),
         );
         out.extend(
             self.reports
@@ -558,6 +606,10 @@ impl Config {
                     );
                 }
             }
+        }
+        let mut profiles: BTreeMap<u64, &str> = BTreeMap::new();
+        for (name, account) in &self.ads_accounts {
+            self.check_ads_account(c, name, account, &mut profiles);
         }
         for (name, report) in &self.reports {
             self.check_report(c, catalog, &format!("reports/{name}"), report);
@@ -652,6 +704,74 @@ impl Config {
         }
         if !is_secret_arn(&account.secret_arn) {
             c.push(name, "secret_arn", format!("`{}` must be a Secrets Manager ARN, arn:aws:secretsmanager:<region>:<account>:secret:<name>", account.secret_arn));
+        }
+    }
+
+    /// An Ads account: a region with endpoints, a secret, known profiles each in a
+    /// marketplace of that region and named by one account only.
+    fn check_ads_account<'a>(
+        &self,
+        c: &mut Collector,
+        name: &'a str,
+        account: &AdsAccount,
+        profiles: &mut BTreeMap<u64, &'a str>,
+    ) {
+        let parameter = format!("ads_accounts/{name}");
+        if !self.regions.contains_key(&account.region) {
+            c.push(
+                &parameter,
+                "region",
+                format!(
+                    "there is no regions/{} parameter with the endpoints to reach it",
+                    account.region
+                ),
+            );
+        }
+        if !is_secret_arn(&account.secret_arn) {
+            c.push(&parameter, "secret_arn", format!("`{}` must be a Secrets Manager ARN, arn:aws:secretsmanager:<region>:<account>:secret:<name>", account.secret_arn));
+        }
+        if account.profiles.is_empty() {
+            c.push(
+                &parameter,
+                "profiles",
+                "name at least one profile; `sp-ingest ads profiles` lists the account's",
+            );
+        }
+        for (i, profile) in account.profiles.iter().enumerate() {
+            let field = format!("profiles[{i}]");
+            if profile.profile_id == 0 {
+                c.push(
+                    &parameter,
+                    format!("{field}.profile_id"),
+                    "a profile id is a positive number, as `sp-ingest ads profiles` shows it",
+                );
+            }
+            match self.marketplaces.get(&profile.marketplace) {
+                None => c.push(
+                    &parameter,
+                    format!("{field}.marketplace"),
+                    format!("`{}` is not in the marketplaces parameter", profile.marketplace),
+                ),
+                Some(entry) if entry.region != account.region => c.push(
+                    &parameter,
+                    format!("{field}.marketplace"),
+                    format!(
+                        "`{}` ({}) is in region {}, but the Ads account is in region {}; an Ads refresh token serves one region",
+                        profile.marketplace, entry.country, entry.region, account.region
+                    ),
+                ),
+                Some(_) => {}
+            }
+            if let Some(first) = profiles.insert(profile.profile_id, name) {
+                c.push(
+                    &parameter,
+                    format!("{field}.profile_id"),
+                    format!(
+                        "profile {} is already Ads account `{first}`'s; name each profile once",
+                        profile.profile_id
+                    ),
+                );
+            }
         }
     }
 
@@ -965,6 +1085,10 @@ mod tests {
                 serde_json::json!({"source": "sp-api-reports", "report_type": "GET_SALES_AND_TRAFFIC_REPORT", "accounts": ["acme-us"], "marketplaces": ["ATVPDKIKX0DER"], "options": {"dateGranularity": "DAY", "asinGranularity": "CHILD"}, "window": "P1D", "lag": "P2D", "schedule": "rate(1 day)", "await_timeout_secs": 1800}),
             ),
             p(
+                "ads_accounts/acme-ads",
+                serde_json::json!({"region": "na", "secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:sp-ingest/acme-ads", "profiles": [{"profile_id": 3211012118364113u64, "marketplace": "ATVPDKIKX0DER"}]}),
+            ),
+            p(
                 "reports/sales-by-date",
                 serde_json::json!({"source": "data-kiosk", "report_type": "analytics_salesAndTraffic_2024_04_24", "accounts": ["acme-us"], "marketplaces": ["ATVPDKIKX0DER"], "data_kiosk": {"query": "salesAndTrafficByDate", "arguments": {"aggregateBy": "DAY"}, "fields": ["startDate", "marketplaceId", "sales.orderedProductSales.amount", "traffic.sessions"]}, "window": "P1D", "lag": "P2D", "schedule": "rate(1 day)"}),
             ),
@@ -1096,6 +1220,46 @@ mod tests {
                 && errs.to_string().contains("vendor"),
             "{errs}"
         );
+    }
+
+    #[test]
+    fn ads_accounts_name_their_region_profiles_and_marketplaces() {
+        let config = Config::from_parameters(STAGE, valid()).unwrap();
+        assert_eq!(
+            config.ads_accounts["acme-ads"].profiles[0].profile_id,
+            3211012118364113
+        );
+        assert_eq!(
+            config.regions[&Region::Na].ads_host(Region::Na),
+            "https://advertising-api.amazon.com"
+        );
+        let errs = errors(with("ads_accounts/acme-ads", |v| {
+            v["profiles"][0]["marketplace"] = "A1PA6795UKMFR9".into();
+            if let Some(profiles) = v["profiles"].as_array_mut() {
+                profiles.push(serde_json::json!({"profile_id": 3211012118364113u64, "marketplace": "ATVPDKIKX0DER"}));
+            }
+            v["secret_arn"] = "acme".into();
+        }));
+        let text = errs.to_string();
+        assert!(
+            errs.mentions("ads_accounts/acme-ads", "profiles[0].marketplace")
+                && text.contains("an Ads refresh token serves one region"),
+            "{text}"
+        );
+        assert!(
+            errs.mentions("ads_accounts/acme-ads", "profiles[1].profile_id"),
+            "{text}"
+        );
+        assert!(
+            errs.mentions("ads_accounts/acme-ads", "secret_arn"),
+            "{text}"
+        );
+        let errs = errors(with("ads_accounts/acme-ads", |v| {
+            v["region"] = "eu".into();
+            v["profiles"] = serde_json::json!([]);
+        }));
+        assert!(errs.mentions("ads_accounts/acme-ads", "region"), "{errs}");
+        assert!(errs.mentions("ads_accounts/acme-ads", "profiles"), "{errs}");
     }
 
     #[test]

@@ -44,6 +44,15 @@ impl Region {
         }
     }
 
+    /// Amazon Ads API host serving the region's marketplaces (api-facts §6).
+    pub const fn ads_production_endpoint(self) -> &'static str {
+        match self {
+            Region::Na => "https://advertising-api.amazon.com",
+            Region::Eu => "https://advertising-api-eu.amazon.com",
+            Region::Fe => "https://advertising-api-fe.amazon.com",
+        }
+    }
+
     /// Amazon's sandbox SP-API endpoint for the region (static answers, 5 r/s).
     pub const fn sandbox_endpoint(self) -> &'static str {
         match self {

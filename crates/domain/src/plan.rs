@@ -392,6 +392,7 @@ mod tests {
                     account("A1VE", AccountKind::Vendor, Region::Na, &["ATVPDKIKX0DER"]),
                 ),
             ]),
+            ads_accounts: BTreeMap::new(),
             reports: BTreeMap::from([
                 (
                     "orders".into(),

@@ -396,6 +396,7 @@ mod tests {
                     secret_arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:acme".into(),
                 },
             )]),
+            ads_accounts: BTreeMap::new(),
             reports: BTreeMap::from([(
                 "fake".into(),
                 ReportConfig {
