@@ -123,7 +123,10 @@ fn run(
                         .and_then(|d| output_of(state, d));
                     go(output, state);
                 }
-                for catch in state["Catch"].as_array().into_iter().flatten() {
+                // A later page's failures take the ways the first page's did.
+                let later_page = !data["item"]["page"].is_null();
+                let catches = state["Catch"].as_array().filter(|_| !later_page);
+                for catch in catches.into_iter().flatten() {
                     let error = catch["ErrorEquals"][0].as_str().unwrap_or_default();
                     let caught = json!({"Error": error, "Cause": "sample cause"});
                     match place(catch.get("ResultPath"), &data, caught) {
@@ -285,7 +288,7 @@ fn invoke(
     let waits = state["Resource"]
         .as_str()
         .is_some_and(|r| r.ends_with(".waitForTaskToken"));
-    let results = if waits {
+    let mut results: Vec<Value> = if waits {
         if step != Step::AwaitReport {
             return Err(format!("{step:?} does not send a task result"));
         }
@@ -296,6 +299,19 @@ fn invoke(
             .map(|payload| json!({"ExecutedVersion": "$LATEST", "Payload": payload, "StatusCode": 200}))
             .collect()
     };
+    // A later page meets the states the first page met; one way through them (the one
+    // that stores the page) is enough, and keeps the walk from multiplying its paths.
+    if !payload["item"]["page"].is_null() {
+        let done = ProcessingStatus::Done.as_str();
+        let forward = results
+            .iter()
+            .position(|r| {
+                let answer = if waits { r } else { &r["Payload"] };
+                answer["processingStatus"] == done && !answer["reportDocumentId"].is_null()
+            })
+            .unwrap_or(0);
+        results = results.into_iter().skip(forward).take(1).collect();
+    }
     Ok((step, results))
 }
 
