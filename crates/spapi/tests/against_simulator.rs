@@ -127,6 +127,7 @@ fn assert_no_secret(text: &str) {
     for secret in [
         simulator::DEFAULT_CLIENT_SECRET,
         simulator::DEFAULT_REFRESH_TOKEN,
+        simulator::DEFAULT_ADS_REFRESH_TOKEN,
         "wrong-secret",
         "Atzr|revoked",
     ] {
@@ -814,20 +815,30 @@ impl std::io::Write for CapturedLogs {
     }
 }
 
+/// Every log line of this test binary, from when it is first asked for: a process-wide
+/// subscriber, because a scoped one can lose a callsite whose interest another test's
+/// thread decided meanwhile with nobody listening (a rare flake).
+fn captured_logs() -> &'static CapturedLogs {
+    static LOGS: std::sync::OnceLock<CapturedLogs> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = CapturedLogs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        // Setting it re-decides every callsite's interest.
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other test of this binary sets a subscriber");
+        logs
+    })
+}
+
 #[tokio::test]
 async fn logs_never_contain_a_secret_a_token_or_a_url_signature() {
-    let logs = CapturedLogs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    // The test runtime is single-threaded, so the simulator's tasks log here too.
-    let _guard = tracing::subscriber::set_default(subscriber);
-    // Other tests of this binary may have registered the client's callsites on threads
-    // with no subscriber (interest "never", cached): ask every callsite again.
-    tracing::callsite::rebuild_interest_cache();
+    let logs = captured_logs();
+    let from = logs.0.lock().unwrap().len();
 
     let sim = start(Scenario::default()).await;
     let wrong = LwaCredentials::new(simulator::DEFAULT_CLIENT_ID, "wrong-secret");
@@ -851,7 +862,9 @@ async fn logs_never_contain_a_secret_a_token_or_a_url_signature() {
         .unwrap();
     sim.shutdown().await;
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    // From this test's start: its own lines, and whatever other tests logged meanwhile
+    // (which must not hold a secret either).
+    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()[from..]).into_owned();
     assert!(
         text.contains("SP-API answered"),
         "the capture works: {text}"
