@@ -12,6 +12,7 @@ pub mod crash;
 pub mod error;
 pub mod fetch;
 pub mod handler;
+pub mod json_lines;
 mod multipart;
 pub mod stream;
 pub mod transcode;
