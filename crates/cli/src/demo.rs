@@ -272,8 +272,9 @@ pub async fn run_file(
 ) -> anyhow::Result<bool> {
     let config = stage.push(file).await?;
     println!(
-        "configuration pushed: {} accounts, {} reports",
+        "configuration pushed: {} accounts, {} Amazon Ads accounts, {} reports",
         config.accounts.len(),
+        config.ads_accounts.len(),
         config.reports.len()
     );
     for (account, state) in stage.subscribe(&config, &[]).await? {
