@@ -2766,3 +2766,53 @@ fn json_documents_validate_against_amazons_report_schemas() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// python-amazon-sp-api 2.1.35, a client from PyPI, runs a Data Kiosk query against the
+/// simulator (createQuery, getQuery, getDocument with its download, gzip by
+/// `Content-Encoding`) and gets the document the simulator says it served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_kiosk_query_through_python_amazon_sp_api_gets_the_served_document() {
+    let moto = std::env::var_os("SP_INGEST_MOTO_SERVER").expect(
+        "SP_INGEST_MOTO_SERVER is not set: run the tests through make (its venv has python-amazon-sp-api)",
+    );
+    let python = std::path::PathBuf::from(moto).with_file_name("python");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data_kiosk_client.py");
+    let sim = simulator::start(SimConfig::default()).await.unwrap();
+    sim.set_scenario(Scenario {
+        in_queue_ms: 20,
+        in_progress_ms: 30,
+        ..Scenario::default()
+    });
+    let query = r#"query { analytics_salesAndTraffic_2024_04_24 { salesAndTrafficByDate(startDate: "2024-05-01", endDate: "2024-05-07", aggregateBy: DAY, marketplaceIds: ["ATVPDKIKX0DER"]) { startDate sales { unitsOrdered orderedProductSales { amount currencyCode } } } } }"#;
+    let args = [
+        sim.base_url(),
+        query.to_owned(),
+        simulator::DEFAULT_CLIENT_ID.to_owned(),
+        simulator::DEFAULT_CLIENT_SECRET.to_owned(),
+        simulator::DEFAULT_REFRESH_TOKEN.to_owned(),
+    ];
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(&python)
+            .arg(&script)
+            .args(&args)
+            .output()
+            .unwrap_or_else(|e| panic!("{} does not run: {e}", python.display()))
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "python-amazon-sp-api failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(got["status"], "DONE");
+    assert_eq!(got["lines"], 7, "a record per day of the week");
+    let expected = sim
+        .expected_query_document(got["queryId"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(got["sha256"], expected.sha256.as_str());
+    sim.shutdown().await;
+}
