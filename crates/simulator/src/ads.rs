@@ -373,11 +373,15 @@ struct Requested {
 }
 
 fn read_request(headers: &HeaderMap, body: &[u8]) -> Result<Requested, String> {
+    // Amazon documents its own media type, and python-amazon-ad-api (a widely used
+    // client) sends plain application/json: both are taken.
     let media_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    if !media_type.starts_with(CREATE_REPORT_MEDIA_TYPE) {
+    if !media_type.starts_with(CREATE_REPORT_MEDIA_TYPE)
+        && !media_type.starts_with("application/json")
+    {
         return Err(format!(
             "Content-Type must be {CREATE_REPORT_MEDIA_TYPE}, not {media_type:?}"
         ));

@@ -2816,3 +2816,63 @@ async fn a_data_kiosk_query_through_python_amazon_sp_api_gets_the_served_documen
     assert_eq!(got["sha256"], expected.sha256.as_str());
     sim.shutdown().await;
 }
+
+/// python-amazon-ad-api 1.2.9, a client from PyPI, lists the profiles, creates a
+/// Sponsored Products report, polls it and downloads the file the simulator served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ads_report_through_python_amazon_ad_api_gets_the_served_file() {
+    let moto = std::env::var_os("SP_INGEST_MOTO_SERVER").expect(
+        "SP_INGEST_MOTO_SERVER is not set: run the tests through make (its venv has python-amazon-ad-api)",
+    );
+    let python = std::path::PathBuf::from(moto).with_file_name("python");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ads_client.py");
+    let sim = simulator::start(SimConfig::default()).await.unwrap();
+    sim.set_scenario(Scenario {
+        in_queue_ms: 20,
+        in_progress_ms: 30,
+        ..Scenario::default()
+    });
+    let end = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
+    let body = json!({
+        "name": "through python-amazon-ad-api",
+        "startDate": (end - chrono::Duration::days(2)).to_string(),
+        "endDate": end.to_string(),
+        "configuration": {
+            "adProduct": "SPONSORED_PRODUCTS", "reportTypeId": "spCampaigns",
+            "groupBy": ["campaign"], "columns": ["date", "campaignId", "impressions", "clicks", "cost"],
+            "timeUnit": "DAILY", "format": "GZIP_JSON"
+        }
+    });
+    let args = [
+        sim.base_url(),
+        simulator::DEFAULT_CLIENT_ID.to_owned(),
+        simulator::DEFAULT_CLIENT_SECRET.to_owned(),
+        simulator::DEFAULT_ADS_REFRESH_TOKEN.to_owned(),
+        simulator::DEFAULT_ADS_PROFILE_ID.to_string(),
+        body.to_string(),
+    ];
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(&python)
+            .arg(&script)
+            .args(&args)
+            .output()
+            .unwrap_or_else(|e| panic!("{} does not run: {e}", python.display()))
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "python-amazon-ad-api failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let got: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(got["profiles"], json!([simulator::DEFAULT_ADS_PROFILE_ID]));
+    assert_eq!(got["status"], "COMPLETED");
+    assert_eq!(got["rows"], 15, "5 rows a day for 3 days");
+    let expected = sim
+        .expected_ads_document(got["reportId"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(got["sha256"], expected.sha256.as_str());
+    sim.shutdown().await;
+}
