@@ -2767,31 +2767,27 @@ fn json_documents_validate_against_amazons_report_schemas() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// python-amazon-sp-api 2.1.35, a client from PyPI, runs a Data Kiosk query against the
-/// simulator (createQuery, getQuery, getDocument with its download, gzip by
-/// `Content-Encoding`) and gets the document the simulator says it served.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_data_kiosk_query_through_python_amazon_sp_api_gets_the_served_document() {
-    let moto = std::env::var_os("SP_INGEST_MOTO_SERVER").expect(
-        "SP_INGEST_MOTO_SERVER is not set: run the tests through make (its venv has python-amazon-sp-api)",
-    );
-    let python = std::path::PathBuf::from(moto).with_file_name("python");
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data_kiosk_client.py");
+/// A simulator whose reports, queries and Ads reports finish within 50 ms.
+async fn quick_simulator() -> simulator::RunningSimulator {
     let sim = simulator::start(SimConfig::default()).await.unwrap();
     sim.set_scenario(Scenario {
         in_queue_ms: 20,
         in_progress_ms: 30,
         ..Scenario::default()
     });
-    let query = r#"query { analytics_salesAndTraffic_2024_04_24 { salesAndTrafficByDate(startDate: "2024-05-01", endDate: "2024-05-07", aggregateBy: DAY, marketplaceIds: ["ATVPDKIKX0DER"]) { startDate sales { unitsOrdered orderedProductSales { amount currencyCode } } } } }"#;
-    let args = [
-        sim.base_url(),
-        query.to_owned(),
-        simulator::DEFAULT_CLIENT_ID.to_owned(),
-        simulator::DEFAULT_CLIENT_SECRET.to_owned(),
-        simulator::DEFAULT_REFRESH_TOKEN.to_owned(),
-    ];
+    sim
+}
+
+/// Runs `tests/<script>` with the venv's Python (which has the PyPI clients) on a
+/// blocking thread, so the simulator keeps serving; the JSON it prints.
+async fn python_client(script: &str, args: Vec<String>) -> Value {
+    let moto = std::env::var_os("SP_INGEST_MOTO_SERVER").expect(
+        "SP_INGEST_MOTO_SERVER is not set: run the tests through make (its venv has the PyPI clients)",
+    );
+    let python = std::path::PathBuf::from(moto).with_file_name("python");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(script);
     let output = tokio::task::spawn_blocking(move || {
         Command::new(&python)
             .arg(&script)
@@ -2803,10 +2799,30 @@ async fn a_data_kiosk_query_through_python_amazon_sp_api_gets_the_served_documen
     .unwrap();
     assert!(
         output.status.success(),
-        "python-amazon-sp-api failed:\n{}",
+        "the PyPI client failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let got: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// python-amazon-sp-api 2.1.35, a client from PyPI, runs a Data Kiosk query against the
+/// simulator (createQuery, getQuery, getDocument with its download, gzip by
+/// `Content-Encoding`) and gets the document the simulator says it served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_kiosk_query_through_python_amazon_sp_api_gets_the_served_document() {
+    let sim = quick_simulator().await;
+    let query = r#"query { analytics_salesAndTraffic_2024_04_24 { salesAndTrafficByDate(startDate: "2024-05-01", endDate: "2024-05-07", aggregateBy: DAY, marketplaceIds: ["ATVPDKIKX0DER"]) { startDate sales { unitsOrdered orderedProductSales { amount currencyCode } } } } }"#;
+    let got = python_client(
+        "data_kiosk_client.py",
+        vec![
+            sim.base_url(),
+            query.to_owned(),
+            simulator::DEFAULT_CLIENT_ID.to_owned(),
+            simulator::DEFAULT_CLIENT_SECRET.to_owned(),
+            simulator::DEFAULT_REFRESH_TOKEN.to_owned(),
+        ],
+    )
+    .await;
     assert_eq!(got["status"], "DONE");
     assert_eq!(got["lines"], 7, "a record per day of the week");
     let expected = sim
@@ -2821,17 +2837,7 @@ async fn a_data_kiosk_query_through_python_amazon_sp_api_gets_the_served_documen
 /// Sponsored Products report, polls it and downloads the file the simulator served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ads_report_through_python_amazon_ad_api_gets_the_served_file() {
-    let moto = std::env::var_os("SP_INGEST_MOTO_SERVER").expect(
-        "SP_INGEST_MOTO_SERVER is not set: run the tests through make (its venv has python-amazon-ad-api)",
-    );
-    let python = std::path::PathBuf::from(moto).with_file_name("python");
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ads_client.py");
-    let sim = simulator::start(SimConfig::default()).await.unwrap();
-    sim.set_scenario(Scenario {
-        in_queue_ms: 20,
-        in_progress_ms: 30,
-        ..Scenario::default()
-    });
+    let sim = quick_simulator().await;
     let end = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
     let body = json!({
         "name": "through python-amazon-ad-api",
@@ -2843,29 +2849,18 @@ async fn an_ads_report_through_python_amazon_ad_api_gets_the_served_file() {
             "timeUnit": "DAILY", "format": "GZIP_JSON"
         }
     });
-    let args = [
-        sim.base_url(),
-        simulator::DEFAULT_CLIENT_ID.to_owned(),
-        simulator::DEFAULT_CLIENT_SECRET.to_owned(),
-        simulator::DEFAULT_ADS_REFRESH_TOKEN.to_owned(),
-        simulator::DEFAULT_ADS_PROFILE_ID.to_string(),
-        body.to_string(),
-    ];
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(&python)
-            .arg(&script)
-            .args(&args)
-            .output()
-            .unwrap_or_else(|e| panic!("{} does not run: {e}", python.display()))
-    })
-    .await
-    .unwrap();
-    assert!(
-        output.status.success(),
-        "python-amazon-ad-api failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let got: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let got = python_client(
+        "ads_client.py",
+        vec![
+            sim.base_url(),
+            simulator::DEFAULT_CLIENT_ID.to_owned(),
+            simulator::DEFAULT_CLIENT_SECRET.to_owned(),
+            simulator::DEFAULT_ADS_REFRESH_TOKEN.to_owned(),
+            simulator::DEFAULT_ADS_PROFILE_ID.to_string(),
+            body.to_string(),
+        ],
+    )
+    .await;
     assert_eq!(got["profiles"], json!([simulator::DEFAULT_ADS_PROFILE_ID]));
     assert_eq!(got["status"], "COMPLETED");
     assert_eq!(got["rows"], 15, "5 rows a day for 3 days");
