@@ -65,18 +65,6 @@ impl QueryPlan {
             .query_rule_for(&query.dataset, &query.query)
             .cloned()
             .unwrap_or_default();
-        let marketplaces: Vec<String> = query
-            .arguments
-            .get("marketplaceIds")
-            .map(|ids| ids.strings().into_iter().map(str::to_owned).collect())
-            .unwrap_or_default();
-        let midnight = |name: &str| {
-            query
-                .date(name)
-                .and_then(|date| date.and_hms_opt(0, 0, 0))
-                .map(|time| time.and_utc())
-                .unwrap_or_default()
-        };
         Self {
             outcome: rule.outcome.unwrap_or_default(),
             pages: rule.pages.unwrap_or(1).max(1),
@@ -87,9 +75,9 @@ impl QueryPlan {
                 }
                 content::default_row_count(
                     &format!("{}.{}", query.dataset, query.query),
-                    &marketplaces,
-                    midnight("startDate"),
-                    midnight("endDate"),
+                    &query.marketplace_ids(),
+                    query.midnight("startDate"),
+                    query.midnight("endDate"),
                     seed,
                 )
             }),
@@ -205,23 +193,11 @@ impl QueryRecord {
             },
             Outcome::Cancelled => return None,
         };
-        let midnight = |name: &str| {
-            self.checked
-                .date(name)
-                .and_then(|date| date.and_hms_opt(0, 0, 0))
-                .map(|time| time.and_utc())
-                .unwrap_or_default()
-        };
         Some(DocumentSpec {
             report_type: format!("{}.{}", self.checked.dataset, self.checked.query),
-            marketplace_ids: self
-                .checked
-                .arguments
-                .get("marketplaceIds")
-                .map(|ids| ids.strings().into_iter().map(str::to_owned).collect())
-                .unwrap_or_default(),
-            data_start: midnight("startDate"),
-            data_end: midnight("endDate"),
+            marketplace_ids: self.checked.marketplace_ids(),
+            data_start: self.checked.midnight("startDate"),
+            data_end: self.checked.midnight("endDate"),
             report_options: BTreeMap::new(),
             seed,
             rows: self.plan.rows,

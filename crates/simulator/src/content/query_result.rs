@@ -58,9 +58,9 @@ impl ContentChunks {
             first,
             last,
             marketplace: query
-                .arguments
-                .get("marketplaceIds")
-                .and_then(|ids| ids.strings().first().map(|id| (*id).to_owned()))
+                .marketplace_ids()
+                .into_iter()
+                .next()
                 .unwrap_or_else(|| self.market.id.to_owned()),
             currency: query
                 .arguments

@@ -78,6 +78,22 @@ impl CheckedQuery {
             _ => None,
         }
     }
+
+    /// A date argument's midnight, UTC (the epoch when absent).
+    pub(crate) fn midnight(&self, name: &str) -> chrono::DateTime<chrono::Utc> {
+        self.date(name)
+            .and_then(|date| date.and_hms_opt(0, 0, 0))
+            .map(|time| time.and_utc())
+            .unwrap_or_default()
+    }
+
+    /// The `marketplaceIds` argument (empty when absent).
+    pub(crate) fn marketplace_ids(&self) -> Vec<String> {
+        self.arguments
+            .get("marketplaceIds")
+            .map(|ids| ids.strings().into_iter().map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
 }
 
 /// Characters the query has once unnecessary whitespace is removed (what the 8,000
