@@ -230,6 +230,36 @@ const SCENARIOS: &[(&str, &str, Scenario_)] = &[
         |w| Box::pin(data_kiosk_config_refused(w)),
     ),
     (
+        "an_ads_report_lands_as_json_lines_of_exactly_the_rows_amazon_served",
+        "Amazon Ads spCampaigns, polled from PENDING to COMPLETED: one `.jsonl` object whose lines are the served gzip JSON array's rows, byte for byte (SHA-256, rows, bytes)",
+        |w| Box::pin(ads_report_lands(w)),
+    ),
+    (
+        "an_ads_425_duplicate_waits_on_the_report_in_flight",
+        "createReport answers 425 naming a report of the same request still PENDING (an earlier attempt made it): that report is checked and waited on — one report created, one object",
+        |w| Box::pin(ads_duplicate(w)),
+    ),
+    (
+        "a_failed_ads_report_is_recorded_and_the_others_land",
+        "spCampaigns ends FAILED: the run ends `ReportFatal` with Amazon's `failureReason`, recorded, no object; spAdvertisedProduct in the same run lands",
+        |w| Box::pin(ads_failed(w)),
+    ),
+    (
+        "an_ads_window_of_40_days_is_requested_as_31_and_9",
+        "a 40-day Ads window: two reports (31 and 9 days, consecutive, no gap or overlap), two objects",
+        |w| Box::pin(ads_split_window(w)),
+    ),
+    (
+        "an_expired_ads_file_url_is_read_again_and_the_report_lands",
+        "the first file URL of an Ads report is expired: getReport again for a fresh one, the report lands byte-exact",
+        |w| Box::pin(ads_expired_url(w)),
+    ),
+    (
+        "a_restated_ads_window_replaces_its_object",
+        "a landed Ads day is requested again once its restatement age passes: a new report, the same object key, its rows the restated ones",
+        |w| Box::pin(ads_restated(w)),
+    ),
+    (
         "a_config_pushed_between_runs_reaches_the_warm_functions",
         "a config with other endpoints, a new account and a new report, pushed between runs on warm functions, is the one the next run uses",
         |w| Box::pin(config_pushed_between_runs(w)),
@@ -504,6 +534,44 @@ impl World {
             ReportConfig {
                 await_timeout_secs: 2,
                 ..file.reports["sales-by-date"].clone()
+            },
+        );
+        let campaigns = file.reports[SP_CAMPAIGNS].clone();
+        file.reports.insert(
+            "sp-products".into(),
+            ReportConfig {
+                report_type: "spAdvertisedProduct".into(),
+                ads: Some(domain::ads::AdsReportSpec {
+                    group_by: vec!["advertiser".into()],
+                    columns: [
+                        "date",
+                        "campaignId",
+                        "adGroupId",
+                        "advertisedAsin",
+                        "impressions",
+                        "cost",
+                        "sales7d",
+                    ]
+                    .map(str::to_owned)
+                    .to_vec(),
+                    filters: vec![],
+                    time_unit: domain::ads::TimeUnit::Daily,
+                }),
+                ..campaigns.clone()
+            },
+        );
+        file.reports.insert(
+            "sp-campaigns-40".into(),
+            ReportConfig {
+                window: "P40D".into(),
+                ..campaigns.clone()
+            },
+        );
+        file.reports.insert(
+            "sp-campaigns-restated".into(),
+            ReportConfig {
+                restatement: Some(vec!["P1D".into()]),
+                ..campaigns
             },
         );
         tweak(&mut file, "orders-catch-up", |r| r.catch_up = Some(3));
@@ -1679,6 +1747,321 @@ async fn data_kiosk_config_refused(w: &World) -> anyhow::Result<()> {
             "`{expected}` missing from: {error}"
         );
     }
+    Ok(())
+}
+
+const SP_CAMPAIGNS: &str = "sp-campaigns";
+
+/// A run time `days_ago` days before now: Amazon Ads keeps 60–95 days of data, counted
+/// from today, so its windows follow the clock rather than the fixed dates of the others.
+fn recent(days_ago: i64) -> DateTime<Utc> {
+    Utc::now() - TimeDelta::days(days_ago)
+}
+
+fn ads(rule: simulator::AdsRule) -> Scenario {
+    Scenario {
+        ads_rules: vec![rule],
+        ..fast(vec![])
+    }
+}
+
+impl World {
+    /// Runs `reports` at `run_at` and returns the outcome.
+    async fn run_reports(
+        &self,
+        reports: &[&str],
+        run_at: DateTime<Utc>,
+        attempt: Option<&str>,
+    ) -> anyhow::Result<RunOutcome> {
+        let request = RunRequest {
+            reports: reports.iter().map(|r| (*r).to_owned()).collect(),
+            run_at,
+            attempt: attempt.map(str::to_owned),
+            refresh: false,
+            window: None,
+        };
+        self.local
+            .stage()
+            .run(&request, Duration::from_secs(300), |_, _| {})
+            .await
+    }
+
+    /// Checks a stored Ads result against the simulator's rows as JSON Lines; its object.
+    async fn assert_ads_stored(
+        &self,
+        result: &contract::ItemResult,
+    ) -> anyhow::Result<StoredObject> {
+        let Outcome::Stored(object) = &result.outcome else {
+            bail!("not stored: {result:?}");
+        };
+        let report_id = result.report_id.as_deref().unwrap_or_default();
+        let expected = self
+            .sim
+            .expected_ads_lines(report_id)
+            .await
+            .context("the simulator has no such Ads report")?;
+        ensure!(
+            (expected.sha256.as_str(), expected.rows, expected.bytes)
+                == (object.sha256.as_str(), object.rows, object.bytes),
+            "stored {} rows / {} bytes / {}, the simulator served {} / {} / {}",
+            object.rows,
+            object.bytes,
+            object.sha256,
+            expected.rows,
+            expected.bytes,
+            expected.sha256
+        );
+        ensure!(
+            object
+                .object_key
+                .starts_with("source=ads-reports/report_type=")
+                && object.object_key.ends_with(".jsonl"),
+            "key {}",
+            object.object_key
+        );
+        Ok(object.clone())
+    }
+}
+
+/// The one result of a run that must have succeeded.
+fn only_result(outcome: &RunOutcome) -> anyhow::Result<contract::ItemResult> {
+    ensure!(
+        outcome.status == "SUCCEEDED",
+        "{} {:?} {:?}",
+        outcome.status,
+        outcome.error,
+        outcome.cause
+    );
+    let summary = outcome.summary.as_ref().context("no summary")?;
+    let [result] = &summary.results[..] else {
+        bail!("results: {:?}", summary.results);
+    };
+    Ok(result.clone())
+}
+
+async fn ads_report_lands(w: &World) -> anyhow::Result<()> {
+    w.sim.set_scenario(ads(simulator::AdsRule {
+        pending_ms: Some(300),
+        processing_ms: Some(300),
+        ..Default::default()
+    }));
+    let before = w.sim.ads_reports().len();
+    let result = only_result(&w.run_reports(&[SP_CAMPAIGNS], recent(10), None).await?)?;
+    let object = w.assert_ads_stored(&result).await?;
+    ensure!(
+        object.rows == 5 && w.sim.ads_reports().len() == before + 1,
+        "{} rows, {} reports",
+        object.rows,
+        w.sim.ads_reports().len() - before
+    );
+    let text = w.raw_text(&object.object_key).await?;
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap_or_default())?;
+    let columns = cli::demo::sp_campaigns().columns;
+    ensure!(
+        first.as_object().is_some_and(
+            |row| row.len() == columns.len() && columns.iter().all(|c| row.contains_key(c))
+        ),
+        "the first line is not a row of the requested columns: {first}"
+    );
+    Ok(())
+}
+
+async fn ads_duplicate(w: &World) -> anyhow::Result<()> {
+    w.sim.set_scenario(ads(simulator::AdsRule {
+        pending_ms: Some(2000),
+        ..Default::default()
+    }));
+    let run_at = recent(12);
+    let planned = w
+        .config
+        .plan(run_at, &[SP_CAMPAIGNS.to_owned()])
+        .pop()
+        .context("nothing planned")?
+        .planned;
+    let request = &planned.request;
+    let spec = request.ads.as_ref().context("no Ads config")?;
+    let report_type = domain::ads::report_type(&request.report_type).context("no such type")?;
+    let day = request.window.start.date_naive();
+    // An earlier attempt made the report and was lost before it recorded it.
+    let body = spec.request_body(report_type, "an earlier attempt", day, day);
+    let account = &w.file.ads_accounts["demo-ads"];
+    let credentials = account.credentials.as_ref().context("no credentials")?;
+    let http = spapi::build_http_client(Default::default())?;
+    let client = spapi::ads::AdsClient::new(
+        http.clone(),
+        spapi::LwaClient::new(
+            http,
+            w.sim.lwa_token_url().parse()?,
+            LwaCredentials::new(&credentials.client_id, &credentials.client_secret),
+        ),
+        credentials.refresh_token.clone().into(),
+        w.sim.base_url().parse()?,
+        spapi::RetryPolicy::default(),
+    );
+    let earlier = client
+        .create_report(simulator::DEFAULT_ADS_PROFILE_ID, &body)
+        .await?;
+    let (before, creates) = (
+        w.sim.ads_reports().len(),
+        w.sim.calls().calls(simulator::ADS_CREATE_REPORT),
+    );
+    let result = only_result(&w.run_reports(&[SP_CAMPAIGNS], run_at, None).await?)?;
+    w.assert_ads_stored(&result).await?;
+    ensure!(
+        result.report_id.as_deref() == Some(earlier.report_id()),
+        "the run stored {:?}, not the report in flight {}",
+        result.report_id,
+        earlier.report_id()
+    );
+    ensure!(
+        w.sim.ads_reports().len() == before
+            && w.sim.calls().calls(simulator::ADS_CREATE_REPORT) == creates + 1,
+        "a second report was created"
+    );
+    Ok(())
+}
+
+async fn ads_failed(w: &World) -> anyhow::Result<()> {
+    let reason = "Report generation failed due to an internal error. Please retry.";
+    w.sim.set_scenario(ads(simulator::AdsRule {
+        report_type_id: Some("spCampaigns".into()),
+        outcome: Some(simulator::AdsOutcome::Failed),
+        failure_reason: Some(reason.into()),
+        ..Default::default()
+    }));
+    let outcome = w
+        .run_reports(&[SP_CAMPAIGNS, "sp-products"], recent(14), None)
+        .await?;
+    ensure!(
+        outcome.error.as_deref() == Some("ReportFatal")
+            && outcome.cause.as_deref().is_some_and(|c| c.contains(reason)),
+        "{} {:?} {:?}",
+        outcome.status,
+        outcome.error,
+        outcome.cause
+    );
+    let summary = outcome.summary.as_ref().context("no summary")?;
+    ensure!(
+        summary.results.len() == 2 && summary.stored == 1 && summary.fatal == 1,
+        "{summary:?}"
+    );
+    for result in &summary.results {
+        match result.report_type.as_str() {
+            "spCampaigns" => {
+                ensure!(
+                    matches!(&result.outcome, Outcome::Fatal { reason: r } if r.contains(reason)),
+                    "{result:?}"
+                );
+                let record = w.table.request(&result.key).await?.context("no record")?;
+                ensure!(
+                    matches!(&record.outcome, Some(Outcome::Fatal { .. })),
+                    "recorded {:?}",
+                    record.outcome
+                );
+            }
+            _ => drop(w.assert_ads_stored(result).await?),
+        }
+    }
+    Ok(())
+}
+
+async fn ads_split_window(w: &World) -> anyhow::Result<()> {
+    w.sim.set_scenario(ads(simulator::AdsRule {
+        rows: Some(3),
+        ..Default::default()
+    }));
+    let (report, run_at) = ("sp-campaigns-40", recent(20));
+    let planned: Vec<domain::PlannedRequest> = w
+        .config
+        .plan(run_at, &[report.to_owned()])
+        .into_iter()
+        .map(|c| c.planned)
+        .collect();
+    let windows: Vec<domain::DataWindow> = planned.iter().map(|p| p.request.window).collect();
+    let days: Vec<i64> = windows.iter().map(|w| w.length().num_days()).collect();
+    ensure!(
+        days == [31, 9] && windows[0].end == windows[1].start,
+        "planned windows {windows:?}"
+    );
+    let before = w.sim.ads_reports().len();
+    let outcome = w.run_reports(&[report], run_at, None).await?;
+    ensure!(
+        outcome.status == "SUCCEEDED",
+        "{} {:?}",
+        outcome.status,
+        outcome.cause
+    );
+    let summary = outcome.summary.as_ref().context("no summary")?;
+    ensure!(summary.stored == 2, "{summary:?}");
+    for result in &summary.results {
+        w.assert_ads_stored(result).await?;
+        ensure!(
+            planned.iter().any(|p| p.key == result.key),
+            "{} is not one of the two parts",
+            result.key
+        );
+    }
+    ensure!(w.sim.ads_reports().len() == before + 2, "not two reports");
+    Ok(())
+}
+
+async fn ads_expired_url(w: &World) -> anyhow::Result<()> {
+    w.sim.set_scenario(ads(simulator::AdsRule {
+        expire_first_url: true,
+        ..Default::default()
+    }));
+    let reads = w.sim.calls().calls(simulator::ADS_GET_REPORT);
+    let result = only_result(&w.run_reports(&[SP_CAMPAIGNS], recent(16), None).await?)?;
+    w.assert_ads_stored(&result).await?;
+    let (_, _, _, downloads) = w
+        .sim
+        .ads_reports()
+        .into_iter()
+        .find(|(id, ..)| Some(id.as_str()) == result.report_id.as_deref())
+        .context("no such report")?;
+    ensure!(
+        downloads == 1 && w.sim.calls().calls(simulator::ADS_GET_REPORT) - reads >= 2,
+        "{downloads} downloads"
+    );
+    Ok(())
+}
+
+async fn ads_restated(w: &World) -> anyhow::Result<()> {
+    w.sim.set_scenario(ads(simulator::AdsRule::default()));
+    let report = "sp-campaigns-restated";
+    let first_run = Utc::now();
+    let outcome = w.run_reports(&[report], first_run, None).await?;
+    let summary = outcome.summary.as_ref().context("no summary")?;
+    ensure!(summary.stored == 2, "the first run: {summary:?}");
+    let yesterday = (first_run - TimeDelta::days(1)).date_naive().to_string();
+    let landed = summary
+        .results
+        .iter()
+        .find(|r| r.data_date == yesterday)
+        .context("yesterday did not land")?;
+    let before = w.assert_ads_stored(landed).await?;
+
+    // A day later its one-day restatement has passed: requested again, replaced.
+    let outcome = w
+        .run_reports(&[report], first_run + TimeDelta::days(1), None)
+        .await?;
+    let summary = outcome.summary.as_ref().context("no summary")?;
+    let again = summary
+        .results
+        .iter()
+        .find(|r| r.key == landed.key)
+        .context("the landed day was not requested again")?;
+    let after = w.assert_ads_stored(again).await?;
+    ensure!(
+        again.report_id != landed.report_id
+            && after.object_key == before.object_key
+            && after.sha256 != before.sha256,
+        "not replaced by restated rows: {before:?} → {after:?}"
+    );
+    ensure!(
+        w.objects_under(&before.object_key).await?.len() == 1,
+        "not one object"
+    );
     Ok(())
 }
 

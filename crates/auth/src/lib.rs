@@ -1,5 +1,8 @@
 //! Authenticate: turns an account's LWA credentials into an access token sealed with KMS.
 //!
+//! An Amazon Ads account's secret has the same three fields; its token is sealed for the
+//! request's advertising profile and carries the app's client id.
+//!
 //! The refresh token, client id and client secret stay in Secrets Manager and in this
 //! function's memory; what leaves is the token encrypted for the selling partner
 //! (design.md "Tokens never in plain text"). Nothing secret is logged: the credential
@@ -75,6 +78,7 @@ impl Auth {
         })?;
         let secret = self.read_secret(&item.secret_arn).await?;
         let selling_partner_id = &item.request.selling_partner_id;
+        let client_id = secret.client_id.clone();
         let lwa = LwaClient::new(
             self.http.clone(),
             token_url,
@@ -86,7 +90,12 @@ impl Auth {
                 secret.refresh_token,
             ))
             .await?;
-        let sealed = self.sealer.seal(&token, selling_partner_id).await?;
+        let mut sealed = self.sealer.seal(&token, selling_partner_id).await?;
+        // Amazon Ads wants the app named in every call; the client id travels with the
+        // token (the secret's other values stay here).
+        if item.request.is_ads() {
+            sealed.client_id = Some(client_id);
+        }
         tracing::info!(account = %item.request.account, config_version = %item.config_version, expires_at = %sealed.expires_at, "access token sealed");
         Ok(AuthenticateOutput { token: sealed })
     }

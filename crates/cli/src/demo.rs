@@ -4,7 +4,8 @@
 //! Starts the local pipeline and the simulator (delivering notifications to the stage's
 //! queue), pushes a configuration of one US seller and one Japanese seller with four
 //! reports (orders TSV, Sales and Traffic JSON, Japanese orders TSV in CP932, and Sales
-//! and Traffic by day from Data Kiosk as JSON Lines),
+//! and Traffic by day from Data Kiosk as JSON Lines) and one Amazon Ads advertiser with
+//! a Sponsored Products campaigns report (a gzip JSON array, stored as JSON Lines),
 //! subscribes them to notifications, runs the ingest state machine and checks every
 //! object in S3 against the simulator's own digest of what it served.
 
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
+use domain::ads::{AdsReportSpec, TimeUnit};
 use domain::config::{AdsProfileRef, RegionEndpoints, ReportConfig};
 use domain::data_kiosk::QuerySpec;
 use domain::{AccountKind, Region, Source};
@@ -59,6 +61,8 @@ pub fn demo_config(stage: &str, simulator_url: &str, lwa_url: &str) -> ConfigFil
         catch_up: Some(1),
         patience: None,
         data_kiosk: None,
+        ads: None,
+        restatement: None,
     };
     ConfigFile {
         stage: stage.to_owned(),
@@ -128,6 +132,17 @@ pub fn demo_config(stage: &str, simulator_url: &str, lwa_url: &str) -> ConfigFil
                     ..report("analytics_salesAndTraffic_2024_04_24", "demo-us")
                 },
             ),
+            (
+                "sp-campaigns".to_owned(),
+                ReportConfig {
+                    source: Source::new("ads-reports"),
+                    ads: Some(sp_campaigns()),
+                    // The demo fetches yesterday once; a real config keeps the type's
+                    // restatement (each day fetched again 1, 7 and 28 days later).
+                    restatement: Some(vec![]),
+                    ..report("spCampaigns", "demo-ads")
+                },
+            ),
         ]),
     }
 }
@@ -154,6 +169,29 @@ pub fn sales_by_date() -> QuerySpec {
     }
 }
 
+/// The demo's Amazon Ads report: Sponsored Products spend and sales per campaign and day.
+pub fn sp_campaigns() -> AdsReportSpec {
+    AdsReportSpec {
+        group_by: vec!["campaign".to_owned()],
+        columns: [
+            "date",
+            "campaignId",
+            "campaignName",
+            "campaignStatus",
+            "campaignBudgetCurrencyCode",
+            "impressions",
+            "clicks",
+            "cost",
+            "purchases7d",
+            "sales7d",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        filters: vec![],
+        time_unit: TimeUnit::Daily,
+    }
+}
+
 /// Checks each stored object against the simulator's digest (a Data Kiosk page by the
 /// query its object names in `report-id`) and measures DONE → recorded from the
 /// notification's `eventTime`.
@@ -168,7 +206,11 @@ pub async fn compare_with_simulator(
         match &line.result.outcome {
             contract::Outcome::Stored(_) => {
                 let report_id = line.result.report_id.as_deref().unwrap_or_default();
-                let expected = sim.expected_document(report_id).await;
+                // An Ads report's file is a JSON array, stored as its rows' lines.
+                let expected = match sim.expected_document(report_id).await {
+                    Some(digest) => Some(digest),
+                    None => sim.expected_ads_lines(report_id).await,
+                };
                 line.matches_source =
                     Some(expected.is_some_and(|d| Some(d.sha256) == line.object_sha256));
             }

@@ -12,4 +12,9 @@ pub struct SealedToken {
     pub ciphertext: String,
     /// When the token inside expires.
     pub expires_at: DateTime<Utc>,
+    /// The LWA app's client id, for Amazon Ads tokens: every Ads call names the app
+    /// (`Amazon-Advertising-API-ClientId`). An identifier, not a secret; `None` for
+    /// SP-API tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
 }

@@ -1,4 +1,6 @@
 //! PollStatus and ReadFatalReason: the Reports API calls the state machine makes itself.
+//! (Data Kiosk's getQuery and Amazon Ads' getReport stand in for getReport, their error
+//! document and `failureReason` for the report's error document.)
 //!
 //! PollStatus is the polling fallback for lost notifications (and for sources that send
 //! none): one getReport (2/s, burst 15, so polling is cheap but not free), the status
@@ -66,15 +68,27 @@ impl DataProcessor {
                     report_id,
                     attempt,
                 } = *input;
-                let client = self.spapi.client_for(&item, &token).await?;
-                let polled = Polled::fetch(&client, &item, &report_id).await?;
+                let (client, polled) = match item.request.ads_profile() {
+                    Some(profile) => {
+                        let ads = self.spapi.ads_client_for(&item, &token).await?;
+                        (
+                            None,
+                            Polled::of_ads(&ads.get_report(profile, &report_id).await?),
+                        )
+                    }
+                    None => {
+                        let client = self.spapi.client_for(&item, &token).await?;
+                        let polled = Polled::fetch(&client, &item, &report_id).await?;
+                        (Some(client), polled)
+                    }
+                };
                 let status = polled.status;
                 let now = Utc::now();
                 let patience = TimeDelta::seconds(i64::from(item.patience_secs));
                 let age = now - polled.created;
                 if !status.is_terminal() && age >= patience {
                     return Err(self
-                        .give_up(&client, &item, &report_id, status, age, patience)
+                        .give_up(client.as_ref(), &item, &report_id, status, age, patience)
                         .await);
                 }
                 if status.is_terminal() {
@@ -113,6 +127,16 @@ impl DataProcessor {
                         reason: NO_ERROR_DOCUMENT.to_owned(),
                     }));
                 };
+                if let Some(profile) = item.request.ads_profile() {
+                    let ads = self.spapi.ads_client_for(&item, &token).await?;
+                    let report = ads.get_report(profile, &document_id).await?;
+                    let reason = report
+                        .failure_reason
+                        .filter(|r| !r.trim().is_empty())
+                        .unwrap_or_else(|| NO_FAILURE_REASON.to_owned());
+                    tracing::info!(key = %item.key, %reason, "FAILED reason read");
+                    return Ok(DataProcessorOutput::ReadFatalReason(FatalReason { reason }));
+                }
                 let client = self.spapi.client_for(&item, &token).await?;
                 let document = if item.request.is_data_kiosk() {
                     client.get_data_kiosk_document(&document_id).await?.into()
@@ -146,7 +170,7 @@ impl DataProcessor {
     /// queued; the failure says what happened and that the next run asks again.
     async fn give_up(
         &self,
-        client: &spapi::SpApiClient,
+        client: Option<&spapi::SpApiClient>,
         item: &PlannedRequest,
         report_id: &str,
         status: ProcessingStatus,
@@ -157,7 +181,7 @@ impl DataProcessor {
         let data_kiosk = item.request.is_data_kiosk();
         let cancellable = status == ProcessingStatus::InQueue
             || (data_kiosk && status == ProcessingStatus::InProgress);
-        let cancelled = if cancellable {
+        let cancelled = if let (Some(client), true) = (client, cancellable) {
             let cancelling = if data_kiosk {
                 client.cancel_query(report_id).await
             } else {
@@ -170,6 +194,8 @@ impl DataProcessor {
                     "could not cancel it"
                 }
             }
+        } else if client.is_none() {
+            "Amazon Ads reports are not cancelled, so it was left to finish"
         } else {
             "Amazon cancels only queued reports, so it was left to finish"
         };
@@ -220,6 +246,28 @@ impl Polled {
     }
 }
 
+impl Polled {
+    /// An Amazon Ads report as a poll: its statuses in the Reports API's terms; once
+    /// finished, the report itself stands for its document (Store and ReadFatalReason
+    /// read the report again for a fresh URL or the failure reason).
+    fn of_ads(report: &spapi::ads::AdsReport) -> Polled {
+        use spapi::ads::AdsReportStatus;
+        let status = match report.status {
+            AdsReportStatus::Pending => ProcessingStatus::InQueue,
+            AdsReportStatus::Processing => ProcessingStatus::InProgress,
+            AdsReportStatus::Completed => ProcessingStatus::Done,
+            AdsReportStatus::Failed => ProcessingStatus::Fatal,
+        };
+        Polled {
+            status,
+            // Amazon always sends createdAt; without it the patience counts from now.
+            created: report.created_at.unwrap_or_else(Utc::now),
+            document_id: status.is_terminal().then(|| report.report_id.clone()),
+            next_page_token: None,
+        }
+    }
+}
+
 /// A duration as an operator reads it: seconds, minutes or hours.
 fn spoken(duration: TimeDelta) -> String {
     let seconds = duration.num_seconds();
@@ -229,6 +277,8 @@ fn spoken(duration: TimeDelta) -> String {
         _ => format!("{:.1} h", seconds as f64 / 3600.0),
     }
 }
+
+const NO_FAILURE_REASON: &str = "Amazon Ads ended the report FAILED without a failureReason";
 
 const NO_ERROR_DOCUMENT: &str = "Amazon ended the report FATAL without an error document; common causes: dates not aligned to the report period, more than one marketplace, or a missing role";
 

@@ -14,6 +14,9 @@ use chrono::{NaiveDate, TimeDelta};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::report_type::{DocumentFormat, ReportTypeSpec};
+use crate::request::Source;
+
 const BUILTIN: &str = include_str!("../ads_report_types.json");
 
 /// How a report's rows are cut in time.
@@ -113,11 +116,16 @@ pub struct AdsReportType {
     pub base_columns: Vec<String>,
     /// The `groupBy` values it takes.
     pub group_by: BTreeMap<String, GroupBy>,
+    /// The ages after a day at which its figures are restated, ISO 8601, where they
+    /// differ from the file's `restatement`.
+    #[serde(default)]
+    pub restatement: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct File {
+    restatement: Vec<String>,
     report_types: Vec<AdsReportType>,
     column_types: BTreeMap<String, String>,
 }
@@ -153,6 +161,27 @@ pub fn column_type(column: &str) -> Option<&'static str> {
 }
 
 impl AdsReportType {
+    /// The ages after a day at which Amazon restates its figures (`P1D`, `P7D`, `P28D`).
+    pub fn restatement(&self) -> &[String] {
+        self.restatement
+            .as_deref()
+            .unwrap_or(&catalog().restatement)
+    }
+
+    /// The type's rules in the catalog's terms: stored as JSON Lines, windows older than
+    /// the retention recorded expired, restated as Amazon restates it. Longer windows
+    /// are split rather than refused, so no longest window is set here.
+    pub fn spec(&self, source: &Source) -> ReportTypeSpec {
+        ReportTypeSpec {
+            format: DocumentFormat::Jsonl,
+            lookback_days: Some(self.retention_days),
+            options: Some(BTreeMap::new()),
+            restatement: self.restatement().to_vec(),
+            listed: true,
+            ..ReportTypeSpec::generic(source, &self.report_type_id)
+        }
+    }
+
     /// The columns available with `group_by`: the base ones and each group's own.
     pub fn columns_for(&self, group_by: &[String]) -> Vec<&str> {
         let mut columns: Vec<&str> = self.base_columns.iter().map(String::as_str).collect();
@@ -311,6 +340,65 @@ impl AdsReportSpec {
     }
 }
 
+/// How the report Amazon called a duplicate (425) differs from `body`, the one asked
+/// for: its days, report type, time unit, groupBy, columns or filters (order aside);
+/// `None` when it is the same request. Amazon has flagged a SUMMARY request as a
+/// duplicate of a DAILY one, so the 425's report is waited on only after this check
+/// (<https://github.com/airbytehq/airbyte/issues/61652>).
+pub fn duplicate_difference(
+    body: &Value,
+    start_date: Option<&str>,
+    end_date: Option<&str>,
+    configuration: &Value,
+) -> Option<String> {
+    let mut differences = Vec::new();
+    for (name, theirs) in [("startDate", start_date), ("endDate", end_date)] {
+        let ours = body[name].as_str();
+        if ours != theirs {
+            differences.push(format!(
+                "{name} {} instead of {}",
+                theirs.unwrap_or("none"),
+                ours.unwrap_or("none")
+            ));
+        }
+    }
+    let ours = &body["configuration"];
+    for field in [
+        "adProduct",
+        "reportTypeId",
+        "timeUnit",
+        "groupBy",
+        "columns",
+        "filters",
+    ] {
+        if normalized(&ours[field]) != normalized(&configuration[field]) {
+            differences.push(format!(
+                "{field} {} instead of {}",
+                configuration[field], ours[field]
+            ));
+        }
+    }
+    (!differences.is_empty()).then(|| differences.join(", "))
+}
+
+/// A value with its arrays' elements sorted, so the order of columns or filters does not
+/// make two requests different.
+fn normalized(value: &Value) -> Value {
+    match value {
+        Value::Array(items) => {
+            let mut items: Vec<Value> = items.iter().map(normalized).collect();
+            items.sort_by_key(Value::to_string);
+            Value::Array(items)
+        }
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), normalized(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// What is wrong with requesting the days `start..=end` of `rt` on `today`: a window
 /// longer than the type's longest, or a start older than its retention.
 pub fn window_problems(
@@ -466,6 +554,27 @@ mod tests {
         let unknown = campaigns().check("spCampaign");
         assert_eq!(unknown[0].field, "report_type");
         assert!(unknown[0].problem.contains("spCampaigns"), "{unknown:?}");
+    }
+
+    #[test]
+    fn a_duplicate_is_ours_only_with_the_same_days_and_configuration() {
+        let rt = report_type("spCampaigns").unwrap();
+        let body = campaigns().request_body(rt, "a", day("2026-11-01"), day("2026-11-07"));
+        let mut theirs = body["configuration"].clone();
+        theirs["columns"].as_array_mut().unwrap().reverse();
+        assert_eq!(
+            duplicate_difference(&body, Some("2026-11-01"), Some("2026-11-07"), &theirs),
+            None,
+            "column order does not matter"
+        );
+        theirs["timeUnit"] = "SUMMARY".into();
+        let difference =
+            duplicate_difference(&body, Some("2026-11-01"), Some("2026-11-08"), &theirs).unwrap();
+        assert!(
+            difference.contains("endDate 2026-11-08 instead of 2026-11-07")
+                && difference.contains(r#"timeUnit "SUMMARY" instead of "DAILY""#),
+            "{difference}"
+        );
     }
 
     #[test]

@@ -29,6 +29,10 @@ pub enum Api {
     /// Selling Partner API Data Kiosk 2023-11-15: the report type names a dataset and
     /// the report's `data_kiosk` config its query.
     DataKiosk,
+    /// Amazon Ads reporting v3: the report type is a `reportTypeId` of
+    /// `ads_report_types.json` ([`crate::ads`]), the report's `ads` config its columns;
+    /// requested per advertising profile of the configured Ads accounts.
+    AmazonAds,
 }
 
 /// How the pipeline learns that a request finished.
@@ -158,6 +162,10 @@ impl Catalog {
             if !types.insert((&spec.source, &spec.name)) {
                 return Err(format!("report type {} is listed twice", spec.name));
             }
+            for age in &spec.restatement {
+                parse_duration(age)
+                    .map_err(|e| format!("report type {}, restatement: {e}", spec.name))?;
+            }
         }
         Ok(())
     }
@@ -179,6 +187,9 @@ impl Catalog {
     /// The rules for a report type of a source: its entry, or generic rules when the
     /// source accepts unlisted types; `None` when the source or the type is unknown.
     pub fn report_type(&self, source: &Source, report_type: &str) -> Option<ReportTypeSpec> {
+        if self.source(source)?.api == Api::AmazonAds {
+            return crate::ads::report_type(report_type).map(|rt| rt.spec(source));
+        }
         let listed = self
             .report_types
             .iter()
@@ -194,6 +205,9 @@ impl Catalog {
 
     /// The report types listed for a source, for messages.
     pub fn report_type_names(&self, source: &Source) -> String {
+        if self.source(source).is_some_and(|s| s.api == Api::AmazonAds) {
+            return crate::ads::report_type_ids().join(", ");
+        }
         self.report_types
             .iter()
             .filter(|t| t.source == *source)

@@ -22,10 +22,11 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::ads::AdsReportSpec;
 use crate::catalog::{Api, Catalog};
 use crate::data_kiosk::QuerySpec;
 use crate::marketplace::{MARKETPLACES, Region, marketplace};
-use crate::report_type::{AccountKind, is_report_type_name};
+use crate::report_type::{AccountKind, ReportTypeSpec, is_report_type_name};
 use crate::request::Source;
 use crate::schedule::{parse_duration, validate_schedule};
 
@@ -153,6 +154,14 @@ pub struct ReportConfig {
     /// The query, for source `data-kiosk` (whose `report_type` is the dataset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_kiosk: Option<QuerySpec>,
+    /// The report's configuration, for source `ads-reports` (whose `report_type` is the
+    /// `reportTypeId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ads: Option<AdsReportSpec>,
+    /// Ages after a window's end at which it is requested again because Amazon restates
+    /// its figures (`["P7D"]`), ISO 8601; the report type's when absent, `[]` for none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restatement: Option<Vec<String>>,
 }
 
 /// The most trailing windows a run covers; each is a request looked up every run.
@@ -537,10 +546,14 @@ impl Config {
         }
         for (region, endpoints) in &self.regions {
             let name = format!("regions/{region}");
+            let ads = endpoints.ads_endpoint.iter().map(|e| ("ads_endpoint", e));
             for (field, value) in [
                 ("spapi_endpoint", &endpoints.spapi_endpoint),
                 ("lwa_endpoint", &endpoints.lwa_endpoint),
-            ] {
+            ]
+            .into_iter()
+            .chain(ads)
+            {
                 if !is_endpoint(value) {
                     c.push(&name, field, format!("`{value}` must be an https:// URL (http:// only for 127.0.0.1 or localhost)"));
                 } else if !is_trusted_endpoint(value) {
@@ -807,7 +820,7 @@ impl Config {
                     report.source
                 ),
             ),
-            (Api::SpApiReports, Some(_)) => c.push(
+            (Api::SpApiReports | Api::AmazonAds, Some(_)) => c.push(
                 name,
                 "data_kiosk",
                 format!(
@@ -816,6 +829,37 @@ impl Config {
                 ),
             ),
             _ => {}
+        }
+        match (source.api, &report.ads) {
+            (Api::AmazonAds, None) => c.push(
+                name,
+                "ads",
+                format!(
+                    "is required for source {}: name the groupBy, columns and time unit, e.g. {{\"group_by\": [\"campaign\"], \"columns\": [\"date\", \"campaignId\", \"impressions\", \"cost\"], \"time_unit\": \"DAILY\"}}",
+                    report.source
+                ),
+            ),
+            (Api::SpApiReports | Api::DataKiosk, Some(_)) => c.push(
+                name,
+                "ads",
+                format!(
+                    "only reports of source ads-reports take an Amazon Ads config; remove it or set source to ads-reports (this report's source is {})",
+                    report.source
+                ),
+            ),
+            _ => {}
+        }
+        for (i, age) in report.restatement.iter().flatten().enumerate() {
+            match parse_duration(age) {
+                Err(problem) => c.push(name, format!("restatement[{i}]"), problem),
+                Ok(d) if d <= TimeDelta::zero() || d > TimeDelta::days(MAX_CATCH_UP.into()) => c
+                    .push(
+                        name,
+                        format!("restatement[{i}]"),
+                        format!("{age} must be longer than zero and at most {MAX_CATCH_UP} days"),
+                    ),
+                Ok(_) => {}
+            }
         }
         let Some(spec) = catalog.report_type(&report.source, &report.report_type) else {
             c.push(
@@ -845,60 +889,12 @@ impl Config {
                 c.push(name, format!("options.{option}"), problem);
             }
         }
-        for (i, account) in report.accounts.iter().enumerate() {
-            match self.accounts.get(account) {
-                None => c.push(
-                    name,
-                    format!("accounts[{i}]"),
-                    format!(
-                        "no account `{account}`; configured accounts: {}",
-                        self.accounts.keys().cloned().collect::<Vec<_>>().join(", ")
-                    ),
-                ),
-                Some(a) if spec.audience.is_some_and(|kind| kind != a.kind) => c.push(
-                    name,
-                    format!("accounts[{i}]"),
-                    format!(
-                        "{} is for {:?} accounts; `{account}` is a {:?} account",
-                        report.report_type,
-                        spec.audience.unwrap_or(a.kind),
-                        a.kind
-                    )
-                    .to_lowercase(),
-                ),
-                Some(_) => {}
-            }
-        }
-        let accounts: Vec<(&String, &Account)> = if report.accounts.is_empty() {
-            self.accounts
-                .iter()
-                .filter(|(_, a)| spec.audience.is_none_or(|kind| kind == a.kind))
-                .collect()
+        let accounts = if source.api == Api::AmazonAds {
+            self.check_ads_report(c, name, report);
+            Vec::new()
         } else {
-            report
-                .accounts
-                .iter()
-                .filter_map(|n| self.accounts.get_key_value(n))
-                .collect()
+            self.check_report_accounts(c, name, report, &spec)
         };
-        for (i, id) in report.marketplaces.iter().enumerate() {
-            let field = format!("marketplaces[{i}]");
-            if !self.marketplaces.contains_key(id) {
-                c.push(
-                    name,
-                    field,
-                    format!("`{id}` is not in the marketplaces parameter"),
-                );
-            } else if let Some((account, _)) =
-                accounts.iter().find(|(_, a)| !a.marketplaces.contains(id))
-            {
-                c.push(
-                    name,
-                    field,
-                    format!("`{id}` is not one of account `{account}`'s marketplaces"),
-                );
-            }
-        }
         let window = parse_duration(&report.window);
         match &window {
             Err(problem) => c.push(name, "window", problem.clone()),
@@ -1007,6 +1003,121 @@ impl Config {
         }
     }
 
+    /// The accounts a selling-partner report names (or, naming none, every account of a
+    /// kind the type allows), each checked, and its marketplaces among theirs.
+    fn check_report_accounts(
+        &self,
+        c: &mut Collector,
+        name: &str,
+        report: &ReportConfig,
+        spec: &ReportTypeSpec,
+    ) -> Vec<(&String, &Account)> {
+        for (i, account) in report.accounts.iter().enumerate() {
+            match self.accounts.get(account) {
+                None => c.push(
+                    name,
+                    format!("accounts[{i}]"),
+                    format!(
+                        "no account `{account}`; configured accounts: {}",
+                        self.accounts.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                ),
+                Some(a) if spec.audience.is_some_and(|kind| kind != a.kind) => c.push(
+                    name,
+                    format!("accounts[{i}]"),
+                    format!(
+                        "{} is for {:?} accounts; `{account}` is a {:?} account",
+                        report.report_type,
+                        spec.audience.unwrap_or(a.kind),
+                        a.kind
+                    )
+                    .to_lowercase(),
+                ),
+                Some(_) => {}
+            }
+        }
+        let accounts: Vec<(&String, &Account)> = if report.accounts.is_empty() {
+            self.accounts
+                .iter()
+                .filter(|(_, a)| spec.audience.is_none_or(|kind| kind == a.kind))
+                .collect()
+        } else {
+            report
+                .accounts
+                .iter()
+                .filter_map(|n| self.accounts.get_key_value(n))
+                .collect()
+        };
+        for (i, id) in report.marketplaces.iter().enumerate() {
+            let field = format!("marketplaces[{i}]");
+            if !self.marketplaces.contains_key(id) {
+                c.push(
+                    name,
+                    field,
+                    format!("`{id}` is not in the marketplaces parameter"),
+                );
+            } else if let Some((account, _)) =
+                accounts.iter().find(|(_, a)| !a.marketplaces.contains(id))
+            {
+                c.push(
+                    name,
+                    field,
+                    format!("`{id}` is not one of account `{account}`'s marketplaces"),
+                );
+            }
+        }
+        accounts
+    }
+
+    /// An Amazon Ads report: its `ads` config fits its report type, its accounts are Ads
+    /// accounts, its marketplaces are their profiles'; its window is whole days.
+    fn check_ads_report(&self, c: &mut Collector, name: &str, report: &ReportConfig) {
+        let Some(ads) = &report.ads else {
+            return;
+        };
+        for problem in ads.check(&report.report_type) {
+            c.push(name, problem.field, problem.problem);
+        }
+        for (i, account) in report.accounts.iter().enumerate() {
+            if !self.ads_accounts.contains_key(account) {
+                c.push(
+                    name,
+                    format!("accounts[{i}]"),
+                    format!(
+                        "no Ads account `{account}`; an ads-reports report names ads_accounts, configured: {}",
+                        self.ads_accounts.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                );
+            }
+        }
+        let profiles: Vec<&AdsProfileRef> = self
+            .ads_accounts
+            .iter()
+            .filter(|(n, _)| report.accounts.is_empty() || report.accounts.contains(n))
+            .flat_map(|(_, a)| &a.profiles)
+            .collect();
+        for (i, id) in report.marketplaces.iter().enumerate() {
+            if !profiles.iter().any(|p| p.marketplace == *id) {
+                c.push(
+                    name,
+                    format!("marketplaces[{i}]"),
+                    format!("`{id}` is the marketplace of none of the report's Ads profiles"),
+                );
+            }
+        }
+        for (field, value) in [("window", &report.window), ("lag", &report.lag)] {
+            if parse_duration(value).is_ok_and(|d| d.num_seconds() % 86_400 != 0) {
+                c.push(
+                    name,
+                    field,
+                    format!(
+                        "{value} is not whole days; Amazon Ads reports cover days (P1D, P7D, …)"
+                    ),
+                );
+            }
+        }
+    }
+
     /// Amazon's full marketplace table as a `marketplaces` parameter value.
     pub fn all_marketplaces() -> BTreeMap<String, MarketplaceEntry> {
         MARKETPLACES
@@ -1087,6 +1198,10 @@ mod tests {
             p(
                 "ads_accounts/acme-ads",
                 serde_json::json!({"region": "na", "secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:sp-ingest/acme-ads", "profiles": [{"profile_id": 3211012118364113u64, "marketplace": "ATVPDKIKX0DER"}]}),
+            ),
+            p(
+                "reports/sp-campaigns",
+                serde_json::json!({"source": "ads-reports", "report_type": "spCampaigns", "accounts": ["acme-ads"], "ads": {"group_by": ["campaign"], "columns": ["date", "campaignId", "impressions", "clicks", "cost"], "time_unit": "DAILY"}, "window": "P1D", "schedule": "rate(1 day)"}),
             ),
             p(
                 "reports/sales-by-date",
@@ -1219,6 +1334,57 @@ mod tests {
             errs.mentions("reports/sales-by-date", "accounts[0]")
                 && errs.to_string().contains("vendor"),
             "{errs}"
+        );
+    }
+
+    #[test]
+    fn ads_reports_name_each_wrong_field() {
+        let config = Config::from_parameters(STAGE, valid()).unwrap();
+        assert_eq!(
+            config.reports["sp-campaigns"]
+                .ads
+                .as_ref()
+                .unwrap()
+                .time_unit,
+            crate::ads::TimeUnit::Daily
+        );
+        let errs = errors(with("reports/sp-campaigns", |v| {
+            v["ads"]["columns"][1] = "keywordId".into();
+            v["accounts"][0] = "acme-us".into();
+            v["marketplaces"] = serde_json::json!(["A2EUQ1WTGCTBG2"]);
+            v["window"] = "PT12H".into();
+            v["restatement"] = serde_json::json!(["P7D", "soon"]);
+        }));
+        for field in [
+            "ads.columns[1]",
+            "accounts[0]",
+            "marketplaces[0]",
+            "window",
+            "restatement[1]",
+        ] {
+            assert!(
+                errs.mentions("reports/sp-campaigns", field),
+                "{field}: {errs}"
+            );
+        }
+        assert!(
+            errs.to_string().contains("no Ads account `acme-us`"),
+            "{errs}"
+        );
+        let errs = errors(with("reports/sp-campaigns", |v| {
+            v.as_object_mut().unwrap().remove("ads");
+        }));
+        assert!(errs.mentions("reports/sp-campaigns", "ads"), "{errs}");
+        let errs = errors(with("reports/orders", |v| {
+            v["ads"] = serde_json::json!({"group_by": ["campaign"], "columns": ["date"], "time_unit": "DAILY"});
+        }));
+        assert!(errs.mentions("reports/orders", "ads"), "{errs}");
+        let errs = errors(with("reports/sp-campaigns", |v| {
+            v["report_type"] = "spCampaign".into();
+        }));
+        assert!(
+            errs.to_string().contains("spCampaigns"),
+            "the known types are listed: {errs}"
         );
     }
 

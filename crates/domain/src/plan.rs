@@ -13,10 +13,11 @@
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Catalog, Completion};
-use crate::config::{Config, RegionEndpoints};
+use crate::catalog::{Api, Catalog, Completion};
+use crate::config::{Config, RegionEndpoints, ReportConfig};
 use crate::error::ErrorName;
 use crate::marketplace::Region;
+use crate::report_type::ReportTypeSpec;
 use crate::request::{DataWindow, ReportRequest, RequestKey};
 
 use crate::schedule::parse_duration;
@@ -116,6 +117,12 @@ pub struct Candidate {
     pub beyond_lookback: bool,
     /// How long Amazon keeps a report of this type; an older one is not reused.
     pub retention: Option<TimeDelta>,
+    /// When Amazon restates the window's figures (its end plus each restatement age): a
+    /// window landed before one of these that the run's time has reached is requested
+    /// again, replacing what landed.
+    pub restated_at: Vec<DateTime<Utc>>,
+    /// The run's time (the schedule's), which restatements are measured against.
+    pub run_at: DateTime<Utc>,
 }
 
 /// What the metadata table remembers of a request an earlier run made.
@@ -166,6 +173,14 @@ impl Candidate {
     ) -> Decision {
         let landed = previous.is_some_and(|p| p.ended == Some(Ended::Landed));
         let expired = previous.is_some_and(|p| p.ended == Some(Ended::Expired));
+        // Landed before a restatement the run has reached: the figures changed since.
+        let restated = landed
+            && previous.and_then(|p| p.requested_at).is_some_and(|at| {
+                self.restated_at
+                    .iter()
+                    .any(|r| at < *r && *r <= self.run_at)
+            });
+        let refresh = refresh || restated;
         if (landed && !refresh) || expired {
             return Decision::Skip;
         }
@@ -242,11 +257,24 @@ impl Config {
                 continue;
             };
             let latest = DataWindow::latest_complete(now, length, lag);
+            let restatement: Vec<TimeDelta> = report
+                .restatement
+                .as_ref()
+                .unwrap_or(&spec.restatement)
+                .iter()
+                .filter_map(|age| parse_duration(age).ok())
+                .collect();
+            // The run covers every window still to be restated, besides its catch-up.
+            let restating = restatement
+                .iter()
+                .max()
+                .map_or(0, |age| age.num_seconds() / length.num_seconds().max(1) + 1);
             let catch_up = report
                 .catch_up
                 .or(spec.catch_up)
                 .unwrap_or(source.catch_up)
-                .max(1);
+                .max(1)
+                .max(u32::try_from(restating).unwrap_or(u32::MAX));
             let windows: Vec<DataWindow> = match only {
                 Some(day) => {
                     let start = day.and_time(NaiveTime::MIN).and_utc();
@@ -282,50 +310,46 @@ impl Config {
                 .and_then(|p| parse_duration(p).ok())
                 .unwrap_or_else(|| source.patience());
             let patience_secs = u32::try_from(patience.num_seconds()).unwrap_or(u32::MAX);
-            let accounts = self.accounts.iter().filter(|(account_name, account)| {
-                if report.accounts.is_empty() {
-                    spec.audience.is_none_or(|kind| kind == account.kind)
-                } else {
-                    report.accounts.contains(account_name)
-                }
-            });
-            for (account_name, account) in accounts {
-                // Validation refused accounts of regions without endpoints.
-                let Some(endpoints) = self.regions.get(&account.region) else {
-                    continue;
-                };
-                let marketplaces = account.marketplaces.iter().filter(|id| {
-                    report.marketplaces.is_empty() || report.marketplaces.contains(id)
-                });
-                for marketplace in marketplaces {
-                    for window in &windows {
+            // Amazon Ads takes at most this many days per request: longer windows are
+            // requested in consecutive parts, each a request of its own.
+            let max_days = crate::ads::report_type(&report.report_type)
+                .filter(|_| source.api == Api::AmazonAds)
+                .map(|rt| rt.max_window_days);
+            for who in self.requesters(report, &spec, source.api) {
+                for window in &windows {
+                    let parts =
+                        max_days.map_or_else(|| vec![*window], |days| window.split_days(days));
+                    for part in parts {
                         let request = ReportRequest {
-                            account: account_name.clone(),
-                            selling_partner_id: account.selling_partner_id.clone(),
+                            account: who.account.clone(),
+                            selling_partner_id: who.selling_partner_id.clone(),
                             source: report.source.clone(),
                             report_type: report.report_type.clone(),
-                            marketplace_ids: vec![marketplace.clone()],
-                            window: *window,
+                            marketplace_ids: vec![who.marketplace.clone()],
+                            window: part,
                             options: report.options.clone(),
                             query: report.data_kiosk.clone(),
+                            ads: report.ads.clone(),
                         };
                         planned.push(Candidate {
                             planned: PlannedRequest {
                                 report: name.clone(),
                                 key: request.key(),
                                 request,
-                                region: account.region,
+                                region: who.region,
                                 completion: source.completion,
                                 await_timeout_secs: report.await_timeout_secs,
                                 patience_secs,
                                 supersedes: None,
-                                endpoints: endpoints.clone(),
-                                secret_arn: account.secret_arn.clone(),
+                                endpoints: who.endpoints.clone(),
+                                secret_arn: who.secret_arn.clone(),
                                 config_version: version.clone(),
                                 page: None,
                             },
-                            beyond_lookback: lookback.is_some_and(|limit| window.start < limit),
+                            beyond_lookback: lookback.is_some_and(|limit| part.start < limit),
                             retention,
+                            restated_at: restatement.iter().map(|age| part.end + *age).collect(),
+                            run_at: now,
                         });
                     }
                 }
@@ -333,6 +357,72 @@ impl Config {
         }
         planned
     }
+
+    /// Who requests a report: each account and marketplace it covers, or for Amazon Ads
+    /// each profile of its Ads accounts (the profile id standing for the selling partner).
+    fn requesters(&self, report: &ReportConfig, spec: &ReportTypeSpec, api: Api) -> Vec<Requester> {
+        let named = |name: &String| report.accounts.is_empty() || report.accounts.contains(name);
+        let in_report = |marketplace: &String| {
+            report.marketplaces.is_empty() || report.marketplaces.contains(marketplace)
+        };
+        let mut requesters = Vec::new();
+        if api == Api::AmazonAds {
+            for (name, account) in self.ads_accounts.iter().filter(|(n, _)| named(n)) {
+                // Validation refused accounts of regions without endpoints.
+                let Some(endpoints) = self.regions.get(&account.region) else {
+                    continue;
+                };
+                for profile in account
+                    .profiles
+                    .iter()
+                    .filter(|p| in_report(&p.marketplace))
+                {
+                    requesters.push(Requester {
+                        account: name.clone(),
+                        selling_partner_id: profile.profile_id.to_string(),
+                        marketplace: profile.marketplace.clone(),
+                        region: account.region,
+                        endpoints: endpoints.clone(),
+                        secret_arn: account.secret_arn.clone(),
+                    });
+                }
+            }
+            return requesters;
+        }
+        let accounts = self.accounts.iter().filter(|(name, account)| {
+            if report.accounts.is_empty() {
+                spec.audience.is_none_or(|kind| kind == account.kind)
+            } else {
+                named(name)
+            }
+        });
+        for (name, account) in accounts {
+            let Some(endpoints) = self.regions.get(&account.region) else {
+                continue;
+            };
+            for marketplace in account.marketplaces.iter().filter(|m| in_report(m)) {
+                requesters.push(Requester {
+                    account: name.clone(),
+                    selling_partner_id: account.selling_partner_id.clone(),
+                    marketplace: marketplace.clone(),
+                    region: account.region,
+                    endpoints: endpoints.clone(),
+                    secret_arn: account.secret_arn.clone(),
+                });
+            }
+        }
+        requesters
+    }
+}
+
+/// One account (or advertising profile) in one marketplace, as a report's requests name it.
+struct Requester {
+    account: String,
+    selling_partner_id: String,
+    marketplace: String,
+    region: Region,
+    endpoints: RegionEndpoints,
+    secret_arn: String,
 }
 
 #[cfg(test)]
@@ -365,6 +455,8 @@ mod tests {
             catch_up: Some(1),
             patience: None,
             data_kiosk: None,
+            ads: None,
+            restatement: None,
         };
         Config {
             stage: "dev".into(),
@@ -565,6 +657,154 @@ mod tests {
         // GET_SALES_AND_TRAFFIC_REPORT looks back 730 days; 92 windows of 10 days reach 920.
         let beyond = candidates.iter().filter(|c| c.beyond_lookback).count();
         assert!(beyond > 0 && beyond < candidates.len(), "{beyond}");
+    }
+
+    /// The test config with one Ads account of two profiles and a Sponsored Products
+    /// campaigns report of `window`.
+    fn with_ads(window: &str) -> Config {
+        let mut config = config();
+        config.ads_accounts.insert(
+            "brand".into(),
+            crate::config::AdsAccount {
+                region: Region::Na,
+                secret_arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:ads".into(),
+                profiles: vec![
+                    crate::config::AdsProfileRef {
+                        profile_id: 111,
+                        marketplace: "ATVPDKIKX0DER".into(),
+                    },
+                    crate::config::AdsProfileRef {
+                        profile_id: 222,
+                        marketplace: "A2EUQ1WTGCTBG2".into(),
+                    },
+                ],
+            },
+        );
+        let ads = serde_json::from_value(serde_json::json!({
+            "group_by": ["campaign"],
+            "columns": ["date", "campaignId", "impressions", "cost"],
+            "time_unit": "DAILY"
+        }))
+        .unwrap();
+        config.reports.insert(
+            "sp-campaigns".into(),
+            ReportConfig {
+                source: Source::new("ads-reports"),
+                report_type: "spCampaigns".into(),
+                accounts: vec![],
+                marketplaces: vec!["ATVPDKIKX0DER".into()],
+                options: BTreeMap::new(),
+                window: window.into(),
+                lag: "P0D".into(),
+                schedule: "rate(1 day)".into(),
+                await_timeout_secs: 60,
+                catch_up: Some(1),
+                patience: None,
+                data_kiosk: None,
+                ads: Some(ads),
+                restatement: Some(vec![]),
+            },
+        );
+        config
+    }
+
+    #[test]
+    fn ads_reports_are_requested_per_profile_and_split_into_31_days() {
+        let config = with_ads("P40D");
+        let plan = config.plan(now(), &["sp-campaigns".to_owned()]);
+        let parts: Vec<(&str, i64, String)> = plan
+            .iter()
+            .map(|c| {
+                let request = &c.planned.request;
+                (
+                    request.selling_partner_id.as_str(),
+                    request.window.length().num_days(),
+                    request.window.data_date().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            parts,
+            vec![
+                ("111", 31, "2026-10-16".into()),
+                ("111", 9, "2026-11-16".into())
+            ],
+            "the profile in the report's marketplace only, 40 days as 31 + 9"
+        );
+        let first = &plan[0].planned;
+        assert_eq!(first.request.account, "brand");
+        assert_eq!(first.request.ads_profile(), Some(111));
+        assert_eq!(first.completion, Completion::Polling);
+        assert_eq!(first.secret_arn, config.ads_accounts["brand"].secret_arn);
+        assert_ne!(plan[0].planned.key, plan[1].planned.key);
+        // spCampaigns data is kept 95 days.
+        let old = with_ads("P1D").plan_window(
+            now(),
+            &["sp-campaigns".to_owned()],
+            "2026-08-01".parse().ok(),
+        );
+        assert!(old.len() == 1 && old[0].beyond_lookback, "{old:?}");
+    }
+
+    #[test]
+    fn a_landed_window_is_requested_again_once_each_restatement_passes() {
+        let mut config = with_ads("P1D");
+        // The type's own: restated at 1, 7 and 28 days.
+        config.reports.get_mut("sp-campaigns").unwrap().restatement = None;
+        let plan = config.plan(now(), &["sp-campaigns".to_owned()]);
+        assert_eq!(
+            plan.len(),
+            29,
+            "every window still to be restated is covered"
+        );
+        let landed_at = |at: DateTime<Utc>| Previous {
+            report_id: Some("r1".into()),
+            requested_at: Some(at),
+            status: Some(ProcessingStatus::Done),
+            ended: Some(Ended::Landed),
+        };
+        let day = |date: &str| {
+            plan.iter()
+                .find(|c| c.planned.request.window.data_date().to_string() == date)
+                .unwrap()
+                .clone()
+        };
+        // The 24th (ends the 25th 00:00) landed at 01:00 on the 25th: not restated yet.
+        let yesterday = day("2026-11-24");
+        let early = now() - TimeDelta::hours(5);
+        assert_eq!(
+            yesterday
+                .clone()
+                .decide(Some(&landed_at(early)), now(), false),
+            Decision::Skip
+        );
+        // The 23rd landed on the 24th: its one-day restatement (the 25th 00:00) passed.
+        let day_before = day("2026-11-23");
+        let on_the_24th = now() - TimeDelta::days(1);
+        assert_eq!(
+            supersedes(
+                day_before
+                    .clone()
+                    .decide(Some(&landed_at(on_the_24th)), now(), false)
+            ),
+            Some("r1".into())
+        );
+        // Landed again after it: skipped until the seven-day restatement.
+        assert_eq!(
+            day_before.decide(Some(&landed_at(now())), now(), false),
+            Decision::Skip
+        );
+        // The oldest window covered ended 28 days ago: its last restatement is due.
+        let oldest = &plan[0];
+        assert_eq!(
+            oldest.planned.request.window.end,
+            now().date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc() - TimeDelta::days(28)
+        );
+        let landed_before = landed_at(oldest.planned.request.window.end + TimeDelta::days(8));
+        assert!(matches!(
+            oldest.clone().decide(Some(&landed_before), now(), false),
+            Decision::Request(_)
+        ));
     }
 
     fn previous(ended: Option<Ended>, status: Option<ProcessingStatus>) -> Previous {

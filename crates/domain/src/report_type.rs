@@ -83,6 +83,11 @@ pub struct ReportTypeSpec {
     /// Quotas and quirks an operator should know, with their source.
     #[serde(default)]
     pub quota: Option<String>,
+    /// The ages after a window's end at which Amazon restates its figures, ISO 8601
+    /// (`P7D`): a landed window is requested again once each passes. Empty: final once
+    /// landed.
+    #[serde(default)]
+    pub restatement: Vec<String>,
     /// False for the rules [`ReportTypeSpec::generic`] guessed.
     #[serde(skip, default = "yes")]
     pub listed: bool,
@@ -114,6 +119,7 @@ impl ReportTypeSpec {
             requestable: true,
             options: None,
             quota: None,
+            restatement: Vec::new(),
             listed: false,
         }
     }

@@ -11,6 +11,7 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::ads::AdsReportSpec;
 use crate::data_kiosk::QuerySpec;
 
 /// Where data comes from, by its catalog name (`sp-api-reports`): each source has an
@@ -104,6 +105,12 @@ impl DataWindow {
         self.end - TimeDelta::seconds(1)
     }
 
+    /// This window in consecutive parts of at most `days` days, oldest first (itself
+    /// when it is no longer).
+    pub fn split_days(&self, days: i64) -> Vec<DataWindow> {
+        DataWindow::split(self.start, self.end, TimeDelta::days(days.max(1)))
+    }
+
     /// The windows of `length` that tile `[from, to)`, each aligned to `from`, the last
     /// one cut at `to`: a backfill is many ordinary requests.
     pub fn split(from: DateTime<Utc>, to: DateTime<Utc>, length: TimeDelta) -> Vec<DataWindow> {
@@ -141,6 +148,10 @@ pub struct ReportRequest {
     /// The Data Kiosk query (source `data-kiosk`; `report_type` is its dataset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<QuerySpec>,
+    /// The Amazon Ads report configuration (source `ads-reports`; `report_type` is its
+    /// `reportTypeId`, `selling_partner_id` the advertising profile id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ads: Option<AdsReportSpec>,
 }
 
 /// The stable identity of a [`ReportRequest`]: 32 lower-case hex characters.
@@ -252,6 +263,10 @@ impl ReportRequest {
         if let Some(query) = &self.query {
             line("data_kiosk", &canonical(&serde_json::json!(query)));
         }
+        // Likewise only Amazon Ads requests have this one.
+        if let Some(ads) = &self.ads {
+            line("ads", &canonical(&serde_json::json!(ads)));
+        }
         let digest = Sha256::digest(text.as_bytes());
         RequestKey(hex::encode(&digest[..16]))
     }
@@ -260,6 +275,18 @@ impl ReportRequest {
     /// a report.
     pub fn is_data_kiosk(&self) -> bool {
         self.query.is_some()
+    }
+
+    /// Whether this is an Amazon Ads report (source `ads-reports` requires its config).
+    pub fn is_ads(&self) -> bool {
+        self.ads.is_some()
+    }
+
+    /// The advertising profile of an Amazon Ads request (its `selling_partner_id`).
+    pub fn ads_profile(&self) -> Option<u64> {
+        self.ads
+            .as_ref()
+            .and_then(|_| self.selling_partner_id.parse().ok())
     }
 
     /// The distinct marketplace ids, sorted.
@@ -295,6 +322,7 @@ mod tests {
                 ("b".to_owned(), "2".to_owned()),
             ]),
             query: None,
+            ads: None,
         }
     }
 

@@ -132,6 +132,7 @@ mod tests {
                 .unwrap(),
             options: BTreeMap::new(),
             query: None,
+            ads: None,
         }
     }
 

@@ -104,6 +104,14 @@ impl From<spapi::Error> for Failure {
     }
 }
 
+impl From<spapi::ads::AdsError> for Failure {
+    fn from(error: spapi::ads::AdsError) -> Self {
+        let name = error.name();
+        let message = error.to_string();
+        Failure::caused_by(name, message, error)
+    }
+}
+
 /// AWS error codes that mean "slow down", across the services the pipeline calls (S3
 /// reports KMS's own as `KMS.…` when it calls KMS for SSE-KMS).
 /// <https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList>

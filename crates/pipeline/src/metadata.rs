@@ -867,6 +867,7 @@ mod tests {
             window: DataWindow::new(day(24), day(25)).unwrap(),
             options: Default::default(),
             query: None,
+            ads: None,
         };
         PlannedRequest {
             report: "orders".into(),

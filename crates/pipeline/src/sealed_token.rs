@@ -62,6 +62,7 @@ impl TokenSealer {
         Ok(SealedToken {
             ciphertext: BASE64.encode(ciphertext.as_ref()),
             expires_at: token.expires_at(),
+            client_id: None,
         })
     }
 

@@ -1,4 +1,4 @@
-//! SP-API clients for the Lambdas that call Amazon with a sealed token.
+//! SP-API and Amazon Ads clients for the Lambdas that call Amazon with a sealed token.
 //!
 //! One HTTP client, and one SP-API client per endpoint and selling partner, live as long
 //! as the container, so the connection pool and the rate limiter's buckets carry over
@@ -12,9 +12,10 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use chrono::Utc;
-use domain::PlannedRequest;
 use domain::config::RegionEndpoints;
-use spapi::{Endpoints, SpApiClient};
+use domain::{ErrorName, PlannedRequest};
+use spapi::ads::AdsClient;
+use spapi::{Endpoints, RetryPolicy, SpApiClient};
 
 use crate::failure::Failure;
 use crate::sealed_token::{SealedToken, TokenSealer};
@@ -51,6 +52,47 @@ impl SpApiAccess {
             .await?;
         let endpoint_client = self.endpoint_client(planned)?;
         Ok(endpoint_client.with_access_token(access_token))
+    }
+
+    /// An Amazon Ads client for `planned`'s profile, at its region's Ads host, acting
+    /// with the token sealed for that profile (Authenticate adds the app's client id).
+    pub async fn ads_client_for(
+        &self,
+        planned: &PlannedRequest,
+        token: &SealedToken,
+    ) -> Result<AdsClient, Failure> {
+        let access_token = self
+            .sealer
+            .open(token, &planned.request.selling_partner_id, Utc::now())
+            .await?;
+        let client_id = token.client_id.clone().ok_or_else(|| {
+            Failure::new(
+                ErrorName::Unauthorized,
+                "the sealed token carries no client id; it was not issued for Amazon Ads",
+            )
+        })?;
+        let host = planned.endpoints.ads_host(planned.region);
+        // Plan validated the config; checked again because the access token goes there.
+        if !domain::config::is_trusted_endpoint(host) {
+            return Err(Failure::config(format!(
+                "Amazon Ads endpoint `{host}` is not an Amazon host; fix regions/{} and push the config",
+                planned.region
+            )));
+        }
+        let host = host.parse().map_err(|e| {
+            Failure::caused_by(
+                ErrorName::ConfigInvalid,
+                format!("regions/{}: ads_endpoint is not a URL", planned.region),
+                e,
+            )
+        })?;
+        Ok(AdsClient::with_access_token(
+            self.http.clone(),
+            client_id,
+            access_token,
+            host,
+            RetryPolicy::default(),
+        ))
     }
 
     fn endpoint_client(&self, planned: &PlannedRequest) -> Result<SpApiClient, Failure> {

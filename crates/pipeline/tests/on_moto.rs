@@ -66,6 +66,7 @@ fn planned(day: u32) -> PlannedRequest {
         window: DataWindow::new(start, start + TimeDelta::days(1)).unwrap(),
         options: BTreeMap::new(),
         query: None,
+        ads: None,
     };
     PlannedRequest {
         report: "orders".into(),

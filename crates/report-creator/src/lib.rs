@@ -15,10 +15,12 @@ use contract::{
     CreateReportInput, CreateReportOutput, PlanInput, PlanOutput, ReportCreatorInput,
     ReportCreatorOutput, SealedToken,
 };
-use domain::{Decision, PlannedRequest};
+use domain::ads::AdsReportSpec;
+use domain::{Decision, ErrorName, PlannedRequest};
 use lambda_runtime::LambdaEvent;
 use pipeline::{Claim, ConfigStore, Failure, MetadataTable, SpApiAccess};
 use spapi::CreateReportSpecification;
+use spapi::ads::{AdsClient, Created};
 use spapi::data_kiosk::CreateQuerySpecification;
 
 /// The function and the clients it keeps between invocations.
@@ -129,11 +131,18 @@ impl ReportCreator {
                 reused: true,
             });
         }
-        let client = self.spapi.client_for(item, token).await?;
         let request = &item.request;
-        let created_id = match &request.query {
-            Some(query) => create_query(&client, item, query).await?,
-            None => {
+        let created_id = match (&request.query, &request.ads) {
+            (_, Some(ads)) => {
+                let client = self.spapi.ads_client_for(item, token).await?;
+                create_ads_report(&client, item, ads).await?
+            }
+            (Some(query), None) => {
+                let client = self.spapi.client_for(item, token).await?;
+                create_query(&client, item, query).await?
+            }
+            (None, None) => {
+                let client = self.spapi.client_for(item, token).await?;
                 let mut spec = CreateReportSpecification::new(
                     &request.report_type,
                     request.sorted_marketplaces(),
@@ -159,6 +168,54 @@ impl ReportCreator {
             reused: standing != created_id,
             report_id: standing,
         })
+    }
+}
+
+/// createReport for an Amazon Ads request: the report's configuration for its window's
+/// days, under the profile; answers the report id. A 425 names a report of the same
+/// request still being generated (a retried create that had succeeded): that one is
+/// waited on, once its days and configuration are checked to be this request's.
+async fn create_ads_report(
+    client: &AdsClient,
+    item: &PlannedRequest,
+    ads: &AdsReportSpec,
+) -> Result<String, Failure> {
+    let request = &item.request;
+    let (Some(report_type), Some(profile)) = (
+        domain::ads::report_type(&request.report_type),
+        request.ads_profile(),
+    ) else {
+        return Err(Failure::config(format!(
+            "report {}: `{}` for profile `{}` is not an Amazon Ads report type and profile id; fix the report's config and push it again",
+            item.report, request.report_type, request.selling_partner_id
+        )));
+    };
+    let (start, end) = (
+        request.window.start.date_naive(),
+        request.window.amazon_end().date_naive(),
+    );
+    // The name shows in Amazon's console; the key finds the request's metadata.
+    let name = format!("sp-ingest {} {start}..{end} {}", item.report, item.key);
+    let body = ads.request_body(report_type, &name, start, end);
+    match client.create_report(profile, &body).await? {
+        Created::New(id) => Ok(id),
+        Created::Duplicate(id) => {
+            let existing = client.get_report(profile, &id).await?;
+            match domain::ads::duplicate_difference(
+                &body,
+                existing.start_date.as_deref(),
+                existing.end_date.as_deref(),
+                &existing.configuration,
+            ) {
+                None => Ok(id),
+                Some(difference) => Err(Failure::new(
+                    ErrorName::Throttled,
+                    format!(
+                        "Amazon Ads calls this request a duplicate of report {id}, which is another request ({difference}); it is requested again once that one is done"
+                    ),
+                )),
+            }
+        }
     }
 }
 

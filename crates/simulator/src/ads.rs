@@ -133,6 +133,9 @@ pub(crate) struct AdsReport {
     marketplace_id: String,
     created: Moment,
     plan: AdsPlan,
+    /// How many reports of the same days and configuration the profile had before: the
+    /// figures of each are restated.
+    revision: u64,
     document_id: String,
     pub urls_issued: u64,
     pub downloads_served: u64,
@@ -189,7 +192,7 @@ impl AdsReport {
             data_start: midnight(self.start),
             data_end: midnight(self.end),
             report_options: BTreeMap::new(),
-            seed,
+            seed: seed ^ self.revision.wrapping_mul(0x9E37_79B9_7F4A_7C15),
             rows: self.plan.rows,
             charset: Charset::Utf8,
             kind: DocumentKind::Ads(AdsRows {
@@ -197,6 +200,7 @@ impl AdsReport {
                 daily: self.spec.time_unit == TimeUnit::Daily,
                 start: self.start,
                 end: self.end,
+                as_lines: false,
             }),
             columns: ColumnChanges::default(),
         })
@@ -532,6 +536,19 @@ async fn create_report(State(sim): State<Shared>, headers: HeaderMap, body: Byte
         )
         .into_response();
     }
+    // Each later report of the same days has restated figures (attribution settles over
+    // 28 days): its numbers differ from the earlier reports'.
+    let revision = world
+        .ads
+        .reports
+        .values()
+        .filter(|r| {
+            r.profile_id == profile.profile_id
+                && r.start == requested.start
+                && r.end == requested.end
+                && r.configuration == requested.configuration
+        })
+        .count() as u64;
     let plan = plan_for(&world.scenario, &requested);
     let report_id = uuid::Uuid::new_v4().to_string();
     let document_id = format!("ads-report-{report_id}");
@@ -546,6 +563,7 @@ async fn create_report(State(sim): State<Shared>, headers: HeaderMap, body: Byte
         marketplace_id: profile.marketplace_id.clone(),
         created: Moment::now(),
         plan,
+        revision,
         document_id: document_id.clone(),
         urls_issued: 0,
         downloads_served: 0,

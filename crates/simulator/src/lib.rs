@@ -332,6 +332,12 @@ impl RunningSimulator {
         self.sim.ads_digest(report_id).await
     }
 
+    /// What a client should store for an Ads report's file as JSON Lines: its rows, one
+    /// per line, byte for byte as served.
+    pub async fn expected_ads_lines(&self, report_id: &str) -> Option<DocumentDigest> {
+        self.sim.ads_lines_digest(report_id).await
+    }
+
     /// Calls per operation.
     pub fn calls(&self) -> CallStats {
         self.sim.world().calls.clone()

@@ -14,7 +14,7 @@ use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
 use crate::ads::{AdsBook, Advertiser};
-use crate::content::{DocumentDigest, DocumentSpec};
+use crate::content::{DocumentDigest, DocumentKind, DocumentSpec};
 use crate::data_kiosk::QueryBook;
 use crate::delivery::SqsDelivery;
 use crate::introspection::CallStats;
@@ -163,6 +163,15 @@ impl Simulator {
     pub(crate) async fn ads_digest(&self, report_id: &str) -> Option<DocumentDigest> {
         let spec = self.world().ads.get(report_id)?.document_spec(self.seed)?;
         self.digest_of(format!("ads/{report_id}"), spec).await
+    }
+
+    /// [`Shared::ads_digest`] of the rows one per line, as a client stores them.
+    pub(crate) async fn ads_lines_digest(&self, report_id: &str) -> Option<DocumentDigest> {
+        let mut spec = self.world().ads.get(report_id)?.document_spec(self.seed)?;
+        if let DocumentKind::Ads(rows) = &mut spec.kind {
+            rows.as_lines = true;
+        }
+        self.digest_of(format!("ads-lines/{report_id}"), spec).await
     }
 
     async fn digest_of(&self, key: String, spec: DocumentSpec) -> Option<DocumentDigest> {

@@ -14,15 +14,14 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use domain::ErrorName;
-use futures_util::TryStreamExt as _;
 use reqwest::{Method, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::io::AsyncRead;
 use tokio::sync::Mutex;
 
 use crate::credentials::{AccessToken, SellerAuthorization};
+use crate::document::{DocumentError, DocumentStream};
 use crate::lwa::{LwaClient, TokenGrant};
 use crate::reports::without_query;
 use crate::retry::RetryPolicy;
@@ -93,6 +92,9 @@ pub struct AdsReport {
     /// Last day.
     #[serde(default)]
     pub end_date: Option<String>,
+    /// When it was requested.
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
     /// The file (a presigned URL: a read credential), once COMPLETED.
     #[serde(default)]
     pub url: Option<String>,
@@ -181,6 +183,15 @@ pub enum AdsError {
     /// The Ads account's refresh token was refused (or LWA failed).
     #[error(transparent)]
     Lwa(#[from] crate::Error),
+    /// The report file could not be downloaded.
+    #[error("downloading the report file failed: {0}")]
+    File(DocumentError),
+    /// The issued access token expired.
+    #[error("the Amazon Ads access token expired at {at}; authenticate again")]
+    TokenExpired {
+        /// When it expired.
+        at: DateTime<Utc>,
+    },
 }
 
 impl AdsError {
@@ -199,6 +210,8 @@ impl AdsError {
             | AdsError::Malformed { .. } => ErrorName::UpstreamUnavailable,
             AdsError::Throttled { .. } => ErrorName::Throttled,
             AdsError::Lwa(error) => error.name(),
+            AdsError::TokenExpired { .. } => ErrorName::TokenExpired,
+            AdsError::File(error) => error.name(),
         }
     }
 }
@@ -211,11 +224,25 @@ pub struct AdsClient {
 
 struct Inner {
     http: reqwest::Client,
-    lwa: LwaClient,
-    refresh_token: SecretString,
+    authorization: Authorization,
     host: Url,
     retry: RetryPolicy,
-    token: Mutex<Option<AccessToken>>,
+}
+
+/// Where the client's access tokens come from.
+enum Authorization {
+    /// It refreshes them itself from the account's refresh token (the CLI).
+    Refresh {
+        lwa: Box<LwaClient>,
+        refresh_token: SecretString,
+        token: Mutex<Option<AccessToken>>,
+    },
+    /// One token issued elsewhere (the auth Lambda), used until it expires; the app's
+    /// client id comes with it, as every Ads call names the app.
+    Issued {
+        client_id: String,
+        token: AccessToken,
+    },
 }
 
 impl AdsClient {
@@ -228,14 +255,51 @@ impl AdsClient {
         host: Url,
         retry: RetryPolicy,
     ) -> Self {
+        Self::with(
+            http,
+            Authorization::Refresh {
+                lwa: Box::new(lwa),
+                refresh_token,
+                token: Mutex::new(None),
+            },
+            host,
+            retry,
+        )
+    }
+
+    /// A client acting with `token`, issued to the app `client_id` for the account,
+    /// until the token expires (then calls fail `TokenExpired`, and the state machine
+    /// authenticates again).
+    pub fn with_access_token(
+        http: reqwest::Client,
+        client_id: impl Into<String>,
+        token: AccessToken,
+        host: Url,
+        retry: RetryPolicy,
+    ) -> Self {
+        Self::with(
+            http,
+            Authorization::Issued {
+                client_id: client_id.into(),
+                token,
+            },
+            host,
+            retry,
+        )
+    }
+
+    fn with(
+        http: reqwest::Client,
+        authorization: Authorization,
+        host: Url,
+        retry: RetryPolicy,
+    ) -> Self {
         AdsClient {
             inner: Arc::new(Inner {
                 http,
-                lwa,
-                refresh_token,
+                authorization,
                 host,
                 retry,
-                token: Mutex::new(None),
             }),
         }
     }
@@ -301,11 +365,10 @@ impl AdsClient {
     }
 
     /// The COMPLETED report's file, gunzipped as it streams (the file is gzip JSON; no
-    /// `Content-Encoding` says so). The URL is never logged.
-    pub async fn download(
-        &self,
-        report: &AdsReport,
-    ) -> Result<impl AsyncRead + Send + Unpin + 'static, AdsError> {
+    /// `Content-Encoding` says so). The URL is never logged; an expired one, a refusal
+    /// or a broken body fail with the names SP-API documents get (`DocumentUrlExpired`,
+    /// `DocumentTruncated`), so the caller starts over from a fresh URL (getReport).
+    pub async fn download(&self, report: &AdsReport) -> Result<DocumentStream, AdsError> {
         let what = "the report file";
         let url = report.url.as_deref().ok_or_else(|| AdsError::Malformed {
             what,
@@ -314,50 +377,59 @@ impl AdsClient {
                 report.report_id, report.status
             ),
         })?;
-        let response =
-            self.inner
-                .http
-                .get(url)
-                .send()
-                .await
-                .map_err(|source| AdsError::Unreachable {
-                    what,
-                    source: source.without_url(),
-                })?;
+        let response = self.inner.http.get(url).send().await.map_err(|source| {
+            AdsError::File(DocumentError::Unreachable {
+                source: source.without_url(),
+            })
+        })?;
         let status = response.status();
         if !status.is_success() {
-            let body = response.text().await.unwrap_or_default();
-            return Err(AdsError::Refused {
-                what,
-                status: status.as_u16(),
-                detail: body.chars().take(300).collect(),
-            });
+            return Err(AdsError::File(
+                DocumentStream::refused(status, response).await,
+            ));
         }
-        let bytes = response
-            .bytes_stream()
-            .map_err(|e| std::io::Error::other(e.without_url()));
-        let reader = tokio_util::io::StreamReader::new(bytes);
-        Ok(async_compression::tokio::bufread::GzipDecoder::new(
-            tokio::io::BufReader::new(reader),
-        ))
+        Ok(DocumentStream::gzip_file(response))
     }
 
     /// A fresh-enough access token for the account.
     async fn token(&self) -> Result<SecretString, AdsError> {
-        let mut cached = self.inner.token.lock().await;
-        if let Some(token) = cached.as_ref()
-            && token.expires_at() > Utc::now() + chrono::Duration::seconds(60)
-        {
-            return Ok(token.secret().clone());
+        let margin = chrono::Duration::seconds(60);
+        match &self.inner.authorization {
+            Authorization::Issued { token, .. } if token.expires_at() > Utc::now() => {
+                Ok(token.secret().clone())
+            }
+            Authorization::Issued { token, .. } => Err(AdsError::TokenExpired {
+                at: token.expires_at(),
+            }),
+            Authorization::Refresh {
+                lwa,
+                refresh_token,
+                token,
+            } => {
+                let mut cached = token.lock().await;
+                if let Some(token) = cached.as_ref()
+                    && token.expires_at() > Utc::now() + margin
+                {
+                    return Ok(token.secret().clone());
+                }
+                let grant = TokenGrant::RefreshToken(SellerAuthorization::new(
+                    "amazon-ads",
+                    refresh_token.expose_secret(),
+                ));
+                let fresh = lwa.request_token(&grant).await?;
+                let secret = fresh.secret().clone();
+                *cached = Some(fresh);
+                Ok(secret)
+            }
         }
-        let grant = TokenGrant::RefreshToken(SellerAuthorization::new(
-            "amazon-ads",
-            self.inner.refresh_token.expose_secret(),
-        ));
-        let token = self.inner.lwa.request_token(&grant).await?;
-        let secret = token.secret().clone();
-        *cached = Some(token);
-        Ok(secret)
+    }
+
+    /// The app's LWA client id, which every call names.
+    fn client_id(&self) -> &str {
+        match &self.inner.authorization {
+            Authorization::Refresh { lwa, .. } => lwa.client_id(),
+            Authorization::Issued { client_id, .. } => client_id,
+        }
     }
 
     /// One call with the Ads headers; 429 and 5xx are retried with jittered backoff.
@@ -386,10 +458,7 @@ impl AdsClient {
                 .http
                 .request(method.clone(), url.clone())
                 .bearer_auth(token.expose_secret())
-                .header(
-                    "Amazon-Advertising-API-ClientId",
-                    self.inner.lwa.client_id(),
-                );
+                .header("Amazon-Advertising-API-ClientId", self.client_id());
             if let Some(profile_id) = profile_id {
                 request = request.header("Amazon-Advertising-API-Scope", profile_id.to_string());
             }
@@ -491,6 +560,7 @@ mod tests {
             configuration: Value::Null,
             start_date: None,
             end_date: None,
+            created_at: None,
             url: Some(
                 "https://offline-report-storage.s3.amazonaws.com/r.json.gz?X-Amz-Signature=secret"
                     .into(),

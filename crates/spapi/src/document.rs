@@ -156,6 +156,34 @@ impl DocumentStream {
     }
 }
 
+impl DocumentStream {
+    /// The gzip body of `response`, decompressed as it is read, without resuming a
+    /// broken download (the caller starts over from a fresh URL instead): Amazon Ads
+    /// report files, gzip without a `Content-Encoding` that says so.
+    pub(crate) fn gzip_file(response: reqwest::Response) -> DocumentStream {
+        use futures_util::TryStreamExt as _;
+
+        let content_length = response.content_length();
+        let body = response
+            .bytes_stream()
+            .map_err(|error| io::Error::other(DocumentError::truncated(error.without_url())));
+        let mut decoder = GzipDecoder::new(StreamReader::new(body));
+        decoder.multiple_members(true);
+        DocumentStream {
+            reader: Box::pin(decoder),
+            charset: None,
+            content_length,
+            compression: Some(CompressionAlgorithm::Gzip),
+        }
+    }
+
+    /// Why a download was refused (an expired URL, or the host's error), from its
+    /// status and S3's XML error body.
+    pub(crate) async fn refused(status: StatusCode, response: reqwest::Response) -> DocumentError {
+        refusal(status, response).await
+    }
+}
+
 impl fmt::Debug for DocumentStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DocumentStream")

@@ -1237,9 +1237,12 @@ async fn ads_refusals_failures_and_expired_urls_are_named() {
     let error = client
         .download(&report)
         .await
-        .err()
-        .expect("the first URL is expired");
-    assert!(error.to_string().contains("403"), "{error}");
+        .expect_err("the first URL is expired");
+    assert_eq!(
+        error.name(),
+        domain::ErrorName::DocumentUrlExpired,
+        "{error}"
+    );
     let fresh = client
         .get_report(simulator::DEFAULT_ADS_PROFILE_ID, created.report_id())
         .await

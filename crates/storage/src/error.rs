@@ -90,6 +90,16 @@ pub enum StoreError {
         source: Box<spapi::Error>,
     },
 
+    /// Reading an Amazon Ads report (for a fresh URL) or downloading its file failed.
+    #[error("reading Amazon Ads report {report_id} for its file, or downloading the file, failed")]
+    Ads {
+        /// The report.
+        report_id: String,
+        /// What the Ads client said.
+        #[source]
+        source: Box<spapi::ads::AdsError>,
+    },
+
     /// getReportDocument for a fresh URL failed.
     #[error("getReportDocument for a fresh URL of document {document_id} failed")]
     RefreshUrl {
@@ -153,6 +163,7 @@ impl StoreError {
                 source.name()
             }
             StoreError::GaveUp { source, .. } => source.name(),
+            StoreError::Ads { source, .. } => source.name(),
             StoreError::DeadlineExceeded { .. } => ErrorName::DeadlineExceeded,
             StoreError::PartTask { .. } | StoreError::UnexpectedAnswer { .. } => {
                 ErrorName::UpstreamUnavailable

@@ -10,11 +10,13 @@
 
 use aws_sdk_s3::Client;
 use domain::{DocumentFormat, ErrorName};
+use spapi::ads::AdsClient;
 use spapi::data_kiosk::DocumentSource;
-use spapi::{ReportDocument, SpApiClient};
+use spapi::{CompressionAlgorithm, ReportDocument, SpApiClient};
 use tokio::io::AsyncReadExt;
 
 use crate::error::StoreError;
+use crate::json_lines::LinesReader;
 use crate::stream::{StoreOptions, StoredObject, UploadTarget, metadata, store_document};
 use crate::transcode::{SNIFF_BYTES, SourceCharset};
 
@@ -62,12 +64,73 @@ pub async fn fetch_and_store_from(
     options: &StoreOptions,
 ) -> Result<StoredObject, StoreError> {
     let document_id = document.report_document_id.as_str();
-    let mut fresh = None;
+    let mut fresh: Option<ReportDocument> = None;
+    with_fresh_urls(document_id, async |attempt| {
+        if attempt > 1 {
+            let refreshed = client
+                .fresh_document(source, document_id)
+                .await
+                .map_err(|source| StoreError::RefreshUrl {
+                    document_id: document_id.to_owned(),
+                    source: Box::new(source),
+                })?;
+            fresh = Some(refreshed);
+        }
+        let current = fresh.as_ref().unwrap_or(document);
+        store_once(client, current, marketplace_id, s3, target, options).await
+    })
+    .await
+}
+
+/// An Amazon Ads report's file — a gzip JSON array of rows — stored at `target` as JSON
+/// Lines (one row per line, memory flat), each attempt from a fresh URL read with
+/// getReport, on the same terms as [`fetch_and_store`].
+pub async fn fetch_and_store_ads(
+    client: &AdsClient,
+    profile_id: u64,
+    report_id: &str,
+    s3: &Client,
+    target: &UploadTarget,
+    options: &StoreOptions,
+) -> Result<StoredObject, StoreError> {
+    let ads = |source| StoreError::Ads {
+        report_id: report_id.to_owned(),
+        source: Box::new(source),
+    };
+    with_fresh_urls(report_id, async |_| {
+        let report = client
+            .get_report(profile_id, report_id)
+            .await
+            .map_err(ads)?;
+        let file = client.download(&report).await.map_err(ads)?;
+        let mut target = target.clone();
+        target.metadata.insert(
+            metadata::SOURCE_COMPRESSION.to_owned(),
+            CompressionAlgorithm::Gzip.as_str().to_owned(),
+        );
+        store_document(
+            LinesReader::new(file),
+            SourceCharset::utf8(),
+            s3,
+            &target,
+            options,
+        )
+        .await
+    })
+    .await
+}
+
+/// Runs `attempt` (numbered from 1) until it stores the document, again after an
+/// expired URL (up to [`URL_EXPIRED_RETRIES`] times) or a truncated download
+/// ([`TRUNCATED_RETRIES`]); the attempt fetches its fresh URL itself.
+async fn with_fresh_urls(
+    document_id: &str,
+    mut attempt: impl AsyncFnMut(u32) -> Result<StoredObject, StoreError>,
+) -> Result<StoredObject, StoreError> {
     let (mut expired, mut truncated, mut attempts) = (0, 0, 0);
     loop {
         attempts += 1;
-        let current = fresh.as_ref().unwrap_or(document);
-        let error = match store_once(client, current, marketplace_id, s3, target, options).await {
+        let error = match attempt(attempts).await {
             Ok(stored) => return Ok(stored),
             Err(error) => error,
         };
@@ -100,14 +163,6 @@ pub async fn fetch_and_store_from(
             error = &error as &dyn std::error::Error,
             "document download failed; starting over from a fresh URL"
         );
-        let refreshed = client
-            .fresh_document(source, document_id)
-            .await
-            .map_err(|source| StoreError::RefreshUrl {
-                document_id: document_id.to_owned(),
-                source: Box::new(source),
-            })?;
-        fresh = Some(refreshed);
     }
 }
 

@@ -14,7 +14,7 @@ use lambda_runtime::LambdaEvent;
 use pipeline::{Failure, SpApiAccess};
 use spapi::data_kiosk::DocumentSource;
 
-use crate::{StoreError, StoreOptions, UploadTarget, fetch_and_store_from};
+use crate::{StoreError, StoreOptions, UploadTarget, fetch_and_store_ads, fetch_and_store_from};
 
 /// The function and the clients it keeps between invocations.
 pub struct Storage {
@@ -111,20 +111,34 @@ impl Storage {
                 if input.item.page_number() > 0 {
                     crate::crash::point(crate::crash::CrashPoint::BeforeLaterPage);
                 }
-                let client = self.spapi.client_for(&input.item, &input.token).await?;
-                let document = client
-                    .fresh_document(source, &input.report_document_id)
-                    .await?;
-                let stored = fetch_and_store_from(
-                    &client,
-                    source,
-                    &document,
-                    &marketplace,
-                    &self.s3,
-                    &target,
-                    &options,
-                )
-                .await
+                let stored = if let Some(profile) = request.ads_profile() {
+                    // The report stands for its file: Store reads it for a fresh URL.
+                    let client = self.spapi.ads_client_for(&input.item, &input.token).await?;
+                    fetch_and_store_ads(
+                        &client,
+                        profile,
+                        &input.report_id,
+                        &self.s3,
+                        &target,
+                        &options,
+                    )
+                    .await
+                } else {
+                    let client = self.spapi.client_for(&input.item, &input.token).await?;
+                    let document = client
+                        .fresh_document(source, &input.report_document_id)
+                        .await?;
+                    fetch_and_store_from(
+                        &client,
+                        source,
+                        &document,
+                        &marketplace,
+                        &self.s3,
+                        &target,
+                        &options,
+                    )
+                    .await
+                }
                 .map_err(failure)?;
                 tracing::info!(key = %stored.key, bytes = stored.bytes, rows = stored.rows, parts = stored.parts, charset = %stored.source_charset, page = input.item.page_number(), "document stored");
                 StoredObject {

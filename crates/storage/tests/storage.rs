@@ -210,6 +210,7 @@ async fn finished_report(client: &SpApiClient, marketplace: &str, day: u32) -> F
         window: DataWindow::new(start, end).unwrap(),
         options: BTreeMap::new(),
         query: None,
+        ads: None,
     };
     let key = RawObjectKey::new(&request, DocumentFormat::Tsv)
         .expect("safe key")

@@ -673,6 +673,7 @@ mod tests {
             .unwrap(),
             options: Default::default(),
             query: Some(spec),
+            ads: None,
         };
         let tables = CuratedCatalog::builtin().tables_for_request(&request);
         let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();

@@ -508,6 +508,7 @@ fn planned() -> PlannedRequest {
             .expect("a window"),
         options: Default::default(),
         query: None,
+        ads: None,
     };
     PlannedRequest {
         report: "orders".into(),
@@ -559,6 +560,7 @@ fn samples(step: Step, plan: &Value, payload: &Value) -> Vec<Value> {
     let token = SealedToken {
         ciphertext: "AQICAHg=".into(),
         expires_at: at("2026-11-25T07:00:00Z"),
+        client_id: None,
     };
     match step {
         Step::Plan => vec![plan.clone()],

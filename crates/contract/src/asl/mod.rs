@@ -412,6 +412,8 @@ mod tests {
                     catch_up: None,
                     patience: None,
                     data_kiosk: None,
+                    ads: None,
+                    restatement: None,
                 },
             )]),
         };

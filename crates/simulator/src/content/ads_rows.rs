@@ -19,6 +19,9 @@ pub(crate) struct AdsRows {
     /// The window's first and last day.
     pub start: NaiveDate,
     pub end: NaiveDate,
+    /// The rows one per line instead of as the array Amazon serves: what a client keeps
+    /// as JSON Lines, for checking it.
+    pub as_lines: bool,
 }
 
 impl ContentChunks {

@@ -373,6 +373,8 @@ enum Layout {
     Json(JsonReport),
     Jsonl,
     AdsArray,
+    /// An Ads file's rows as a client stores them: one per line.
+    AdsLines,
     ErrorDocument,
 }
 
@@ -403,6 +405,7 @@ impl ContentChunks {
             (DocumentKind::Query(_), _) | (DocumentKind::Report, DocumentFormat::Jsonl) => {
                 Layout::Jsonl
             }
+            (DocumentKind::Ads(ads), _) if ads.as_lines => Layout::AdsLines,
             (DocumentKind::Ads(_), _) => Layout::AdsArray,
             (DocumentKind::Report, DocumentFormat::Json) => {
                 Layout::Json(JsonReport::of(&spec.report_type))
@@ -516,6 +519,7 @@ impl ContentChunks {
             Layout::Json(report) => self.json_prologue(report),
             Layout::Jsonl => String::new(),
             Layout::AdsArray => "[".to_owned(),
+            Layout::AdsLines => String::new(),
         }
     }
 
@@ -549,6 +553,12 @@ impl ContentChunks {
                         buf.push(',');
                     }
                     buf.push_str(&self.ads_row(ads, row, &mut rng));
+                }
+            }
+            Layout::AdsLines => {
+                if let DocumentKind::Ads(ads) = &self.spec.kind {
+                    buf.push_str(&self.ads_row(ads, row, &mut rng));
+                    buf.push('\n');
                 }
             }
             Layout::Jsonl => {
