@@ -231,7 +231,7 @@ const SCENARIOS: &[(&str, &str, Scenario_)] = &[
     ),
     (
         "an_ads_report_lands_as_json_lines_of_exactly_the_rows_amazon_served",
-        "Amazon Ads spCampaigns, polled from PENDING to COMPLETED: one `.jsonl` object whose lines are the served gzip JSON array's rows, byte for byte (SHA-256, rows, bytes)",
+        "Amazon Ads spCampaigns, polled from PENDING to COMPLETED: one `.jsonl` object whose lines are the served gzip JSON array's rows, byte for byte (SHA-256, rows, bytes), and a partition of `ads_sp_campaigns` with every row",
         |w| Box::pin(ads_report_lands(w)),
     ),
     (
@@ -256,7 +256,7 @@ const SCENARIOS: &[(&str, &str, Scenario_)] = &[
     ),
     (
         "a_restated_ads_window_replaces_its_object",
-        "a landed Ads day is requested again once its restatement age passes: a new report, the same object key, its rows the restated ones",
+        "a landed Ads day is requested again once its restatement age passes: a new report, the same object key, its rows the restated ones, the curated partition pointed at the new version",
         |w| Box::pin(ads_restated(w)),
     ),
     (
@@ -560,9 +560,19 @@ impl World {
                 ..campaigns.clone()
             },
         );
+        // Another type than sp-campaigns': one type's curated partitions have one window.
         file.reports.insert(
-            "sp-campaigns-40".into(),
+            "sp-search-terms-40".into(),
             ReportConfig {
+                report_type: "spSearchTerm".into(),
+                ads: Some(domain::ads::AdsReportSpec {
+                    group_by: vec!["searchTerm".into()],
+                    columns: ["date", "impressions", "clicks", "cost"]
+                        .map(str::to_owned)
+                        .to_vec(),
+                    filters: vec![],
+                    time_unit: domain::ads::TimeUnit::Daily,
+                }),
                 window: "P40D".into(),
                 ..campaigns.clone()
             },
@@ -1854,6 +1864,16 @@ async fn ads_report_lands(w: &World) -> anyhow::Result<()> {
         object.rows,
         w.sim.ads_reports().len() - before
     );
+    let [partition] = &result.curated[..] else {
+        bail!("partitions: {:?}", result.curated);
+    };
+    ensure!(
+        partition.table == "ads_sp_campaigns"
+            && partition.rows == 5
+            && partition.values[0] == simulator::DEFAULT_ADS_PROFILE_ID.to_string()
+            && partition.extra_fields.is_empty(),
+        "the rows did not land in the curated table: {partition:?}"
+    );
     let text = w.raw_text(&object.object_key).await?;
     let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap_or_default())?;
     let columns = cli::demo::sp_campaigns().columns;
@@ -1970,7 +1990,7 @@ async fn ads_split_window(w: &World) -> anyhow::Result<()> {
         rows: Some(3),
         ..Default::default()
     }));
-    let (report, run_at) = ("sp-campaigns-40", recent(20));
+    let (report, run_at) = ("sp-search-terms-40", recent(20));
     let planned: Vec<domain::PlannedRequest> = w
         .config
         .plan(run_at, &[report.to_owned()])
@@ -2061,6 +2081,13 @@ async fn ads_restated(w: &World) -> anyhow::Result<()> {
     ensure!(
         w.objects_under(&before.object_key).await?.len() == 1,
         "not one object"
+    );
+    let (Some(first), Some(second)) = (landed.curated.first(), again.curated.first()) else {
+        bail!("not curated: {:?} / {:?}", landed.curated, again.curated);
+    };
+    ensure!(
+        second.replaced.as_deref() == Some(first.location.as_str()) && second.rows == first.rows,
+        "the curated partition was not replaced whole: {first:?} → {second:?}"
     );
     Ok(())
 }

@@ -146,6 +146,11 @@ pub fn report_type(report_type_id: &str) -> Option<&'static AdsReportType> {
         .find(|t| t.report_type_id == report_type_id)
 }
 
+/// Every report type sp-ingest knows.
+pub fn report_types() -> &'static [AdsReportType] {
+    &catalog().report_types
+}
+
 /// Every `reportTypeId` sp-ingest knows, for messages.
 pub fn report_type_ids() -> Vec<&'static str> {
     catalog()

@@ -656,13 +656,14 @@ impl Config {
                 request.marketplace_ids.join("+"),
             );
             let shape = format!(
-                "{:?} {:?} {:?}",
+                "{:?} {:?} {:?} {:?}",
                 request.window.length(),
                 request.options,
-                query
+                query,
+                request.ads
             );
             match filled.get(&key) {
-                Some((first, first_shape)) if *first_shape != shape => c.push(
+                Some((first, first_shape)) if *first_shape != shape && *first != planned.report => c.push(
                     &format!("reports/{}", planned.report),
                     "report_type",
                     format!(
@@ -968,7 +969,7 @@ impl Config {
             }
             // The curated table of the query needs its required columns' fields.
             for table in crate::curated::CuratedCatalog::builtin().tables_for(&report.report_type) {
-                if !matches!(&table.layout, crate::curated::Layout::Jsonl { query: q } if *q == query.query)
+                if !matches!(&table.layout, crate::curated::Layout::Jsonl { query: Some(q) } if *q == query.query)
                 {
                     continue;
                 }

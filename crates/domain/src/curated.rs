@@ -172,10 +172,11 @@ pub enum Layout {
         /// The array's name.
         array: String,
     },
-    /// JSON Lines whose rows are its lines: the records of the Data Kiosk query `query`.
+    /// JSON Lines whose rows are its lines: the records of the Data Kiosk query `query`,
+    /// or (no query) the rows of an Amazon Ads report.
     Jsonl {
         /// The query of the dataset (the report type) whose records fill the table.
-        query: String,
+        query: Option<String>,
     },
 }
 
@@ -274,7 +275,12 @@ impl CuratedCatalog {
         static CATALOG: OnceLock<CuratedCatalog> = OnceLock::new();
         CATALOG.get_or_init(|| {
             // A unit test parses the same text, so a broken file never ships.
-            CuratedCatalog::parse(BUILTIN).unwrap_or_else(|e| panic!("curated.json: {e}"))
+            let mut catalog =
+                CuratedCatalog::parse(BUILTIN).unwrap_or_else(|e| panic!("curated.json: {e}"));
+            catalog
+                .tables
+                .extend(crate::ads::report_types().iter().map(ads_table));
+            catalog
         })
     }
 
@@ -290,7 +296,7 @@ impl CuratedCatalog {
                     array: array.clone(),
                 },
                 ("jsonl", None, Some(query)) => Layout::Jsonl {
-                    query: query.clone(),
+                    query: Some(query.clone()),
                 },
                 (format, _, _) => {
                     return Err(format!(
@@ -398,9 +404,11 @@ impl CuratedCatalog {
                 Layout::Json { array } => {
                     Some((t.report_type.as_str(), array.as_str(), t.name.as_str()))
                 }
-                Layout::Jsonl { query } => {
-                    Some((t.report_type.as_str(), query.as_str(), t.name.as_str()))
-                }
+                Layout::Jsonl { query } => Some((
+                    t.report_type.as_str(),
+                    query.as_deref().unwrap_or_default(),
+                    t.name.as_str(),
+                )),
                 Layout::Tsv => None,
             })
             .collect();
@@ -432,7 +440,7 @@ impl CuratedCatalog {
         self.tables_for(&request.report_type)
             .into_iter()
             .filter(|t| match &t.layout {
-                Layout::Jsonl { query: filled_by } => query == Some(filled_by.as_str()),
+                Layout::Jsonl { query: filled_by } => query == filled_by.as_deref(),
                 Layout::Tsv | Layout::Json { .. } => query.is_none(),
             })
             .collect()
@@ -442,6 +450,88 @@ impl CuratedCatalog {
     pub fn tables(&self) -> &[TableSchema] {
         &self.tables
     }
+}
+
+/// The curated table of an Amazon Ads report type, `ads_<reportTypeId in snake_case>`:
+/// every column the type offers under any `groupBy` (a report fills those its config
+/// selects; the others are null), typed as Amazon documents them — `decimal` amounts
+/// exact as money, `decimal` rates and shares as doubles, the days as dates. Made from
+/// `ads_report_types.json`, so a new report type there is a new table.
+fn ads_table(report_type: &crate::ads::AdsReportType) -> TableSchema {
+    let groups: Vec<String> = report_type.group_by.keys().cloned().collect();
+    let mut names: Vec<&str> = report_type
+        .base_columns
+        .iter()
+        .map(String::as_str)
+        .collect();
+    for column in report_type.columns_for(&groups) {
+        if !names.contains(&column) {
+            names.push(column);
+        }
+    }
+    let mut columns: Vec<Column> = names
+        .into_iter()
+        .map(|name| Column {
+            name: snake_case(name),
+            kind: ads_kind(name),
+            required: false,
+            comment: Some(format!("`{name}` of the report's rows.")),
+            source: Source::Path(vec![name.to_owned()]),
+        })
+        .collect();
+    columns.push(Column {
+        name: EXTRA_FIELDS.into(),
+        kind: Kind::Text,
+        required: false,
+        comment: Some(
+            "Fields of the rows no column names, as a JSON object of text (null when none).".into(),
+        ),
+        source: Source::Extras,
+    });
+    TableSchema {
+        name: format!("ads_{}", snake_case(&report_type.report_type_id)),
+        report_type: report_type.report_type_id.clone(),
+        comment: format!(
+            "Amazon Ads {} report rows ({}, reporting v3): a row per groupBy entity and day (DAILY) or window (SUMMARY), the columns the report config selects.",
+            report_type.report_type_id, report_type.ad_product
+        ),
+        layout: Layout::Jsonl { query: None },
+        record_tree: json_record::PathTree::of(&columns),
+        columns,
+    }
+}
+
+/// A column's type from Amazon's: money amounts exact, rates and shares as doubles.
+fn ads_kind(column: &str) -> Kind {
+    match (column, crate::ads::column_type(column)) {
+        ("date" | "startDate" | "endDate", _) => Kind::Date,
+        (_, Some("integer")) => Kind::Int64,
+        // Amazon calls both amounts and ratios `decimal`; only amounts are money.
+        (name, Some("decimal")) => {
+            let lower = name.to_ascii_lowercase();
+            let ratio = ["rate", "share", "percentage", "acos", "roas"]
+                .iter()
+                .any(|word| lower.contains(word));
+            if ratio { Kind::Float64 } else { Kind::Decimal }
+        }
+        _ => Kind::Text,
+    }
+}
+
+/// `campaignBudgetAmount` → `campaign_budget_amount`.
+fn snake_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for c in name.chars() {
+        if c.is_ascii_uppercase() {
+            if !out.is_empty() {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Which field of a flat file feeds which column of a table.
@@ -661,6 +751,49 @@ mod tests {
     use serde::de::DeserializeSeed as _;
     use serde_json::{Value, json};
 
+    #[test]
+    fn every_ads_report_type_has_a_table_of_its_columns_typed_as_amazon_documents_them() {
+        let catalog = CuratedCatalog::builtin();
+        for report_type in crate::ads::report_types() {
+            let tables = catalog.tables_for(&report_type.report_type_id);
+            assert_eq!(tables.len(), 1, "{}", report_type.report_type_id);
+        }
+        let table = catalog.tables_for("spCampaigns")[0];
+        assert_eq!(table.name, "ads_sp_campaigns");
+        let kind = |name: &str| {
+            table
+                .columns
+                .iter()
+                .find(|c| c.name == name)
+                .map(|c| c.kind)
+        };
+        assert_eq!(kind("date"), Some(Kind::Date));
+        assert_eq!(kind("impressions"), Some(Kind::Int64));
+        assert_eq!(kind("cost"), Some(Kind::Decimal));
+        assert_eq!(kind("click_through_rate"), Some(Kind::Float64));
+        assert_eq!(kind("top_of_search_impression_share"), Some(Kind::Float64));
+        assert_eq!(kind("campaign_name"), Some(Kind::Text));
+        assert_eq!(kind("purchases7d"), Some(Kind::Int64));
+
+        let row = json!({"date": "2026-12-05", "campaignId": "1010000001", "impressions": 812,
+                         "cost": 12.35, "clickThroughRate": 0.01234, "newColumn": "x"});
+        let (cells, extras) = json_row(table, &row, &Value::Null).unwrap();
+        let cell = |name: &str| {
+            let at = table.columns.iter().position(|c| c.name == name).unwrap();
+            cells[at].clone()
+        };
+        assert_eq!(cell("cost"), Cell::Decimal(123_500));
+        assert_eq!(cell("click_through_rate"), Cell::Float(0.01234));
+        assert_eq!(cell("impressions"), Cell::Int(812));
+        assert_eq!(cell("campaign_id"), Cell::Int(1_010_000_001));
+        assert_eq!(
+            cell("sales7d"),
+            Cell::Null,
+            "a column the config did not select"
+        );
+        assert_eq!(extras, ["newColumn"]);
+    }
+
     /// One record read as Curate reads it, with the paths of its extra fields.
     fn json_row<'r>(
         table: &TableSchema,
@@ -677,7 +810,7 @@ mod tests {
         let catalog = CuratedCatalog::parse(BUILTIN).unwrap();
         let mut checked = 0;
         for table in catalog.tables() {
-            let Layout::Jsonl { query } = &table.layout else {
+            let Layout::Jsonl { query: Some(query) } = &table.layout else {
                 continue;
             };
             let sdl = crate::data_kiosk::schema(&table.report_type)

@@ -39,8 +39,13 @@ impl ContentChunks {
                     "date" => json!(day.to_string()),
                     "startDate" => json!(ads.start.to_string()),
                     "endDate" => json!(ads.end.to_string()),
+                    // Ids are numbers where Amazon documents them as integers.
                     name if name.ends_with("Id") => {
-                        json!(format!("{}{entity:06}", 1000 + name.len()))
+                        let id = (1000 + name.len() as u64) * 1_000_000 + entity;
+                        match domain::ads::column_type(name) {
+                            Some("integer") => json!(id),
+                            _ => json!(id.to_string()),
+                        }
                     }
                     name if name.ends_with("CurrencyCode") => json!(self.market.currency),
                     name => match domain::ads::column_type(name) {
