@@ -60,7 +60,12 @@ impl Auth {
         event: LambdaEvent<AuthInput>,
     ) -> Result<AuthenticateOutput, Failure> {
         let AuthInput::Authenticate(AuthenticateInput { item }) = event.payload;
-        let lwa_endpoint = &item.endpoints.lwa_endpoint;
+        // Amazon Ads refresh tokens may have a token host of their own.
+        let lwa_endpoint = if item.request.is_ads() {
+            item.endpoints.ads_lwa()
+        } else {
+            &item.endpoints.lwa_endpoint
+        };
         // The item comes from Plan, which validated the config; checked again because
         // this is where the client secret is sent.
         if !domain::config::is_trusted_endpoint(lwa_endpoint) {

@@ -18,9 +18,9 @@ pub async fn profiles(
 ) -> anyhow::Result<Vec<AdsProfile>> {
     let http = spapi::build_http_client(Default::default())?;
     let lwa_url = endpoints
-        .lwa_endpoint
+        .ads_lwa()
         .parse()
-        .with_context(|| format!("regions/{region}: lwa_endpoint is not a URL"))?;
+        .with_context(|| format!("regions/{region}: ads_lwa_endpoint is not a URL"))?;
     let host = endpoints
         .ads_host(region)
         .parse()
@@ -90,6 +90,7 @@ mod tests {
             lwa_endpoint: sim.lwa_token_url(),
             aws_region: "us-east-1".into(),
             ads_endpoint: Some(sim.base_url()),
+            ads_lwa_endpoint: None,
         };
         let credentials = Credentials {
             client_id: simulator::DEFAULT_CLIENT_ID.into(),

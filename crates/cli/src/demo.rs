@@ -32,6 +32,7 @@ pub fn demo_config(stage: &str, simulator_url: &str, lwa_url: &str) -> ConfigFil
         lwa_endpoint: lwa_url.to_owned(),
         aws_region: String::new(),
         ads_endpoint: Some(simulator_url.to_owned()),
+        ads_lwa_endpoint: None,
     };
     let credentials = Credentials {
         client_id: simulator::DEFAULT_CLIENT_ID.to_owned(),

@@ -46,6 +46,11 @@ pub struct RegionEndpoints {
     /// Amazon Ads API host for the region; Amazon's production host when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ads_endpoint: Option<String>,
+    /// LWA token URL for the region's Amazon Ads refresh tokens; `lwa_endpoint` when
+    /// absent. Amazon Ads documents regional token hosts (`https://api.amazon.co.uk/…`
+    /// for EU, `https://api.amazon.co.jp/…` for FE).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ads_lwa_endpoint: Option<String>,
 }
 
 impl RegionEndpoints {
@@ -56,7 +61,15 @@ impl RegionEndpoints {
             lwa_endpoint: crate::marketplace::LWA_TOKEN_ENDPOINT.to_owned(),
             aws_region: region.aws_region().to_owned(),
             ads_endpoint: None,
+            ads_lwa_endpoint: None,
         }
+    }
+
+    /// The LWA token URL for Amazon Ads refresh tokens, as configured.
+    pub fn ads_lwa(&self) -> &str {
+        self.ads_lwa_endpoint
+            .as_deref()
+            .unwrap_or(&self.lwa_endpoint)
     }
 
     /// The Amazon Ads API host of `region` as configured (production by default).
@@ -546,7 +559,12 @@ impl Config {
         }
         for (region, endpoints) in &self.regions {
             let name = format!("regions/{region}");
-            let ads = endpoints.ads_endpoint.iter().map(|e| ("ads_endpoint", e));
+            let ads = (endpoints.ads_endpoint.iter().map(|e| ("ads_endpoint", e))).chain(
+                endpoints
+                    .ads_lwa_endpoint
+                    .iter()
+                    .map(|e| ("ads_lwa_endpoint", e)),
+            );
             for (field, value) in [
                 ("spapi_endpoint", &endpoints.spapi_endpoint),
                 ("lwa_endpoint", &endpoints.lwa_endpoint),
@@ -1106,6 +1124,29 @@ impl Config {
                 );
             }
         }
+        // The oldest window a run covers must still be kept by Amazon.
+        if let (Some(rt), Some((length, lag))) = (
+            crate::ads::report_type(&report.report_type),
+            Config::window_of(report),
+        ) {
+            let windows = i32::try_from(report.catch_up.unwrap_or(1)).unwrap_or(i32::MAX);
+            let reach = (lag + length * windows).num_days();
+            if reach > rt.retention_days {
+                let field = if report.catch_up.is_some() {
+                    "catch_up"
+                } else {
+                    "window"
+                };
+                c.push(
+                    name,
+                    field,
+                    format!(
+                        "the run's oldest window starts {reach} days back, but Amazon keeps {} data {} days; its older days would never be requested — shorten the window or catch_up",
+                        report.report_type, rt.retention_days
+                    ),
+                );
+            }
+        }
         for (field, value) in [("window", &report.window), ("lag", &report.lag)] {
             if parse_duration(value).is_ok_and(|d| d.num_seconds() % 86_400 != 0) {
                 c.push(
@@ -1386,6 +1427,16 @@ mod tests {
         assert!(
             errs.to_string().contains("spCampaigns"),
             "the known types are listed: {errs}"
+        );
+        let errs = errors(with("reports/sp-campaigns", |v| {
+            v["window"] = "P31D".into();
+            v["catch_up"] = 4.into();
+        }));
+        assert!(
+            errs.mentions("reports/sp-campaigns", "catch_up")
+                && errs.to_string().contains("starts 124 days back")
+                && errs.to_string().contains("95 days"),
+            "{errs}"
         );
     }
 
