@@ -646,9 +646,20 @@ impl World {
         attempt: Option<&str>,
         refresh: bool,
     ) -> anyhow::Result<RunOutcome> {
-        let run_at = run_at(day);
+        self.run_reports_with(&[report], run_at(day), attempt, refresh)
+            .await
+    }
+
+    /// Runs `reports` at `run_at` (new reports for landed windows too when `refresh`).
+    async fn run_reports_with(
+        &self,
+        reports: &[&str],
+        run_at: DateTime<Utc>,
+        attempt: Option<&str>,
+        refresh: bool,
+    ) -> anyhow::Result<RunOutcome> {
         let request = RunRequest {
-            reports: vec![report.to_owned()],
+            reports: reports.iter().map(|r| (*r).to_owned()).collect(),
             run_at,
             attempt: attempt.map(str::to_owned),
             refresh,
@@ -1783,17 +1794,7 @@ impl World {
         run_at: DateTime<Utc>,
         attempt: Option<&str>,
     ) -> anyhow::Result<RunOutcome> {
-        let request = RunRequest {
-            reports: reports.iter().map(|r| (*r).to_owned()).collect(),
-            run_at,
-            attempt: attempt.map(str::to_owned),
-            refresh: false,
-            window: None,
-        };
-        self.local
-            .stage()
-            .run(&request, Duration::from_secs(300), |_, _| {})
-            .await
+        self.run_reports_with(reports, run_at, attempt, false).await
     }
 
     /// Checks a stored Ads result against the simulator's rows as JSON Lines; its object.

@@ -691,18 +691,11 @@ mod tests {
             ReportConfig {
                 source: Source::new("ads-reports"),
                 report_type: "spCampaigns".into(),
-                accounts: vec![],
                 marketplaces: vec!["ATVPDKIKX0DER".into()],
-                options: BTreeMap::new(),
                 window: window.into(),
-                lag: "P0D".into(),
-                schedule: "rate(1 day)".into(),
-                await_timeout_secs: 60,
-                catch_up: Some(1),
-                patience: None,
-                data_kiosk: None,
                 ads: Some(ads),
                 restatement: Some(vec![]),
+                ..config.reports["orders"].clone()
             },
         );
         config
