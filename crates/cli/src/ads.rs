@@ -16,6 +16,19 @@ pub async fn profiles(
     endpoints: &RegionEndpoints,
     credentials: &Credentials,
 ) -> anyhow::Result<Vec<AdsProfile>> {
+    client(region, endpoints, credentials)?
+        .profiles()
+        .await
+        .with_context(|| format!("listing the Ads profiles at {}", endpoints.ads_host(region)))
+}
+
+/// An Ads client with `credentials` at the Ads host of `region` (as `endpoints` say),
+/// refreshing its own tokens.
+pub fn client(
+    region: Region,
+    endpoints: &RegionEndpoints,
+    credentials: &Credentials,
+) -> anyhow::Result<AdsClient> {
     let http = spapi::build_http_client(Default::default())?;
     let lwa_url = endpoints
         .ads_lwa()
@@ -30,17 +43,13 @@ pub async fn profiles(
         lwa_url,
         LwaCredentials::new(&credentials.client_id, &credentials.client_secret),
     );
-    let client = AdsClient::new(
+    Ok(AdsClient::new(
         http,
         lwa,
         credentials.refresh_token.clone().into(),
         host,
         RetryPolicy::default(),
-    );
-    client
-        .profiles()
-        .await
-        .with_context(|| format!("listing the Ads profiles at {}", endpoints.ads_host(region)))
+    ))
 }
 
 /// A table of the profiles, then the `profiles` entry to paste into the config.

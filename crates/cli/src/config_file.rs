@@ -97,6 +97,9 @@ pub struct ConfigFile {
     /// Amazon Ads accounts by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub ads_accounts: BTreeMap<String, AdsAccountEntry>,
+    /// Amazon Marketing Cloud instances by name (reached with an Ads account).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub amc_instances: BTreeMap<String, domain::amc::AmcInstance>,
     /// Reports by name.
     pub reports: BTreeMap<String, ReportConfig>,
 }
@@ -160,6 +163,7 @@ impl ConfigFile {
                 .unwrap_or_else(Config::all_marketplaces),
             accounts,
             ads_accounts,
+            amc_instances: self.amc_instances.clone(),
             reports: self.reports.clone(),
         };
         config.validate()?;

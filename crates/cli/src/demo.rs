@@ -106,6 +106,7 @@ pub fn demo_config(stage: &str, simulator_url: &str, lwa_url: &str) -> ConfigFil
                 }),
             },
         )]),
+        amc_instances: BTreeMap::new(),
         reports: BTreeMap::from([
             (
                 "orders".to_owned(),

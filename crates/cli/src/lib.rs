@@ -4,6 +4,7 @@
 //! same code the commands do.
 
 pub mod ads;
+pub mod amc;
 pub mod config_file;
 pub mod demo;
 pub mod notifications;

@@ -33,6 +33,9 @@ enum Command {
     /// Amazon Ads accounts.
     #[command(subcommand)]
     Ads(AdsCommand),
+    /// Amazon Marketing Cloud: accounts, instances, workflows.
+    #[command(subcommand)]
+    Amc(AmcCommand),
     /// The accounts' SP-API notifications of finished reports, to the stage's queue.
     Notifications {
         #[command(subcommand)]
@@ -112,6 +115,55 @@ enum AdsCommand {
         /// The Ads account's name in the file (`ads_accounts/<name>`).
         #[arg(long)]
         account: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AmcCommand {
+    /// Lists the AMC accounts (advertiser ids, `ENTITY…`) an Ads account's token reaches.
+    Accounts {
+        /// The configuration file (for the Ads account's region and credentials).
+        file: PathBuf,
+        /// The Ads account's name in the file (`ads_accounts/<name>`).
+        #[arg(long)]
+        account: String,
+    },
+    /// Lists an AMC account's instances.
+    Instances {
+        /// The configuration file.
+        file: PathBuf,
+        /// The Ads account's name in the file.
+        #[arg(long)]
+        account: String,
+        /// The AMC account (`ENTITY…`, from `amc accounts`).
+        #[arg(long)]
+        advertiser: String,
+        /// The AMC account's marketplace id (from `amc accounts`).
+        #[arg(long)]
+        marketplace: String,
+    },
+    /// Workflows of an instance.
+    #[command(subcommand)]
+    Workflows(AmcWorkflowsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AmcWorkflowsCommand {
+    /// Makes the instance's workflows those of the `.sql` files in `amc/` beside the
+    /// config file: shows each change, then makes it (creates and updates; deletes a
+    /// workflow no file names only with `--prune`).
+    Sync {
+        /// The configuration file.
+        file: PathBuf,
+        /// The instance's name in the file (`amc_instances/<name>`).
+        #[arg(long)]
+        instance: String,
+        /// Show the changes without making them.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also delete the instance's workflows no file names.
+        #[arg(long)]
+        prune: bool,
     },
 }
 
@@ -248,6 +300,7 @@ async fn main() -> ExitCode {
         Command::Ads(AdsCommand::Profiles { file, account }) => {
             ads_profiles(&file, &account).await.map(|()| true)
         }
+        Command::Amc(command) => amc(command).await.map(|()| true),
         Command::Schedules(SchedulesCommand::Sync { stage, endpoints }) => {
             schedules_sync(&stage, endpoints.as_deref())
                 .await
@@ -578,8 +631,85 @@ async fn config_show(stage: &str, endpoints: Option<&std::path::Path>) -> anyhow
     Ok(())
 }
 
-async fn ads_profiles(path: &std::path::Path, account: &str) -> anyhow::Result<()> {
-    let file = cli::config_file::ConfigFile::read(path)?;
+async fn amc(command: AmcCommand) -> anyhow::Result<()> {
+    match command {
+        AmcCommand::Accounts { file, account } => {
+            let file_read = cli::config_file::ConfigFile::read(&file)?;
+            let ads = ads_client(&file, &file_read, &account)?;
+            let accounts = ads
+                .amc_accounts()
+                .await
+                .context("listing the AMC accounts")?;
+            print!("{}", cli::amc::accounts_table(&accounts));
+        }
+        AmcCommand::Instances {
+            file,
+            account,
+            advertiser,
+            marketplace,
+        } => {
+            let file_read = cli::config_file::ConfigFile::read(&file)?;
+            let ads = ads_client(&file, &file_read, &account)?;
+            let client = spapi::amc::AmcClient::new(ads, &advertiser, &marketplace);
+            let instances = client
+                .instances()
+                .await
+                .with_context(|| format!("listing the instances of AMC account {advertiser}"))?;
+            print!("{}", cli::amc::instances_table(&instances));
+        }
+        AmcCommand::Workflows(AmcWorkflowsCommand::Sync {
+            file,
+            instance,
+            dry_run,
+            prune,
+        }) => {
+            let file_read = cli::config_file::ConfigFile::read(&file)?;
+            let entry = file_read.amc_instances.get(&instance).with_context(|| {
+                format!(
+                    "{} has no amc_instances entry `{instance}`; it has {}",
+                    file.display(),
+                    file_read
+                        .amc_instances
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+            let ads = ads_client(&file, &file_read, &entry.ads_account)?;
+            let client = spapi::amc::AmcClient::new(ads, &entry.advertiser_id, &entry.marketplace);
+            let files = cli::amc::workflow_files(&file)?;
+            let changes = cli::amc::plan(&client, &entry.instance_id, &files).await?;
+            print!("{}", cli::amc::describe(&changes, prune));
+            if !dry_run {
+                cli::amc::apply(&client, &entry.instance_id, &files, &changes, prune).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An Ads client for the file's Ads account `account` (its inline credentials, or piped
+/// in on stdin).
+fn ads_client(
+    path: &std::path::Path,
+    file: &cli::config_file::ConfigFile,
+    account: &str,
+) -> anyhow::Result<spapi::ads::AdsClient> {
+    let (region, endpoints, credentials) = ads_account(path, file, account)?;
+    cli::ads::client(region, &endpoints, &credentials)
+}
+
+/// The region, endpoints and credentials of the file's Ads account `account`.
+fn ads_account(
+    path: &std::path::Path,
+    file: &cli::config_file::ConfigFile,
+    account: &str,
+) -> anyhow::Result<(
+    domain::Region,
+    domain::config::RegionEndpoints,
+    cli::config_file::Credentials,
+)> {
     let entry = file.ads_accounts.get(account).with_context(|| {
         format!(
             "{} has no ads_accounts entry `{account}`; it has {}",
@@ -605,7 +735,13 @@ async fn ads_profiles(path: &std::path::Path, account: &str) -> anyhow::Result<(
             cli::config_file::Credentials::parse(&text)?
         }
     };
-    let profiles = cli::ads::profiles(entry.region, &endpoints, &credentials).await?;
+    Ok((entry.region, endpoints, credentials))
+}
+
+async fn ads_profiles(path: &std::path::Path, account: &str) -> anyhow::Result<()> {
+    let file = cli::config_file::ConfigFile::read(path)?;
+    let (region, endpoints, credentials) = ads_account(path, &file, account)?;
+    let profiles = cli::ads::profiles(region, &endpoints, &credentials).await?;
     print!("{}", cli::ads::table(&profiles));
     Ok(())
 }

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::ads::AdsReportSpec;
+use crate::amc::AmcInstance;
 use crate::catalog::{Api, Catalog};
 use crate::data_kiosk::QuerySpec;
 use crate::marketplace::{MARKETPLACES, Region, marketplace};
@@ -202,6 +203,9 @@ pub struct Config {
     /// Amazon Ads accounts by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub ads_accounts: BTreeMap<String, AdsAccount>,
+    /// Amazon Marketing Cloud instances by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub amc_instances: BTreeMap<String, AmcInstance>,
     /// Reports by name.
     pub reports: BTreeMap<String, ReportConfig>,
 }
@@ -417,6 +421,7 @@ impl Config {
             marketplaces: BTreeMap::new(),
             accounts: BTreeMap::new(),
             ads_accounts: BTreeMap::new(),
+            amc_instances: BTreeMap::new(),
             reports: BTreeMap::new(),
         };
         let mut saw_marketplaces = false;
@@ -462,13 +467,18 @@ impl Config {
                         config.ads_accounts.insert(account.to_owned(), value);
                     }
                 }
-                Some(("accounts" | "reports" | "ads_accounts", bad)) => {
+                Some(("amc_instances", instance)) if is_config_name(instance) => {
+                    if let Some(value) = c.parse(name, json) {
+                        config.amc_instances.insert(instance.to_owned(), value);
+                    }
+                }
+                Some(("accounts" | "reports" | "ads_accounts" | "amc_instances", bad)) => {
                     c.push(name, "", format!("name `{bad}` must be 1-64 characters of a-z, 0-9, `-`, `_`"))
                 }
                 _ => c.push(
                     name,
                     "",
-                    "unknown parameter; expected regions/<na|eu|fe>, marketplaces, accounts/<name>, ads_accounts/<name> or reports/<name>",
+                    "unknown parameter; expected regions/<na|eu|fe>, marketplaces, accounts/<name>, ads_accounts/<name>, amc_instances/<name> or reports/<name>",
                 ),
             }
         }
@@ -537,6 +547,11 @@ impl Config {
             self.ads_accounts
                 .iter()
                 .map(|(n, v)| (format!("{prefix}ads_accounts/{n}"), json(v))),
+        );
+        out.extend(
+            self.amc_instances
+                .iter()
+                .map(|(n, v)| (format!("{prefix}amc_instances/{n}"), json(v))),
         );
         out.extend(
             self.reports
@@ -641,6 +656,9 @@ impl Config {
         let mut profiles: BTreeMap<u64, &str> = BTreeMap::new();
         for (name, account) in &self.ads_accounts {
             self.check_ads_account(c, name, account, &mut profiles);
+        }
+        for (name, instance) in &self.amc_instances {
+            self.check_amc_instance(c, &format!("amc_instances/{name}"), instance);
         }
         for (name, report) in &self.reports {
             self.check_report(c, catalog, &format!("reports/{name}"), report);
@@ -804,6 +822,77 @@ impl Config {
                     ),
                 );
             }
+        }
+    }
+
+    /// An AMC instance: its Ads account exists, its marketplace is in that account's
+    /// region, its ids and limits have their shape.
+    fn check_amc_instance(&self, c: &mut Collector, name: &str, instance: &AmcInstance) {
+        match self.ads_accounts.get(&instance.ads_account) {
+            None => c.push(
+                name,
+                "ads_account",
+                format!(
+                    "no Ads account `{}`; AMC is reached with an Ads account's credentials, configured: {}",
+                    instance.ads_account,
+                    self.ads_accounts.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ),
+            Some(account) => match self.marketplaces.get(&instance.marketplace) {
+                None => c.push(
+                    name,
+                    "marketplace",
+                    format!("`{}` is not in the marketplaces parameter", instance.marketplace),
+                ),
+                Some(entry) if entry.region != account.region => c.push(
+                    name,
+                    "marketplace",
+                    format!(
+                        "`{}` is in region {}, but Ads account `{}` is in region {}",
+                        instance.marketplace, entry.region, instance.ads_account, account.region
+                    ),
+                ),
+                Some(_) => {}
+            },
+        }
+        let id = |value: &str| {
+            !value.is_empty()
+                && value.len() <= 64
+                && value.bytes().all(|b| b.is_ascii_alphanumeric())
+        };
+        if !id(&instance.instance_id) {
+            c.push(
+                name,
+                "instance_id",
+                format!(
+                    "`{}` is not an AMC instance id; `sp-ingest amc instances` lists them",
+                    instance.instance_id
+                ),
+            );
+        }
+        if !id(&instance.advertiser_id) {
+            c.push(
+                name,
+                "advertiser_id",
+                format!(
+                    "`{}` is not an AMC account id (ENTITY…); `sp-ingest amc accounts` lists them",
+                    instance.advertiser_id
+                ),
+            );
+        }
+        if instance.parallel_executions == 0 {
+            c.push(name, "parallel_executions", "must be at least 1");
+        }
+        if !(1..=crate::amc::DAILY_AD_HOC_EXECUTIONS).contains(&instance.daily_executions) {
+            c.push(
+                name,
+                "daily_executions",
+                format!(
+                    "{} must be between 1 and AMC's {} ad-hoc executions a day",
+                    instance.daily_executions,
+                    crate::amc::DAILY_AD_HOC_EXECUTIONS
+                ),
+            );
         }
     }
 
@@ -1438,6 +1527,42 @@ mod tests {
                 && errs.to_string().contains("95 days"),
             "{errs}"
         );
+    }
+
+    #[test]
+    fn amc_instances_name_their_ads_account_ids_and_limits() {
+        let mut parameters = valid();
+        let instance = |v: serde_json::Value| {
+            (
+                "/sp-ingest/dev/amc_instances/brand".to_owned(),
+                v.to_string(),
+            )
+        };
+        parameters.push(instance(serde_json::json!({"ads_account": "acme-ads", "instance_id": "amcr1aaaa1a", "advertiser_id": "ENTITY1AA1AA11AAA1", "marketplace": "ATVPDKIKX0DER"})));
+        let config = Config::from_parameters(STAGE, parameters.clone()).unwrap();
+        let brand = &config.amc_instances["brand"];
+        assert_eq!(
+            (brand.parallel_executions, brand.daily_executions),
+            (10, 30)
+        );
+        assert_eq!(
+            Config::from_parameters(STAGE, config.to_parameters()).unwrap(),
+            config
+        );
+        parameters.pop();
+        parameters.push(instance(serde_json::json!({"ads_account": "acme", "instance_id": "amc r1", "advertiser_id": "", "marketplace": "A1VC38T7YXB528", "daily_executions": 31})));
+        let errs = Config::from_parameters(STAGE, parameters).unwrap_err();
+        for field in [
+            "ads_account",
+            "instance_id",
+            "advertiser_id",
+            "daily_executions",
+        ] {
+            assert!(
+                errs.mentions("amc_instances/brand", field),
+                "{field}: {errs}"
+            );
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! runtime, no I/O and no clock of its own (times are passed in).
 
 pub mod ads;
+pub mod amc;
 pub mod catalog;
 pub mod config;
 pub mod curated;

@@ -485,6 +485,7 @@ mod tests {
                 ),
             ]),
             ads_accounts: BTreeMap::new(),
+            amc_instances: BTreeMap::new(),
             reports: BTreeMap::from([
                 (
                     "orders".into(),

@@ -72,6 +72,8 @@ pub struct Advertiser {
     pub refresh_token: String,
     /// Its profiles.
     pub profiles: Vec<AdsProfile>,
+    /// The Amazon Marketing Cloud accounts (and their instances) it reaches.
+    pub amc_accounts: Vec<crate::amc::AmcAccount>,
 }
 
 /// Terminal status an Ads report is driven to.
@@ -241,12 +243,12 @@ pub(crate) fn routes() -> Router<Shared> {
 }
 
 /// An Ads error answer: `{"code": "<status>", "detail": "…"}`.
-struct Refusal {
+pub(crate) struct Refusal {
     status: StatusCode,
     detail: String,
 }
 
-fn error(status: StatusCode, detail: impl Into<String>) -> Refusal {
+pub(crate) fn error(status: StatusCode, detail: impl Into<String>) -> Refusal {
     Refusal {
         status,
         detail: detail.into(),
@@ -265,7 +267,7 @@ impl IntoResponse for Refusal {
 }
 
 /// The advertiser whose token the call carries, after checking it as the Ads API does.
-fn advertiser<'s>(
+pub(crate) fn advertiser<'s>(
     sim: &'s Shared,
     world: &World,
     headers: &HeaderMap,

@@ -378,6 +378,12 @@ fn to_serve(
         query.downloads_served += 1;
         return Some((spec, query.plan.compress, Cut::None, query.query_id.clone()));
     }
+    // An AMC result file: plain CSV.
+    if let Some((execution, part)) = world.amc.by_document_mut(document_id) {
+        let spec = execution.document_spec(part, seed)?;
+        execution.downloads_served += 1;
+        return Some((spec, false, Cut::None, execution.execution_id.clone()));
+    }
     // An Ads report file: a `.json.gz` object, gzip without Content-Encoding.
     let report = world.ads.by_document_mut(document_id)?;
     let spec = report.document_spec(seed)?;

@@ -14,6 +14,7 @@
 //! ```
 
 mod ads;
+mod amc;
 mod api_error;
 mod content;
 mod data_kiosk;
@@ -46,6 +47,10 @@ pub use ads::{
     ADS_CREATE_REPORT, ADS_GET_PROFILES, ADS_GET_REPORT, AdsOutcome, AdsProfile, AdsRule,
     AdsStatus, Advertiser,
 };
+pub use amc::{
+    AMC_CREATE_EXECUTION, AMC_DOWNLOAD_URLS, AMC_GET_EXECUTION, AmcAccount, AmcInstanceInfo,
+    AmcOutcome, AmcRule, AmcStatus,
+};
 pub use content::{DocumentDigest, report_chunks, report_text, typical_options};
 pub use data_kiosk::query_document;
 pub use domain::ProcessingStatus;
@@ -71,6 +76,10 @@ pub const DEFAULT_SELLING_PARTNER_ID: &str = "A1SIMULATEDSELLER";
 pub const DEFAULT_ADS_REFRESH_TOKEN: &str = "Atzr|simulator-ads-refresh-token";
 /// Profile id of the default Ads account's US profile.
 pub const DEFAULT_ADS_PROFILE_ID: u64 = 3_211_012_118_364_113;
+/// The default Ads account's AMC account (`Amazon-Advertising-API-AdvertiserId`).
+pub const DEFAULT_AMC_ACCOUNT_ID: &str = "ENTITY1SIMULATED01";
+/// The instance of the default AMC account.
+pub const DEFAULT_AMC_INSTANCE_ID: &str = "amcsimulated01";
 
 /// How long shutdown waits for open connections before dropping them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -144,6 +153,16 @@ impl Default for SimConfig {
                     account_id: DEFAULT_SELLING_PARTNER_ID.to_owned(),
                     account_type: "seller".to_owned(),
                     account_name: "Simulated Seller".to_owned(),
+                }],
+                amc_accounts: vec![AmcAccount {
+                    account_id: DEFAULT_AMC_ACCOUNT_ID.to_owned(),
+                    account_name: "Simulated AMC Account".to_owned(),
+                    marketplace_id: "ATVPDKIKX0DER".to_owned(),
+                    instances: vec![AmcInstanceInfo {
+                        instance_id: DEFAULT_AMC_INSTANCE_ID.to_owned(),
+                        instance_name: "simulated".to_owned(),
+                        instance_type: "STANDARD".to_owned(),
+                    }],
                 }],
             }],
             scenario: Scenario::default(),
@@ -225,6 +244,7 @@ fn router(sim: Shared) -> Router {
         .merge(reports::routes())
         .merge(data_kiosk::routes())
         .merge(ads::routes())
+        .merge(amc::routes())
         .merge(schedules::routes())
         .merge(documents::routes())
         .merge(notifications::routes())
@@ -336,6 +356,21 @@ impl RunningSimulator {
     /// per line, byte for byte as served.
     pub async fn expected_ads_lines(&self, report_id: &str) -> Option<DocumentDigest> {
         self.sim.ads_lines_digest(report_id).await
+    }
+
+    /// Every AMC workflow execution: `(execution id, instance, workflow, status now)`.
+    pub fn amc_executions(&self) -> Vec<(String, String, String, AmcStatus)> {
+        self.sim.world().amc.summary()
+    }
+
+    /// AMC executions refused because the instance was at its parallel or daily limit.
+    pub fn amc_refused_over_limit(&self) -> u64 {
+        self.sim.world().amc_refused_over_limit
+    }
+
+    /// What a client should store for file `part` of an AMC execution's result.
+    pub async fn expected_amc_file(&self, execution_id: &str, part: u32) -> Option<DocumentDigest> {
+        self.sim.amc_digest(execution_id, part).await
     }
 
     /// Calls per operation.

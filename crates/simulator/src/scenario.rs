@@ -36,6 +36,12 @@ pub struct Scenario {
     pub query_rules: Vec<QueryRule>,
     /// Per-report behaviour of Amazon Ads; the first rule matching a createReport wins.
     pub ads_rules: Vec<crate::ads::AdsRule>,
+    /// Per-execution behaviour of AMC; the first rule matching a workflow wins.
+    pub amc_rules: Vec<crate::amc::AmcRule>,
+    /// AMC executions an instance runs at once; more are refused 429.
+    pub amc_parallel_executions: u32,
+    /// AMC ad-hoc executions an instance takes a day; more are refused 429.
+    pub amc_daily_executions: u32,
 }
 
 impl Default for Scenario {
@@ -55,6 +61,9 @@ impl Default for Scenario {
             rules: Vec::new(),
             query_rules: Vec::new(),
             ads_rules: Vec::new(),
+            amc_rules: Vec::new(),
+            amc_parallel_executions: domain::amc::PARALLEL_EXECUTIONS,
+            amc_daily_executions: domain::amc::DAILY_AD_HOC_EXECUTIONS,
         }
     }
 }

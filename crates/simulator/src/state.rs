@@ -14,6 +14,7 @@ use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
 use crate::ads::{AdsBook, Advertiser};
+use crate::amc::AmcBook;
 use crate::content::{DocumentDigest, DocumentKind, DocumentSpec};
 use crate::data_kiosk::QueryBook;
 use crate::delivery::SqsDelivery;
@@ -60,6 +61,9 @@ pub(crate) struct World {
     pub reports: ReportBook,
     pub queries: QueryBook,
     pub ads: AdsBook,
+    pub amc: AmcBook,
+    /// AMC executions refused for the instance's parallel or daily limit.
+    pub amc_refused_over_limit: u64,
     pub schedules: ScheduleBook,
     pub notifications: NotificationBook,
     pub limiter: Limiter,
@@ -111,6 +115,8 @@ impl Simulator {
                 reports: ReportBook::new(),
                 queries: QueryBook::new(),
                 ads: AdsBook::default(),
+                amc: AmcBook::default(),
+                amc_refused_over_limit: 0,
                 schedules: ScheduleBook::new(),
                 notifications: NotificationBook::default(),
                 limiter: Limiter::default(),
@@ -163,6 +169,17 @@ impl Simulator {
     pub(crate) async fn ads_digest(&self, report_id: &str) -> Option<DocumentDigest> {
         let spec = self.world().ads.get(report_id)?.document_spec(self.seed)?;
         self.digest_of(format!("ads/{report_id}"), spec).await
+    }
+
+    /// What file `part` of an AMC execution's result holds.
+    pub(crate) async fn amc_digest(&self, execution_id: &str, part: u32) -> Option<DocumentDigest> {
+        let spec = self
+            .world()
+            .amc
+            .get(execution_id)?
+            .document_spec(part, self.seed)?;
+        self.digest_of(format!("amc/{execution_id}/{part}"), spec)
+            .await
     }
 
     /// [`Shared::ads_digest`] of the rows one per line, as a client stores them.

@@ -216,6 +216,21 @@ impl AdsError {
     }
 }
 
+/// Which advertiser a call acts for, beyond the token's account.
+pub(crate) enum Scope {
+    /// None (profiles, AMC accounts).
+    None,
+    /// An advertising profile (`Amazon-Advertising-API-Scope`).
+    Profile(u64),
+    /// An AMC account and its marketplace.
+    Amc {
+        /// `Amazon-Advertising-API-AdvertiserId` (`ENTITY…`).
+        advertiser_id: String,
+        /// `Amazon-Advertising-API-MarketplaceId`.
+        marketplace_id: String,
+    },
+}
+
 /// A client of one Ads account in one region.
 #[derive(Clone)]
 pub struct AdsClient {
@@ -388,7 +403,7 @@ impl AdsClient {
                 DocumentStream::refused(status, response).await,
             ));
         }
-        Ok(DocumentStream::gzip_file(response))
+        Ok(DocumentStream::file(response, true))
     }
 
     /// A fresh-enough access token for the account.
@@ -424,6 +439,11 @@ impl AdsClient {
         }
     }
 
+    /// The HTTP client (for presigned downloads, which carry no Ads headers).
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
     /// The app's LWA client id, which every call names.
     fn client_id(&self) -> &str {
         match &self.inner.authorization {
@@ -440,6 +460,21 @@ impl AdsClient {
         path: &str,
         profile_id: Option<u64>,
         body: Option<&Value>,
+    ) -> Result<(StatusCode, String), AdsError> {
+        let scope = profile_id.map_or(Scope::None, Scope::Profile);
+        let body = body.map(|b| (b, CREATE_REPORT_MEDIA_TYPE));
+        self.call_scoped(what, method, path, &scope, body).await
+    }
+
+    /// [`AdsClient::call`] with the scope headers of `scope` and a body of its media
+    /// type (Amazon Marketing Cloud calls are scoped by AMC account and marketplace).
+    pub(crate) async fn call_scoped(
+        &self,
+        what: &'static str,
+        method: Method,
+        path: &str,
+        scope: &Scope,
+        body: Option<(&Value, &'static str)>,
     ) -> Result<(StatusCode, String), AdsError> {
         let url = self
             .inner
@@ -459,16 +494,25 @@ impl AdsClient {
                 .request(method.clone(), url.clone())
                 .bearer_auth(token.expose_secret())
                 .header("Amazon-Advertising-API-ClientId", self.client_id());
-            if let Some(profile_id) = profile_id {
-                request = request.header("Amazon-Advertising-API-Scope", profile_id.to_string());
+            match scope {
+                Scope::None => {}
+                Scope::Profile(profile_id) => {
+                    request =
+                        request.header("Amazon-Advertising-API-Scope", profile_id.to_string());
+                }
+                Scope::Amc {
+                    advertiser_id,
+                    marketplace_id,
+                } => {
+                    request = request
+                        .header("Amazon-Advertising-API-AdvertiserId", advertiser_id)
+                        .header("Amazon-Advertising-API-MarketplaceId", marketplace_id);
+                }
             }
-            if let Some(body) = body {
+            if let Some((body, media_type)) = body {
                 request = request
-                    .header(reqwest::header::CONTENT_TYPE, CREATE_REPORT_MEDIA_TYPE)
-                    .header(
-                        reqwest::header::ACCEPT,
-                        "application/vnd.createasyncreportrequest.v3+json",
-                    )
+                    .header(reqwest::header::CONTENT_TYPE, media_type)
+                    .header(reqwest::header::ACCEPT, media_type)
                     .body(body.to_string());
             }
             let outcome = request.send().await;
@@ -514,7 +558,7 @@ impl AdsClient {
 }
 
 /// Amazon's `detail` (reporting v3) or `details` (v2), else the body's start.
-fn detail_of(body: &str) -> String {
+pub(crate) fn detail_of(body: &str) -> String {
     let parsed: Option<Value> = serde_json::from_str(body).ok();
     parsed
         .as_ref()
@@ -524,7 +568,11 @@ fn detail_of(body: &str) -> String {
         .unwrap_or_else(|| body.chars().take(300).collect())
 }
 
-fn refused_unless_ok(what: &'static str, status: StatusCode, body: &str) -> Result<(), AdsError> {
+pub(crate) fn refused_unless_ok(
+    what: &'static str,
+    status: StatusCode,
+    body: &str,
+) -> Result<(), AdsError> {
     if status.is_success() {
         return Ok(());
     }
@@ -535,7 +583,10 @@ fn refused_unless_ok(what: &'static str, status: StatusCode, body: &str) -> Resu
     })
 }
 
-fn parse<T: serde::de::DeserializeOwned>(what: &'static str, body: &str) -> Result<T, AdsError> {
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    body: &str,
+) -> Result<T, AdsError> {
     serde_json::from_str(body).map_err(|e| AdsError::Malformed {
         what,
         problem: e.to_string(),

@@ -157,23 +157,36 @@ impl DocumentStream {
 }
 
 impl DocumentStream {
-    /// The gzip body of `response`, decompressed as it is read, without resuming a
-    /// broken download (the caller starts over from a fresh URL instead): Amazon Ads
-    /// report files, gzip without a `Content-Encoding` that says so.
-    pub(crate) fn gzip_file(response: reqwest::Response) -> DocumentStream {
+    /// The body of `response` (gzip when `gzip`, decompressed as it is read), without
+    /// resuming a broken download (the caller starts over from a fresh URL instead):
+    /// Amazon Ads report files (gzip without a `Content-Encoding` that says so) and AMC
+    /// result files (plain CSV).
+    pub(crate) fn file(response: reqwest::Response, gzip: bool) -> DocumentStream {
         use futures_util::TryStreamExt as _;
 
         let content_length = response.content_length();
-        let body = response
-            .bytes_stream()
-            .map_err(|error| io::Error::other(DocumentError::truncated(error.without_url())));
-        let mut decoder = GzipDecoder::new(StreamReader::new(body));
-        decoder.multiple_members(true);
+        let charset = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(charset_of);
+        let body = StreamReader::new(
+            response
+                .bytes_stream()
+                .map_err(|error| io::Error::other(DocumentError::truncated(error.without_url()))),
+        );
+        let reader: Pin<Box<dyn AsyncRead + Send>> = if gzip {
+            let mut decoder = GzipDecoder::new(body);
+            decoder.multiple_members(true);
+            Box::pin(decoder)
+        } else {
+            Box::pin(body)
+        };
         DocumentStream {
-            reader: Box::pin(decoder),
-            charset: None,
+            reader,
+            charset,
             content_length,
-            compression: Some(CompressionAlgorithm::Gzip),
+            compression: gzip.then_some(CompressionAlgorithm::Gzip),
         }
     }
 

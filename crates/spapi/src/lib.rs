@@ -26,6 +26,7 @@
 //! ```
 
 pub mod ads;
+pub mod amc;
 pub mod client;
 pub mod credentials;
 pub mod data_kiosk;

@@ -1274,3 +1274,248 @@ async fn ads_refusals_failures_and_expired_urls_are_named() {
     assert_eq!(unknown.name(), ErrorName::ReportGone);
     sim.shutdown().await;
 }
+
+fn amc_client(sim: &RunningSimulator, retry: RetryPolicy) -> spapi::amc::AmcClient {
+    spapi::amc::AmcClient::new(
+        ads_client(sim, retry),
+        simulator::DEFAULT_AMC_ACCOUNT_ID,
+        US,
+    )
+}
+
+const REACH_SQL: &str = "-- @distinctUserCountColumn reach\n-- @filteredMetricsDiscriminatorColumn filtered\nSELECT campaign,\n  SUM(impressions) AS impressions,\n  COUNT(DISTINCT user_id) AS reach,\n  filtered\nFROM sponsored_ads_traffic\nGROUP BY campaign, filtered";
+
+async fn until_amc_terminal(
+    client: &spapi::amc::AmcClient,
+    execution_id: &str,
+) -> spapi::amc::AmcExecution {
+    use spapi::amc::ExecutionStatus;
+    for _ in 0..100 {
+        let execution = client
+            .execution(simulator::DEFAULT_AMC_INSTANCE_ID, execution_id)
+            .await
+            .unwrap();
+        if !matches!(
+            execution.status,
+            ExecutionStatus::Pending | ExecutionStatus::Running
+        ) {
+            return execution;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("AMC execution {execution_id} did not finish");
+}
+
+#[tokio::test]
+async fn amc_workflows_run_and_their_result_files_download_byte_exact() {
+    use spapi::amc::ExecutionStatus;
+    let sim = start(Scenario {
+        amc_rules: vec![simulator::AmcRule {
+            files: Some(2),
+            rows: Some(15),
+            data_gaps: vec![serde_json::json!({"dataSource": "sponsored_ads_traffic"})],
+            ..Default::default()
+        }],
+        ..Scenario::default()
+    })
+    .await;
+    let ads = ads_client(&sim, fast_retries(3));
+    let accounts = ads.amc_accounts().await.unwrap();
+    assert_eq!(accounts[0].account_id, simulator::DEFAULT_AMC_ACCOUNT_ID);
+    let client = amc_client(&sim, fast_retries(3));
+    let instances = client.instances().await.unwrap();
+    assert_eq!(instances[0].instance_id, simulator::DEFAULT_AMC_INSTANCE_ID);
+    let instance = simulator::DEFAULT_AMC_INSTANCE_ID;
+
+    let workflow = domain::amc::Workflow::from_file("campaign_reach.sql", REACH_SQL).unwrap();
+    client
+        .save_workflow(instance, &workflow, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        client.workflows(instance).await.unwrap(),
+        vec![workflow.clone()]
+    );
+    let mut typo = workflow.clone();
+    typo.sql_query = typo
+        .sql_query
+        .replace("sponsored_ads_traffic", "sponsored_ad_traffic");
+    let refused = client
+        .save_workflow(instance, &typo, true)
+        .await
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("line 5: unknown table `sponsored_ad_traffic`"),
+        "{refused}"
+    );
+    assert_eq!(refused.name(), domain::ErrorName::ConfigInvalid);
+
+    let spec = domain::amc::AmcExecutionSpec {
+        instance: "brand".into(),
+        time_zone: "America/New_York".into(),
+        ignore_data_gaps: true,
+        parameters: Default::default(),
+    };
+    let day = |d: &str| d.parse::<chrono::NaiveDate>().unwrap();
+    let body = spec.request_body("campaign_reach", day("2026-11-01"), day("2026-11-02"));
+    let created = client.create_execution(instance, &body).await.unwrap();
+    assert_eq!(created.status, ExecutionStatus::Pending);
+    let done = until_amc_terminal(&client, &created.workflow_execution_id).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded);
+    assert_eq!(done.data_gaps.len(), 1);
+    let columns: Vec<(&str, &str)> = done
+        .output_columns
+        .iter()
+        .map(|c| (c.name.as_str(), c.data_type.as_str()))
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            ("campaign", "STRING"),
+            ("impressions", "LONG"),
+            ("reach", "LONG"),
+            ("filtered", "STRING")
+        ]
+    );
+    let urls = client
+        .download_urls(instance, &created.workflow_execution_id)
+        .await
+        .unwrap();
+    assert_eq!(urls.download_urls.len(), 2);
+    assert!(!format!("{urls:?}").contains("X-Amz-Signature"));
+    let mut rows = 0;
+    for (part, url) in urls.download_urls.iter().enumerate() {
+        let mut file = client.download(url).await.unwrap();
+        let mut content = String::new();
+        file.read_to_string(&mut content).await.unwrap();
+        let expected = sim
+            .expected_amc_file(&created.workflow_execution_id, part as u32)
+            .await
+            .unwrap();
+        assert_eq!(
+            hex::encode(Sha256::digest(content.as_bytes())),
+            expected.sha256
+        );
+        assert!(
+            content.starts_with("campaign,impressions,reach,filtered\n"),
+            "{content}"
+        );
+        rows += content.lines().count() - 1;
+    }
+    assert_eq!(rows, 15, "the rows are split over the files");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn amc_failures_limits_and_expired_urls_are_named() {
+    use spapi::amc::ExecutionStatus;
+    let reason = "Query execution failed: division by zero";
+    let sim = start(Scenario {
+        amc_rules: vec![
+            simulator::AmcRule {
+                workflow_id: Some("failing".into()),
+                outcome: Some(simulator::AmcOutcome::Failed),
+                status_reason: Some(reason.into()),
+                ..Default::default()
+            },
+            simulator::AmcRule {
+                expire_first_urls: true,
+                ..Default::default()
+            },
+        ],
+        amc_parallel_executions: 1,
+        ..Scenario::default()
+    })
+    .await;
+    let client = amc_client(&sim, fast_retries(2));
+    let instance = simulator::DEFAULT_AMC_INSTANCE_ID;
+    for name in ["failing.sql", "reach.sql"] {
+        let workflow = domain::amc::Workflow::from_file(name, REACH_SQL).unwrap();
+        client
+            .save_workflow(instance, &workflow, false)
+            .await
+            .unwrap();
+    }
+    let spec = domain::amc::AmcExecutionSpec {
+        instance: "brand".into(),
+        time_zone: "UTC".into(),
+        ignore_data_gaps: false,
+        parameters: Default::default(),
+    };
+    let day = |d: &str| d.parse::<chrono::NaiveDate>().unwrap();
+    let body = |id: &str| spec.request_body(id, day("2026-11-01"), day("2026-11-02"));
+    let failing = client
+        .create_execution(instance, &body("failing"))
+        .await
+        .unwrap();
+    let over = client
+        .create_execution(instance, &body("reach"))
+        .await
+        .unwrap_err();
+    assert_eq!(over.name(), domain::ErrorName::Throttled, "{over}");
+    assert!(sim.amc_refused_over_limit() >= 1);
+    let failed = until_amc_terminal(&client, &failing.workflow_execution_id).await;
+    assert_eq!(failed.status, ExecutionStatus::Failed);
+    assert_eq!(failed.status_reason.as_deref(), Some(reason));
+    let not_yet = client
+        .download_urls(instance, &failing.workflow_execution_id)
+        .await
+        .unwrap_err();
+    assert!(
+        not_yet.to_string().contains("has not succeeded"),
+        "{not_yet}"
+    );
+
+    let reach = client
+        .create_execution(instance, &body("reach"))
+        .await
+        .unwrap();
+    until_amc_terminal(&client, &reach.workflow_execution_id).await;
+    let first = client
+        .download_urls(instance, &reach.workflow_execution_id)
+        .await
+        .unwrap();
+    let expired = client.download(&first.download_urls[0]).await.unwrap_err();
+    assert_eq!(
+        expired.name(),
+        domain::ErrorName::DocumentUrlExpired,
+        "{expired}"
+    );
+    let fresh = client
+        .download_urls(instance, &reach.workflow_execution_id)
+        .await
+        .unwrap();
+    assert!(client.download(&fresh.download_urls[0]).await.is_ok());
+
+    let mut cancel_body = body("reach");
+    cancel_body["timeWindowStart"] = "2026-11-03T00:00:00".into();
+    cancel_body["timeWindowEnd"] = "2026-11-04T00:00:00".into();
+    sim.set_scenario(Scenario {
+        in_queue_ms: 60_000,
+        amc_parallel_executions: 1,
+        ..Scenario::default()
+    });
+    let slow = client
+        .create_execution(instance, &cancel_body)
+        .await
+        .unwrap();
+    client
+        .cancel_execution(instance, &slow.workflow_execution_id)
+        .await
+        .unwrap();
+    let cancelled = client
+        .execution(instance, &slow.workflow_execution_id)
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status, ExecutionStatus::Cancelled);
+    assert!(
+        client
+            .cancel_execution(instance, &slow.workflow_execution_id)
+            .await
+            .is_err(),
+        "a CANCELLED execution cannot be updated"
+    );
+    sim.shutdown().await;
+}

@@ -397,6 +397,7 @@ mod tests {
                 },
             )]),
             ads_accounts: BTreeMap::new(),
+            amc_instances: BTreeMap::new(),
             reports: BTreeMap::from([(
                 "fake".into(),
                 ReportConfig {

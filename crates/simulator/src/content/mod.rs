@@ -9,6 +9,7 @@
 //! and documents are compared by sha256 across runs.
 
 mod ads_rows;
+mod amc_rows;
 mod catalog;
 mod flat_file;
 mod json_report;
@@ -29,6 +30,7 @@ use crate::marketplaces::{self, Marketplace};
 use crate::scenario::Charset;
 
 pub(crate) use self::ads_rows::AdsRows;
+pub(crate) use self::amc_rows::AmcPart;
 pub(crate) use self::query_result::{QueryPage, days_per_record};
 
 /// Text generated per chunk before it is handed to the encoder and gzip.
@@ -63,6 +65,8 @@ pub(crate) enum DocumentFormat {
     Json,
     /// JSON Lines: one record per line (Data Kiosk data documents).
     Jsonl,
+    /// Comma-separated with a header line (AMC results).
+    Csv,
 }
 
 /// Whether a report's document holds data or explains a FATAL report.
@@ -76,6 +80,8 @@ pub(crate) enum DocumentKind {
     Query(QueryPage),
     /// An Amazon Ads report file.
     Ads(AdsRows),
+    /// One file of an AMC workflow execution's result.
+    Amc(AmcPart),
 }
 
 /// Columns a flat file has beyond or short of its documented table.
@@ -134,6 +140,7 @@ impl DocumentSpec {
             DocumentKind::Report => format_of(&self.report_type),
             DocumentKind::Query(_) => DocumentFormat::Jsonl,
             DocumentKind::Ads(_) => DocumentFormat::Json,
+            DocumentKind::Amc(_) => DocumentFormat::Csv,
         }
     }
 
@@ -141,7 +148,10 @@ impl DocumentSpec {
     pub(crate) fn data_rows(&self) -> u64 {
         match self.kind {
             DocumentKind::Error { .. } => 0,
-            DocumentKind::Report | DocumentKind::Query(_) | DocumentKind::Ads(_) => self.rows,
+            DocumentKind::Report
+            | DocumentKind::Query(_)
+            | DocumentKind::Ads(_)
+            | DocumentKind::Amc(_) => self.rows,
         }
     }
 
@@ -152,6 +162,7 @@ impl DocumentSpec {
             DocumentFormat::Json if self.charset == Charset::Utf8 => "application/json".to_owned(),
             DocumentFormat::Json => format!("application/json; charset={}", self.charset.label()),
             DocumentFormat::Jsonl => "application/x-ndjson".to_owned(),
+            DocumentFormat::Csv => "text/csv".to_owned(),
         }
     }
 
@@ -273,6 +284,14 @@ pub(crate) fn default_charset(report_type: &str, marketplace_ids: &[String]) -> 
     }
 }
 
+/// A seed from a name (an AMC result file's id), stable across runs.
+pub(crate) fn seed_of(name: &str) -> u64 {
+    let digest = Sha256::digest(name.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_le_bytes(first)
+}
+
 /// Seed of a document's content, from the inputs that make it what it is.
 fn document_seed(
     report_type: &str,
@@ -375,6 +394,8 @@ enum Layout {
     AdsArray,
     /// An Ads file's rows as a client stores them: one per line.
     AdsLines,
+    /// An AMC result file: CSV with a header line.
+    AmcCsv,
     ErrorDocument,
 }
 
@@ -407,6 +428,10 @@ impl ContentChunks {
             }
             (DocumentKind::Ads(ads), _) if ads.as_lines => Layout::AdsLines,
             (DocumentKind::Ads(_), _) => Layout::AdsArray,
+            // No SP-API report type is CSV; only AMC results are.
+            (DocumentKind::Amc(_), _) | (DocumentKind::Report, DocumentFormat::Csv) => {
+                Layout::AmcCsv
+            }
             (DocumentKind::Report, DocumentFormat::Json) => {
                 Layout::Json(JsonReport::of(&spec.report_type))
             }
@@ -506,7 +531,10 @@ impl ContentChunks {
             Layout::ErrorDocument => {
                 let reason = match &self.spec.kind {
                     DocumentKind::Error { reason } => reason.as_str(),
-                    DocumentKind::Report | DocumentKind::Query(_) | DocumentKind::Ads(_) => "",
+                    DocumentKind::Report
+                    | DocumentKind::Query(_)
+                    | DocumentKind::Ads(_)
+                    | DocumentKind::Amc(_) => "",
                 };
                 json!({ "errorDetails": reason }).to_string()
             }
@@ -520,6 +548,10 @@ impl ContentChunks {
             Layout::Jsonl => String::new(),
             Layout::AdsArray => "[".to_owned(),
             Layout::AdsLines => String::new(),
+            Layout::AmcCsv => match &self.spec.kind {
+                DocumentKind::Amc(part) => Self::amc_header(part),
+                _ => String::new(),
+            },
         }
     }
 
@@ -553,6 +585,11 @@ impl ContentChunks {
                         buf.push(',');
                     }
                     buf.push_str(&self.ads_row(ads, row, &mut rng));
+                }
+            }
+            Layout::AmcCsv => {
+                if let DocumentKind::Amc(part) = &self.spec.kind {
+                    buf.push_str(&Self::amc_row(part, row, &mut rng));
                 }
             }
             Layout::AdsLines => {
