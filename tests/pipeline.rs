@@ -255,6 +255,21 @@ const SCENARIOS: &[(&str, &str, Scenario_)] = &[
         |w| Box::pin(ads_expired_url(w)),
     ),
     (
+        "an_amc_result_in_two_files_lands_whole_with_its_data_gaps",
+        "an AMC workflow execution whose result is two CSV files: both land byte-exact (the window is landed when both did), with `_execution.json` holding the execution's dataGaps and output columns",
+        |w| Box::pin(amc_two_files(w)),
+    ),
+    (
+        "a_failed_amc_execution_is_recorded_with_its_reason",
+        "an AMC execution ends FAILED: the run ends `ReportFatal` with AMC's `statusReason`, recorded, no object",
+        |w| Box::pin(amc_failed(w)),
+    ),
+    (
+        "an_expired_amc_download_url_is_read_again",
+        "the first download URLs of an AMC result are expired: fresh ones are read, the file lands byte-exact",
+        |w| Box::pin(amc_expired_url(w)),
+    ),
+    (
         "a_restated_ads_window_replaces_its_object",
         "a landed Ads day is requested again once its restatement age passes: a new report, the same object key, its rows the restated ones, the curated partition pointed at the new version",
         |w| Box::pin(ads_restated(w)),
@@ -608,6 +623,7 @@ impl World {
             },
         );
         let config = local.stage().push(&file).await?;
+        cli::demo::sync_example_workflows(&file).await?;
         let subscribed: Vec<String> = subscribed.accounts.keys().cloned().collect();
         local.stage().subscribe(&config, &subscribed).await?;
         let aws = local.aws().clone();
@@ -2089,6 +2105,129 @@ async fn ads_restated(w: &World) -> anyhow::Result<()> {
     ensure!(
         second.replaced.as_deref() == Some(first.location.as_str()) && second.rows == first.rows,
         "the curated partition was not replaced whole: {first:?} → {second:?}"
+    );
+    Ok(())
+}
+
+const AMC_REPORT: &str = "campaign-reach";
+
+fn amc(rule: simulator::AmcRule) -> Scenario {
+    Scenario {
+        amc_rules: vec![rule],
+        ..fast(vec![])
+    }
+}
+
+/// The AMC result files of a stored window, each checked against the simulator's bytes.
+async fn assert_amc_stored(
+    w: &World,
+    result: &contract::ItemResult,
+) -> anyhow::Result<Vec<StoredObject>> {
+    let Outcome::StoredPages { pages } = &result.outcome else {
+        bail!("not stored: {result:?}");
+    };
+    let execution = result.report_id.as_deref().unwrap_or_default();
+    for (part, page) in pages.iter().enumerate() {
+        let expected = w
+            .sim
+            .expected_amc_file(execution, part as u32)
+            .await
+            .context("the simulator has no such file")?;
+        ensure!(
+            (expected.sha256.as_str(), expected.rows) == (page.sha256.as_str(), page.rows)
+                && page
+                    .object_key
+                    .ends_with(&format!("page={:04}.csv", part + 1)),
+            "file {part}: {page:?} is not the simulator's {expected:?}"
+        );
+    }
+    Ok(pages.clone())
+}
+
+async fn amc_two_files(w: &World) -> anyhow::Result<()> {
+    w.sim.set_scenario(amc(simulator::AmcRule {
+        files: Some(2),
+        rows: Some(11),
+        data_gaps: vec![serde_json::json!({"dataSource": "sponsored_ads_traffic", "gapStart": "2026-10-30T00:00:00Z"})],
+        ..Default::default()
+    }));
+    let result = only_result(&w.run(AMC_REPORT, 30, None).await?)?;
+    let pages = assert_amc_stored(w, &result).await?;
+    ensure!(
+        pages.len() == 2 && pages.iter().map(|p| p.rows).sum::<u64>() == 11,
+        "pages: {pages:?}"
+    );
+    let folder = pages[0]
+        .object_key
+        .rsplit_once('/')
+        .map(|(f, _)| f.to_owned())
+        .unwrap_or_default();
+    let described: serde_json::Value =
+        serde_json::from_str(&w.raw_text(&format!("{folder}/_execution.json")).await?)?;
+    ensure!(
+        described["workflowExecutionId"].as_str() == result.report_id.as_deref()
+            && described["dataGaps"][0]["dataSource"] == "sponsored_ads_traffic"
+            && described["outputColumns"]
+                .as_array()
+                .is_some_and(|c| c.len() == 4)
+            && described["files"].as_array().is_some_and(|f| f.len() == 2),
+        "_execution.json: {described}"
+    );
+    let record = w.table.request(&result.key).await?.context("no record")?;
+    ensure!(
+        matches!(&record.outcome, Some(Outcome::StoredPages { pages }) if pages.len() == 2),
+        "the window is recorded {:?}",
+        record.outcome
+    );
+    Ok(())
+}
+
+async fn amc_failed(w: &World) -> anyhow::Result<()> {
+    let reason = "Query execution failed: column `reach` is ambiguous";
+    w.sim.set_scenario(amc(simulator::AmcRule {
+        outcome: Some(simulator::AmcOutcome::Failed),
+        status_reason: Some(reason.into()),
+        ..Default::default()
+    }));
+    let outcome = w.run(AMC_REPORT, 31, None).await?;
+    ensure!(
+        outcome.error.as_deref() == Some("ReportFatal")
+            && outcome.cause.as_deref().is_some_and(|c| c.contains(reason)),
+        "{} {:?} {:?}",
+        outcome.status,
+        outcome.error,
+        outcome.cause
+    );
+    let planned = w.planned(AMC_REPORT, 31)?;
+    let record = w.table.request(&planned.key).await?.context("no record")?;
+    ensure!(
+        matches!(&record.outcome, Some(Outcome::Fatal { reason: r }) if r.contains(reason)),
+        "recorded {:?}",
+        record.outcome
+    );
+    let folder = domain::RawObjectKey::page(&planned.request, domain::DocumentFormat::Csv, 0)?
+        .as_str()
+        .trim_end_matches("page=0001.csv")
+        .to_owned();
+    ensure!(
+        w.objects_under(&folder).await?.is_empty(),
+        "an object for a FAILED execution"
+    );
+    Ok(())
+}
+
+async fn amc_expired_url(w: &World) -> anyhow::Result<()> {
+    w.sim.set_scenario(amc(simulator::AmcRule {
+        expire_first_urls: true,
+        ..Default::default()
+    }));
+    let reads = w.sim.calls().calls(simulator::AMC_DOWNLOAD_URLS);
+    let result = only_result(&w.run(AMC_REPORT, 32, None).await?)?;
+    assert_amc_stored(w, &result).await?;
+    ensure!(
+        w.sim.calls().calls(simulator::AMC_DOWNLOAD_URLS) - reads == 2,
+        "download URLs read {} times, not twice (the expired ones, then fresh ones)",
+        w.sim.calls().calls(simulator::AMC_DOWNLOAD_URLS) - reads
     );
     Ok(())
 }

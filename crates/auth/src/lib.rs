@@ -61,7 +61,7 @@ impl Auth {
     ) -> Result<AuthenticateOutput, Failure> {
         let AuthInput::Authenticate(AuthenticateInput { item }) = event.payload;
         // Amazon Ads refresh tokens may have a token host of their own.
-        let lwa_endpoint = if item.request.is_ads() {
+        let lwa_endpoint = if item.request.uses_ads_token() {
             item.endpoints.ads_lwa()
         } else {
             &item.endpoints.lwa_endpoint
@@ -98,7 +98,7 @@ impl Auth {
         let mut sealed = self.sealer.seal(&token, selling_partner_id).await?;
         // Amazon Ads wants the app named in every call; the client id travels with the
         // token (the secret's other values stay here).
-        if item.request.is_ads() {
+        if item.request.uses_ads_token() {
             sealed.client_id = Some(client_id);
         }
         tracing::info!(account = %item.request.account, config_version = %item.config_version, expires_at = %sealed.expires_at, "access token sealed");

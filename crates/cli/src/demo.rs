@@ -5,7 +5,9 @@
 //! queue), pushes a configuration of one US seller and one Japanese seller with four
 //! reports (orders TSV, Sales and Traffic JSON, Japanese orders TSV in CP932, and Sales
 //! and Traffic by day from Data Kiosk as JSON Lines) and one Amazon Ads advertiser with
-//! a Sponsored Products campaigns report (a gzip JSON array, stored as JSON Lines),
+//! a Sponsored Products campaigns report (a gzip JSON array, stored as JSON Lines) and
+//! an AMC workflow (`config/amc/campaign_reach.sql`, synced to the simulator's instance)
+//! whose execution's CSV result lands,
 //! subscribes them to notifications, runs the ingest state machine and checks every
 //! object in S3 against the simulator's own digest of what it served.
 
@@ -15,6 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use domain::ads::{AdsReportSpec, TimeUnit};
+use domain::amc::{AmcExecutionSpec, AmcInstance};
 use domain::config::{AdsProfileRef, RegionEndpoints, ReportConfig};
 use domain::data_kiosk::QuerySpec;
 use domain::{AccountKind, Region, Source};
@@ -64,6 +67,7 @@ pub fn demo_config(stage: &str, simulator_url: &str, lwa_url: &str) -> ConfigFil
         data_kiosk: None,
         ads: None,
         restatement: None,
+        amc: None,
     };
     ConfigFile {
         stage: stage.to_owned(),
@@ -106,7 +110,17 @@ pub fn demo_config(stage: &str, simulator_url: &str, lwa_url: &str) -> ConfigFil
                 }),
             },
         )]),
-        amc_instances: BTreeMap::new(),
+        amc_instances: BTreeMap::from([(
+            "demo-amc".to_owned(),
+            AmcInstance {
+                ads_account: "demo-ads".to_owned(),
+                instance_id: simulator::DEFAULT_AMC_INSTANCE_ID.to_owned(),
+                advertiser_id: simulator::DEFAULT_AMC_ACCOUNT_ID.to_owned(),
+                marketplace: "ATVPDKIKX0DER".to_owned(),
+                parallel_executions: domain::amc::PARALLEL_EXECUTIONS,
+                daily_executions: domain::amc::DAILY_AD_HOC_EXECUTIONS,
+            },
+        )]),
         reports: BTreeMap::from([
             (
                 "orders".to_owned(),
@@ -145,6 +159,20 @@ pub fn demo_config(stage: &str, simulator_url: &str, lwa_url: &str) -> ConfigFil
                     ..report("spCampaigns", "demo-ads")
                 },
             ),
+            (
+                "campaign-reach".to_owned(),
+                ReportConfig {
+                    source: Source::new("amc-workflows"),
+                    accounts: vec![],
+                    amc: Some(AmcExecutionSpec {
+                        instance: "demo-amc".to_owned(),
+                        time_zone: "America/New_York".to_owned(),
+                        ignore_data_gaps: false,
+                        parameters: BTreeMap::new(),
+                    }),
+                    ..report(EXAMPLE_WORKFLOW, "demo-amc")
+                },
+            ),
         ]),
     }
 }
@@ -169,6 +197,32 @@ pub fn sales_by_date() -> QuerySpec {
         .to_vec(),
         preset: None,
     }
+}
+
+/// The workflow of `config/amc/` the demo runs on AMC.
+pub const EXAMPLE_WORKFLOW: &str = "campaign_reach";
+
+/// Makes the simulator's AMC instance hold the workflows of `config/amc/` (as
+/// `sp-ingest amc workflows sync` does for a real instance).
+pub async fn sync_example_workflows(file: &ConfigFile) -> anyhow::Result<()> {
+    let example =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/example.json");
+    let instance = &file.amc_instances["demo-amc"];
+    let (Some(account), Some(endpoints)) = (
+        file.ads_accounts.get(&instance.ads_account),
+        file.regions.get(&Region::Na),
+    ) else {
+        anyhow::bail!("the demo config has no Ads account for its AMC instance");
+    };
+    let credentials = account
+        .credentials
+        .as_ref()
+        .context("the demo's Ads account has inline credentials")?;
+    let ads = crate::ads::client(account.region, endpoints, credentials)?;
+    let client = spapi::amc::AmcClient::new(ads, &instance.advertiser_id, &instance.marketplace);
+    let files = crate::amc::workflow_files(&example)?;
+    let changes = crate::amc::plan(&client, &instance.instance_id, &files).await?;
+    crate::amc::apply(&client, &instance.instance_id, &files, &changes, false).await
 }
 
 /// The demo's Amazon Ads report: Sponsored Products spend and sales per campaign and day.
@@ -231,7 +285,14 @@ pub async fn compare_with_simulator(
                         .and_then(|m| m.get("report-id"))
                         .cloned()
                         .unwrap_or_default();
-                    let expected = sim.expected_query_document(&query_id).await;
+                    // A Data Kiosk page, or a file of an AMC result (its number in the key).
+                    let expected = match sim.expected_query_document(&query_id).await {
+                        Some(digest) => Some(digest),
+                        None => {
+                            sim.expected_amc_file(&query_id, part_of(&page.object_key))
+                                .await
+                        }
+                    };
                     matches &= expected.is_some_and(|d| d.sha256 == page.sha256);
                 }
                 line.matches_source = Some(matches);
@@ -278,8 +339,18 @@ pub async fn run_demo() -> anyhow::Result<bool> {
     Ok(ok)
 }
 
+/// The file number of a `…/page=0002.csv` key, from 0.
+fn part_of(object_key: &str) -> u32 {
+    object_key
+        .rsplit_once("page=")
+        .and_then(|(_, rest)| rest.split('.').next())
+        .and_then(|n| n.parse::<u32>().ok())
+        .map_or(0, |n| n.saturating_sub(1))
+}
+
 async fn demo_on(local: &LocalPipeline, sim: &simulator::RunningSimulator) -> anyhow::Result<bool> {
     let file = demo_config("local", &sim.base_url(), &sim.lwa_token_url());
+    sync_example_workflows(&file).await?;
     run_file(local.stage(), &file, Some(sim), false).await
 }
 

@@ -69,6 +69,21 @@ impl DataProcessor {
                     attempt,
                 } = *input;
                 let (client, polled) = match item.request.ads_profile() {
+                    _ if item.request.amc.is_some() => {
+                        let amc = self.spapi.amc_client_for(&item, &token).await?;
+                        let polled = Polled::of_amc(&amc, &item, &report_id).await?;
+                        if !polled.status.is_terminal()
+                            && Utc::now() - polled.created
+                                >= TimeDelta::seconds(i64::from(item.patience_secs))
+                        {
+                            // AMC cancels executions PENDING or RUNNING alike.
+                            let instance = polled.instance.clone().unwrap_or_default();
+                            if let Err(error) = amc.cancel_execution(&instance, &report_id).await {
+                                tracing::warn!(%report_id, error = %error, "cancelling the AMC execution failed; it is given up anyway");
+                            }
+                        }
+                        (None, polled)
+                    }
                     Some(profile) => {
                         let ads = self.spapi.ads_client_for(&item, &token).await?;
                         (
@@ -127,6 +142,19 @@ impl DataProcessor {
                         reason: NO_ERROR_DOCUMENT.to_owned(),
                     }));
                 };
+                if let Some(amc) = &item.request.amc {
+                    let client = self.spapi.amc_client_for(&item, &token).await?;
+                    let execution = client.execution(&amc.instance_id, &document_id).await?;
+                    let reason = execution
+                        .status_reason
+                        .filter(|r| !r.trim().is_empty())
+                        .unwrap_or_else(|| {
+                            "AMC ended the workflow execution FAILED without a statusReason"
+                                .to_owned()
+                        });
+                    tracing::info!(key = %item.key, %reason, "FAILED reason read");
+                    return Ok(DataProcessorOutput::ReadFatalReason(FatalReason { reason }));
+                }
                 if let Some(profile) = item.request.ads_profile() {
                     let ads = self.spapi.ads_client_for(&item, &token).await?;
                     let report = ads.get_report(profile, &document_id).await?;
@@ -194,6 +222,8 @@ impl DataProcessor {
                     "could not cancel it"
                 }
             }
+        } else if item.request.amc.is_some() {
+            "it was cancelled (AMC cancels executions pending or running)"
         } else if client.is_none() {
             "Amazon Ads reports are not cancelled, so it was left to finish"
         } else {
@@ -218,6 +248,8 @@ struct Polled {
     /// The report's document, or the query's data or error document.
     document_id: Option<String>,
     next_page_token: Option<String>,
+    /// The AMC instance of an execution.
+    instance: Option<String>,
 }
 
 impl Polled {
@@ -234,6 +266,7 @@ impl Polled {
                 created: query.created_time,
                 document_id: query.data_document_id.or(query.error_document_id),
                 next_page_token,
+                instance: None,
             });
         }
         let report = client.get_report(id).await?;
@@ -242,6 +275,7 @@ impl Polled {
             created: report.created_time,
             document_id: report.report_document_id,
             next_page_token: None,
+            instance: None,
         })
     }
 }
@@ -264,7 +298,40 @@ impl Polled {
             created: report.created_at.unwrap_or_else(Utc::now),
             document_id: status.is_terminal().then(|| report.report_id.clone()),
             next_page_token: None,
+            instance: None,
         }
+    }
+
+    /// An AMC workflow execution as a poll: its statuses in the Reports API's terms; once
+    /// finished, the execution stands for its result files (Store reads fresh download
+    /// URLs; ReadFatalReason its `statusReason`).
+    async fn of_amc(
+        client: &spapi::amc::AmcClient,
+        item: &PlannedRequest,
+        execution_id: &str,
+    ) -> Result<Polled, Failure> {
+        use spapi::amc::ExecutionStatus;
+        let instance = item
+            .request
+            .amc
+            .as_ref()
+            .map(|a| a.instance_id.clone())
+            .unwrap_or_default();
+        let execution = client.execution(&instance, execution_id).await?;
+        let status = match execution.status {
+            ExecutionStatus::Pending => ProcessingStatus::InQueue,
+            ExecutionStatus::Running => ProcessingStatus::InProgress,
+            ExecutionStatus::Succeeded => ProcessingStatus::Done,
+            ExecutionStatus::Failed => ProcessingStatus::Fatal,
+            ExecutionStatus::Cancelled => ProcessingStatus::Cancelled,
+        };
+        Ok(Polled {
+            status,
+            created: execution.create_time.unwrap_or_else(Utc::now),
+            document_id: status.is_terminal().then(|| execution_id.to_owned()),
+            next_page_token: None,
+            instance: Some(instance),
+        })
     }
 }
 

@@ -80,7 +80,37 @@ fn utc() -> String {
     "UTC".to_owned()
 }
 
-impl AmcExecutionSpec {
+/// What one request of an `amc-workflows` report runs, and where: the report's
+/// execution settings with its instance resolved (part of the request key, so renaming
+/// an instance in config does not run its windows again).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AmcRequest {
+    /// The instance id.
+    pub instance_id: String,
+    /// The AMC account (`ENTITY…`).
+    pub advertiser_id: String,
+    /// The execution's settings (its `instance` is the config name, not in the key).
+    pub time_zone: String,
+    /// Run despite data gaps.
+    pub ignore_data_gaps: bool,
+    /// Parameter values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, Value>,
+}
+
+impl AmcRequest {
+    /// The request of `spec` on `instance`.
+    pub fn new(spec: &AmcExecutionSpec, instance: &AmcInstance) -> AmcRequest {
+        AmcRequest {
+            instance_id: instance.instance_id.clone(),
+            advertiser_id: instance.advertiser_id.clone(),
+            time_zone: spec.time_zone.clone(),
+            ignore_data_gaps: spec.ignore_data_gaps,
+            parameters: spec.parameters.clone(),
+        }
+    }
+
     /// The `workflowExecutions` body for the days `start..end` (end excluded) of
     /// `workflow_id`: an EXPLICIT window from midnight to midnight in the time zone.
     pub fn request_body(&self, workflow_id: &str, start: NaiveDate, end: NaiveDate) -> Value {
@@ -96,6 +126,20 @@ impl AmcExecutionSpec {
             body["parameterValues"] = json!(self.parameters);
         }
         body
+    }
+}
+
+impl AmcExecutionSpec {
+    /// [`AmcRequest::request_body`] with this spec on an instance not yet resolved.
+    pub fn request_body(&self, workflow_id: &str, start: NaiveDate, end: NaiveDate) -> Value {
+        let request = AmcRequest {
+            instance_id: String::new(),
+            advertiser_id: String::new(),
+            time_zone: self.time_zone.clone(),
+            ignore_data_gaps: self.ignore_data_gaps,
+            parameters: self.parameters.clone(),
+        };
+        request.request_body(workflow_id, start, end)
     }
 }
 

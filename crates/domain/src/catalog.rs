@@ -33,6 +33,9 @@ pub enum Api {
     /// `ads_report_types.json` ([`crate::ads`]), the report's `ads` config its columns;
     /// requested per advertising profile of the configured Ads accounts.
     AmazonAds,
+    /// Amazon Marketing Cloud workflow executions: the report type is a workflow id (a
+    /// `.sql` file synced to the instance), the report's `amc` config its instance.
+    AmazonMarketingCloud,
 }
 
 /// How the pipeline learns that a request finished.
@@ -187,8 +190,20 @@ impl Catalog {
     /// The rules for a report type of a source: its entry, or generic rules when the
     /// source accepts unlisted types; `None` when the source or the type is unknown.
     pub fn report_type(&self, source: &Source, report_type: &str) -> Option<ReportTypeSpec> {
-        if self.source(source)?.api == Api::AmazonAds {
-            return crate::ads::report_type(report_type).map(|rt| rt.spec(source));
+        match self.source(source)?.api {
+            Api::AmazonAds => {
+                return crate::ads::report_type(report_type).map(|rt| rt.spec(source));
+            }
+            // Any workflow the user wrote: results are CSV files.
+            Api::AmazonMarketingCloud => {
+                return crate::amc::is_workflow_id(report_type).then(|| ReportTypeSpec {
+                    format: crate::report_type::DocumentFormat::Csv,
+                    options: Some(std::collections::BTreeMap::new()),
+                    listed: true,
+                    ..ReportTypeSpec::generic(source, report_type)
+                });
+            }
+            Api::SpApiReports | Api::DataKiosk => {}
         }
         let listed = self
             .report_types
@@ -205,8 +220,13 @@ impl Catalog {
 
     /// The report types listed for a source, for messages.
     pub fn report_type_names(&self, source: &Source) -> String {
-        if self.source(source).is_some_and(|s| s.api == Api::AmazonAds) {
-            return crate::ads::report_type_ids().join(", ");
+        match self.source(source).map(|s| s.api) {
+            Some(Api::AmazonAds) => return crate::ads::report_type_ids().join(", "),
+            Some(Api::AmazonMarketingCloud) => {
+                return "the workflow ids of your amc/*.sql files (letters, digits, `_`, `-`)"
+                    .to_owned();
+            }
+            _ => {}
         }
         self.report_types
             .iter()

@@ -172,6 +172,10 @@ pub struct ReportConfig {
     /// `reportTypeId`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ads: Option<AdsReportSpec>,
+    /// The execution's instance and settings, for source `amc-workflows` (whose
+    /// `report_type` is the workflow id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amc: Option<crate::amc::AmcExecutionSpec>,
     /// Ages after a window's end at which it is requested again because Amazon restates
     /// its figures (`["P7D"]`), ISO 8601; the report type's when absent, `[]` for none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -928,7 +932,7 @@ impl Config {
                     report.source
                 ),
             ),
-            (Api::SpApiReports | Api::AmazonAds, Some(_)) => c.push(
+            (Api::SpApiReports | Api::AmazonAds | Api::AmazonMarketingCloud, Some(_)) => c.push(
                 name,
                 "data_kiosk",
                 format!(
@@ -947,7 +951,7 @@ impl Config {
                     report.source
                 ),
             ),
-            (Api::SpApiReports | Api::DataKiosk, Some(_)) => c.push(
+            (Api::SpApiReports | Api::DataKiosk | Api::AmazonMarketingCloud, Some(_)) => c.push(
                 name,
                 "ads",
                 format!(
@@ -997,11 +1001,18 @@ impl Config {
                 c.push(name, format!("options.{option}"), problem);
             }
         }
-        let accounts = if source.api == Api::AmazonAds {
-            self.check_ads_report(c, name, report);
-            Vec::new()
-        } else {
-            self.check_report_accounts(c, name, report, &spec)
+        let accounts = match source.api {
+            Api::AmazonAds => {
+                self.check_ads_report(c, name, report);
+                Vec::new()
+            }
+            Api::AmazonMarketingCloud => {
+                self.check_amc_report(c, name, report);
+                Vec::new()
+            }
+            Api::SpApiReports | Api::DataKiosk => {
+                self.check_report_accounts(c, name, report, &spec)
+            }
         };
         let window = parse_duration(&report.window);
         match &window {
@@ -1245,6 +1256,61 @@ impl Config {
                         "{value} is not whole days; Amazon Ads reports cover days (P1D, P7D, …)"
                     ),
                 );
+            }
+        }
+    }
+
+    /// An AMC report: its instance is configured, its time zone a zone name; accounts
+    /// and marketplaces come from the instance, so the report names none.
+    fn check_amc_report(&self, c: &mut Collector, name: &str, report: &ReportConfig) {
+        let Some(amc) = &report.amc else {
+            c.push(
+                name,
+                "amc",
+                format!(
+                    "is required for source {}: name the instance, e.g. {{\"instance\": \"brand\", \"time_zone\": \"America/New_York\"}}",
+                    report.source
+                ),
+            );
+            return;
+        };
+        if !self.amc_instances.contains_key(&amc.instance) {
+            c.push(
+                name,
+                "amc.instance",
+                format!(
+                    "no AMC instance `{}`; configured amc_instances: {}",
+                    amc.instance,
+                    self.amc_instances
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
+        if !crate::amc::is_time_zone(&amc.time_zone) {
+            c.push(
+                name,
+                "amc.time_zone",
+                format!(
+                    "`{}` is not a time zone name such as America/New_York or UTC",
+                    amc.time_zone
+                ),
+            );
+        }
+        for (field, empty) in [
+            ("accounts", report.accounts.is_empty()),
+            ("marketplaces", report.marketplaces.is_empty()),
+            ("options", report.options.is_empty()),
+        ] {
+            if !empty {
+                c.push(name, field, "an AMC report takes its account and marketplace from its instance, and no options; remove it");
+            }
+        }
+        for (field, value) in [("window", &report.window), ("lag", &report.lag)] {
+            if parse_duration(value).is_ok_and(|d| d.num_seconds() % 86_400 != 0) {
+                c.push(name, field, format!("{value} is not whole days; AMC windows run midnight to midnight in the time zone"));
             }
         }
     }

@@ -330,6 +330,10 @@ impl Config {
                             options: report.options.clone(),
                             query: report.data_kiosk.clone(),
                             ads: report.ads.clone(),
+                            amc: report.amc.as_ref().and_then(|spec| {
+                                let instance = self.amc_instances.get(&spec.instance)?;
+                                Some(crate::amc::AmcRequest::new(spec, instance))
+                            }),
                         };
                         planned.push(Candidate {
                             planned: PlannedRequest {
@@ -366,6 +370,23 @@ impl Config {
             report.marketplaces.is_empty() || report.marketplaces.contains(marketplace)
         };
         let mut requesters = Vec::new();
+        if api == Api::AmazonMarketingCloud {
+            // One requester: the instance, with its Ads account's region and secret.
+            let resolved = report.amc.as_ref().and_then(|amc| {
+                let instance = self.amc_instances.get(&amc.instance)?;
+                let account = self.ads_accounts.get(&instance.ads_account)?;
+                let endpoints = self.regions.get(&account.region)?;
+                Some(Requester {
+                    account: amc.instance.clone(),
+                    selling_partner_id: instance.instance_id.clone(),
+                    marketplace: instance.marketplace.clone(),
+                    region: account.region,
+                    endpoints: endpoints.clone(),
+                    secret_arn: account.secret_arn.clone(),
+                })
+            });
+            return resolved.into_iter().collect();
+        }
         if api == Api::AmazonAds {
             for (name, account) in self.ads_accounts.iter().filter(|(n, _)| named(n)) {
                 // Validation refused accounts of regions without endpoints.
@@ -457,6 +478,7 @@ mod tests {
             data_kiosk: None,
             ads: None,
             restatement: None,
+            amc: None,
         };
         Config {
             stage: "dev".into(),

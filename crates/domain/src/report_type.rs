@@ -20,6 +20,8 @@ pub enum DocumentFormat {
     Json,
     /// JSON Lines (Data Kiosk).
     Jsonl,
+    /// Comma-separated with a header line (AMC results).
+    Csv,
 }
 
 impl DocumentFormat {
@@ -29,6 +31,7 @@ impl DocumentFormat {
             DocumentFormat::Tsv => "tsv",
             DocumentFormat::Json => "json",
             DocumentFormat::Jsonl => "jsonl",
+            DocumentFormat::Csv => "csv",
         }
     }
 }

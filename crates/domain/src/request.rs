@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::ads::AdsReportSpec;
+use crate::amc::AmcRequest;
 use crate::data_kiosk::QuerySpec;
 
 /// Where data comes from, by its catalog name (`sp-api-reports`): each source has an
@@ -152,6 +153,10 @@ pub struct ReportRequest {
     /// `reportTypeId`, `selling_partner_id` the advertising profile id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ads: Option<AdsReportSpec>,
+    /// The Amazon Marketing Cloud execution (source `amc-workflows`; `report_type` is the
+    /// workflow id, `selling_partner_id` the instance id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amc: Option<AmcRequest>,
 }
 
 /// The stable identity of a [`ReportRequest`]: 32 lower-case hex characters.
@@ -267,6 +272,10 @@ impl ReportRequest {
         if let Some(ads) = &self.ads {
             line("ads", &canonical(&serde_json::json!(ads)));
         }
+        // And only AMC executions this one.
+        if let Some(amc) = &self.amc {
+            line("amc", &canonical(&serde_json::json!(amc)));
+        }
         let digest = Sha256::digest(text.as_bytes());
         RequestKey(hex::encode(&digest[..16]))
     }
@@ -280,6 +289,12 @@ impl ReportRequest {
     /// Whether this is an Amazon Ads report (source `ads-reports` requires its config).
     pub fn is_ads(&self) -> bool {
         self.ads.is_some()
+    }
+
+    /// Whether the request acts with an Amazon Ads token: an Ads report or an AMC
+    /// execution (the token is sealed with the app's client id).
+    pub fn uses_ads_token(&self) -> bool {
+        self.ads.is_some() || self.amc.is_some()
     }
 
     /// The advertising profile of an Amazon Ads request (its `selling_partner_id`).
@@ -323,6 +338,7 @@ mod tests {
             ]),
             query: None,
             ads: None,
+            amc: None,
         }
     }
 

@@ -133,6 +133,7 @@ mod tests {
             options: BTreeMap::new(),
             query: None,
             ads: None,
+            amc: None,
         }
     }
 

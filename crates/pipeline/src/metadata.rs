@@ -868,6 +868,7 @@ mod tests {
             options: Default::default(),
             query: None,
             ads: None,
+            amc: None,
         };
         PlannedRequest {
             report: "orders".into(),

@@ -15,6 +15,7 @@ use chrono::Utc;
 use domain::config::RegionEndpoints;
 use domain::{ErrorName, PlannedRequest};
 use spapi::ads::AdsClient;
+use spapi::amc::AmcClient;
 use spapi::{Endpoints, RetryPolicy, SpApiClient};
 
 use crate::failure::Failure;
@@ -93,6 +94,29 @@ impl SpApiAccess {
             host,
             RetryPolicy::default(),
         ))
+    }
+
+    /// An Amazon Marketing Cloud client for `planned`'s instance (its AMC account and
+    /// marketplace), through [`SpApiAccess::ads_client_for`].
+    pub async fn amc_client_for(
+        &self,
+        planned: &PlannedRequest,
+        token: &SealedToken,
+    ) -> Result<AmcClient, Failure> {
+        let request = &planned.request;
+        let amc = request.amc.as_ref().ok_or_else(|| {
+            Failure::config(format!(
+                "report {} is not an AMC execution; push a config whose amc-workflows reports name an instance",
+                planned.report
+            ))
+        })?;
+        let ads = self.ads_client_for(planned, token).await?;
+        let marketplace = request
+            .sorted_marketplaces()
+            .first()
+            .map(|m| (*m).to_owned())
+            .unwrap_or_default();
+        Ok(AmcClient::new(ads, &amc.advertiser_id, &marketplace))
     }
 
     fn endpoint_client(&self, planned: &PlannedRequest) -> Result<SpApiClient, Failure> {

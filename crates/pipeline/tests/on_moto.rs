@@ -67,6 +67,7 @@ fn planned(day: u32) -> PlannedRequest {
         options: BTreeMap::new(),
         query: None,
         ads: None,
+        amc: None,
     };
     PlannedRequest {
         report: "orders".into(),

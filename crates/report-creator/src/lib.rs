@@ -21,6 +21,7 @@ use lambda_runtime::LambdaEvent;
 use pipeline::{Claim, ConfigStore, Failure, MetadataTable, SpApiAccess};
 use spapi::CreateReportSpecification;
 use spapi::ads::{AdsClient, Created};
+use spapi::amc::AmcClient;
 use spapi::data_kiosk::CreateQuerySpecification;
 
 /// The function and the clients it keeps between invocations.
@@ -133,6 +134,10 @@ impl ReportCreator {
         }
         let request = &item.request;
         let created_id = match (&request.query, &request.ads) {
+            _ if request.amc.is_some() => {
+                let client = self.spapi.amc_client_for(item, token).await?;
+                create_amc_execution(&client, item).await?
+            }
             (_, Some(ads)) => {
                 let client = self.spapi.ads_client_for(item, token).await?;
                 create_ads_report(&client, item, ads).await?
@@ -217,6 +222,27 @@ async fn create_ads_report(
             }
         }
     }
+}
+
+/// createWorkflowExecution for an AMC request: the workflow (the report type) for the
+/// window's days as an EXPLICIT window in the configured time zone; answers the
+/// execution id.
+async fn create_amc_execution(
+    client: &AmcClient,
+    item: &PlannedRequest,
+) -> Result<String, Failure> {
+    let request = &item.request;
+    let amc = request
+        .amc
+        .as_ref()
+        .ok_or_else(|| Failure::config("an AMC request without its instance"))?;
+    let body = amc.request_body(
+        &request.report_type,
+        request.window.start.date_naive(),
+        request.window.end.date_naive(),
+    );
+    let execution = client.create_execution(&amc.instance_id, &body).await?;
+    Ok(execution.workflow_execution_id)
 }
 
 /// createQuery for a Data Kiosk request: the GraphQL text built from the request's query

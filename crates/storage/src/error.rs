@@ -90,8 +90,9 @@ pub enum StoreError {
         source: Box<spapi::Error>,
     },
 
-    /// Reading an Amazon Ads report (for a fresh URL) or downloading its file failed.
-    #[error("reading Amazon Ads report {report_id} for its file, or downloading the file, failed")]
+    /// Reading an Amazon Ads report or an AMC execution (for fresh URLs) or downloading
+    /// its file failed.
+    #[error("reading {report_id} for its file URL, or downloading the file, failed")]
     Ads {
         /// The report.
         report_id: String,

@@ -11,6 +11,7 @@
 use aws_sdk_s3::Client;
 use domain::{DocumentFormat, ErrorName};
 use spapi::ads::AdsClient;
+use spapi::amc::AmcClient;
 use spapi::data_kiosk::DocumentSource;
 use spapi::{CompressionAlgorithm, ReportDocument, SpApiClient};
 use tokio::io::AsyncReadExt;
@@ -116,6 +117,55 @@ pub async fn fetch_and_store_ads(
             options,
         )
         .await
+    })
+    .await
+}
+
+/// File `part` of an AMC execution's result (plain CSV) stored at `target`: from
+/// `first_url` (from the download URLs the caller just read), then, after an expired URL
+/// or a cut body, from fresh download URLs (they live 10 minutes), on the same terms as
+/// [`fetch_and_store`].
+#[allow(clippy::too_many_arguments)] // the execution, the file, and where it goes
+pub async fn fetch_and_store_amc_file(
+    client: &AmcClient,
+    instance_id: &str,
+    execution_id: &str,
+    part: usize,
+    first_url: Option<&str>,
+    s3: &Client,
+    target: &UploadTarget,
+    options: &StoreOptions,
+) -> Result<StoredObject, StoreError> {
+    let amc = |source| StoreError::Ads {
+        report_id: execution_id.to_owned(),
+        source: Box::new(source),
+    };
+    with_fresh_urls(execution_id, async |attempt| {
+        let url = match first_url.filter(|_| attempt == 1) {
+            Some(url) => url.to_owned(),
+            None => {
+                let urls = client
+                    .download_urls(instance_id, execution_id)
+                    .await
+                    .map_err(amc)?;
+                urls.download_urls.get(part).cloned().ok_or_else(|| {
+                    amc(spapi::ads::AdsError::Malformed {
+                        what: "getDownloadUrls",
+                        problem: format!(
+                            "no file {part} among the {} of the result",
+                            urls.download_urls.len()
+                        ),
+                    })
+                })?
+            }
+        };
+        let file = client.download(&url).await.map_err(amc)?;
+        let charset = SourceCharset::resolve(file.charset(), "", target.format, &[])?;
+        let mut target = target.clone();
+        target
+            .metadata
+            .insert(metadata::SOURCE_COMPRESSION.to_owned(), "none".to_owned());
+        store_document(file, charset, s3, &target, options).await
     })
     .await
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use contract::{StorageInput, StoreInput, StoreOutput, StoredObject};
-use domain::{Catalog, ErrorName, RawObjectKey};
+use domain::{Catalog, DocumentFormat, ErrorName, RawObjectKey};
 use lambda_runtime::LambdaEvent;
 use pipeline::{Failure, SpApiAccess};
 use spapi::data_kiosk::DocumentSource;
@@ -94,6 +94,9 @@ impl Storage {
         };
         let mut options = self.options.clone();
         options.deadline = stop_before(event.context.deadline);
+        if request.amc.is_some() {
+            return self.store_amc(&input, &target, &options).await;
+        }
         // A page a rerun finds stored from the same query is not downloaded again: the
         // window resumes from its first missing page.
         let earlier = match source {
@@ -169,6 +172,122 @@ impl Storage {
                         .map(|token| input.item.next_page(token)),
                 }
             }
+        })
+    }
+}
+
+impl Storage {
+    /// Every file of an AMC execution's result, each its own object
+    /// (`…/<request key>/page=0001.csv`, …; a file a rerun finds stored from the same
+    /// execution is kept), and beside them `_execution.json`: the execution's id, its
+    /// `dataGaps`, its output columns and the files.
+    async fn store_amc(
+        &self,
+        input: &StoreInput,
+        template: &UploadTarget,
+        options: &StoreOptions,
+    ) -> Result<StoreOutput, Failure> {
+        let request = &input.item.request;
+        let instance = request
+            .amc
+            .as_ref()
+            .map(|a| a.instance_id.clone())
+            .unwrap_or_default();
+        let execution_id = &input.report_id;
+        let client = self.spapi.amc_client_for(&input.item, &input.token).await?;
+        let execution = client.execution(&instance, execution_id).await?;
+        let urls = client.download_urls(&instance, execution_id).await?;
+        let files = urls.download_urls.len();
+        if files == 0 {
+            return Err(Failure::new(
+                ErrorName::UpstreamUnavailable,
+                format!(
+                    "AMC execution {execution_id} SUCCEEDED without result files; Store is tried again"
+                ),
+            ));
+        }
+        let mut pages = Vec::new();
+        for part in 0..files {
+            let key = RawObjectKey::page(
+                request,
+                template.format,
+                u32::try_from(part).unwrap_or(u32::MAX),
+            )
+            .map_err(|e| {
+                Failure::caused_by(
+                    ErrorName::ConfigInvalid,
+                    "the result cannot be given an S3 key",
+                    e,
+                )
+            })?;
+            let target = UploadTarget {
+                key: key.to_string(),
+                ..template.clone()
+            };
+            if let Some(object) =
+                stored_by(&self.s3, &target.bucket, &target.key, execution_id).await?
+            {
+                pages.push(object);
+                continue;
+            }
+            let stored = crate::fetch_and_store_amc_file(
+                &client,
+                &instance,
+                execution_id,
+                part,
+                urls.download_urls.get(part).map(String::as_str),
+                &self.s3,
+                &target,
+                options,
+            )
+            .await
+            .map_err(failure)?;
+            tracing::info!(key = %stored.key, bytes = stored.bytes, rows = stored.rows, part, files, "AMC result file stored");
+            pages.push(StoredObject {
+                object_key: stored.key,
+                sha256: stored.sha256,
+                bytes: stored.bytes,
+                rows: stored.rows,
+                source_charset: stored.source_charset,
+                malformed_sequences: stored.malformed_sequences,
+            });
+        }
+        let described = serde_json::json!({
+            "workflowExecutionId": execution_id,
+            "workflowId": execution.workflow_id,
+            "dataGaps": execution.data_gaps,
+            "outputColumns": execution.output_columns,
+            "files": pages.iter().map(|p| p.object_key.clone()).collect::<Vec<_>>(),
+        });
+        let folder = pages[0]
+            .object_key
+            .rsplit_once('/')
+            .map_or(String::new(), |(folder, _)| folder.to_owned());
+        let sidecar = UploadTarget {
+            key: format!("{folder}/_execution.json"),
+            format: DocumentFormat::Json,
+            ..template.clone()
+        };
+        crate::store_document(
+            std::io::Cursor::new(described.to_string().into_bytes()),
+            crate::SourceCharset::utf8(),
+            &self.s3,
+            &sidecar,
+            options,
+        )
+        .await
+        .map_err(failure)?;
+        tracing::info!(
+            execution_id,
+            files,
+            data_gaps = execution.data_gaps.len(),
+            "AMC result stored"
+        );
+        let object = pages.last().cloned().unwrap_or_else(|| pages[0].clone());
+        Ok(StoreOutput {
+            object,
+            pages,
+            next: None,
         })
     }
 }

@@ -20,7 +20,7 @@ pub mod transcode;
 pub use error::StoreError;
 pub use fetch::{
     TRUNCATED_RETRIES, URL_EXPIRED_RETRIES, fetch_and_store, fetch_and_store_ads,
-    fetch_and_store_from,
+    fetch_and_store_amc_file, fetch_and_store_from,
 };
 pub use stream::{
     MIN_PART_SIZE, READ_CHUNK, StoreOptions, StoredObject, UploadTarget, metadata, store_document,

@@ -368,6 +368,7 @@ fn content_type(format: DocumentFormat) -> &'static str {
         DocumentFormat::Tsv => "text/tab-separated-values; charset=utf-8",
         DocumentFormat::Json => "application/json",
         DocumentFormat::Jsonl => "application/x-ndjson; charset=utf-8",
+        DocumentFormat::Csv => "text/csv; charset=utf-8",
     }
 }
 

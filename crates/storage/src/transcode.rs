@@ -433,7 +433,8 @@ impl RowCounter {
     /// The counter for documents of `format`.
     pub fn for_format(format: DocumentFormat) -> Self {
         match format {
-            DocumentFormat::Tsv => RowCounter::Tsv(LineCounter::default()),
+            // A header line, then a row a line (AMC's values hold no newlines).
+            DocumentFormat::Tsv | DocumentFormat::Csv => RowCounter::Tsv(LineCounter::default()),
             DocumentFormat::Jsonl => RowCounter::JsonLines(LineCounter::default()),
             DocumentFormat::Json => RowCounter::Json(JsonRecordCounter::default()),
         }

@@ -211,6 +211,7 @@ async fn finished_report(client: &SpApiClient, marketplace: &str, day: u32) -> F
         options: BTreeMap::new(),
         query: None,
         ads: None,
+        amc: None,
     };
     let key = RawObjectKey::new(&request, DocumentFormat::Tsv)
         .expect("safe key")

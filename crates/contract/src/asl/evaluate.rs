@@ -509,6 +509,7 @@ fn planned() -> PlannedRequest {
         options: Default::default(),
         query: None,
         ads: None,
+        amc: None,
     };
     PlannedRequest {
         report: "orders".into(),

@@ -415,6 +415,7 @@ mod tests {
                     data_kiosk: None,
                     ads: None,
                     restatement: None,
+                    amc: None,
                 },
             )]),
         };
