@@ -270,6 +270,11 @@ const SCENARIOS: &[(&str, &str, Scenario_)] = &[
         |w| Box::pin(amc_expired_url(w)),
     ),
     (
+        "amc_executions_beyond_the_instance_limit_wait_and_none_is_refused",
+        "three windows on an instance that runs one execution at a time: the others wait their turn in the state machine (never more than one running, AMC refuses none), all three land",
+        |w| Box::pin(amc_parallel_limit(w)),
+    ),
+    (
         "a_restated_ads_window_replaces_its_object",
         "a landed Ads day is requested again once its restatement age passes: a new report, the same object key, its rows the restated ones, the curated partition pointed at the new version",
         |w| Box::pin(ads_restated(w)),
@@ -599,6 +604,17 @@ impl World {
                 ..campaigns
             },
         );
+        // An instance taking one execution at a time, and three windows to run on it.
+        let mut one_at_a_time = file.amc_instances["demo-amc"].clone();
+        one_at_a_time.parallel_executions = 1;
+        file.amc_instances
+            .insert("one-at-a-time".into(), one_at_a_time);
+        let mut three = file.reports[AMC_REPORT].clone();
+        three.catch_up = Some(3);
+        if let Some(amc) = three.amc.as_mut() {
+            amc.instance = "one-at-a-time".into();
+        }
+        file.reports.insert("campaign-reach-three".into(), three);
         tweak(&mut file, "orders-catch-up", |r| r.catch_up = Some(3));
         tweak(&mut file, "orders-stuck", |r| {
             r.patience = Some("PT4S".into());
@@ -2229,6 +2245,45 @@ async fn amc_expired_url(w: &World) -> anyhow::Result<()> {
         "download URLs read {} times, not twice (the expired ones, then fresh ones)",
         w.sim.calls().calls(simulator::AMC_DOWNLOAD_URLS) - reads
     );
+    Ok(())
+}
+
+async fn amc_parallel_limit(w: &World) -> anyhow::Result<()> {
+    let scenario = Scenario {
+        amc_parallel_executions: 1,
+        amc_rules: vec![simulator::AmcRule {
+            running_ms: Some(1500),
+            ..Default::default()
+        }],
+        ..fast(vec![])
+    };
+    w.sim.set_scenario(scenario);
+    let (refused, before) = (w.sim.amc_refused_over_limit(), w.sim.amc_executions().len());
+    let (outcome, states) = w.run_states("campaign-reach-three", 40).await;
+    let outcome = outcome?;
+    let summary = outcome.summary.as_ref().context("no summary")?;
+    ensure!(
+        outcome.status == "SUCCEEDED" && summary.stored == 3,
+        "{} {:?} {summary:?}",
+        outcome.status,
+        outcome.cause
+    );
+    ensure!(
+        w.sim.amc_refused_over_limit() == refused,
+        "AMC refused {} executions over the instance's limit",
+        w.sim.amc_refused_over_limit() - refused
+    );
+    ensure!(
+        w.sim.amc_executions().len() == before + 3,
+        "not three executions"
+    );
+    ensure!(
+        states.iter().any(|s| s == "WaitForRoom"),
+        "no request waited for room: {states:?}"
+    );
+    for result in &summary.results {
+        assert_amc_stored(w, result).await?;
+    }
     Ok(())
 }
 

@@ -170,10 +170,15 @@ pub struct CreateReportInput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateReportOutput {
-    /// Amazon's report id.
+    /// Amazon's report id; empty while the request waits for room (`wait_seconds`).
     pub report_id: String,
     /// True when an earlier attempt had created it.
     pub reused: bool,
+    /// Above 0: nothing was created because the source has no room now (an AMC instance
+    /// runs as many executions as it may); the state machine waits this long and asks
+    /// again.
+    #[serde(default)]
+    pub wait_seconds: u64,
 }
 
 /// AwaitReport: the request and the task token to resume.

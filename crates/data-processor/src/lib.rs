@@ -72,15 +72,22 @@ impl DataProcessor {
                     _ if item.request.amc.is_some() => {
                         let amc = self.spapi.amc_client_for(&item, &token).await?;
                         let polled = Polled::of_amc(&amc, &item, &report_id).await?;
-                        if !polled.status.is_terminal()
+                        let instance = polled.instance.clone().unwrap_or_default();
+                        let given_up = !polled.status.is_terminal()
                             && Utc::now() - polled.created
-                                >= TimeDelta::seconds(i64::from(item.patience_secs))
-                        {
+                                >= TimeDelta::seconds(i64::from(item.patience_secs));
+                        if given_up {
                             // AMC cancels executions PENDING or RUNNING alike.
-                            let instance = polled.instance.clone().unwrap_or_default();
                             if let Err(error) = amc.cancel_execution(&instance, &report_id).await {
                                 tracing::warn!(%report_id, error = %error, "cancelling the AMC execution failed; it is given up anyway");
                             }
+                        }
+                        // The execution no longer runs: its place on the instance is free.
+                        if (given_up || polled.status.is_terminal())
+                            && let Err(error) =
+                                self.table.release_amc_place(&instance, &item.key).await
+                        {
+                            tracing::warn!(key = %item.key, error = %error, "giving back the AMC place failed; it lapses with its lease");
                         }
                         (None, polled)
                     }

@@ -163,6 +163,83 @@ pub fn is_workflow_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
 }
 
+/// What an instance runs, as the metadata table keeps it across runs: each execution
+/// started and not yet seen to end (by request key, with when its lease runs out — an
+/// execution never seen to end, say after a crash, stops counting then), and how many
+/// were started on `day` (UTC).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ledger {
+    /// Request key → end of its lease, epoch seconds.
+    pub running: BTreeMap<String, i64>,
+    /// The UTC day `started_today` counts (`YYYY-MM-DD`).
+    pub day: String,
+    /// Executions started on `day`.
+    pub started_today: u32,
+}
+
+/// Whether one more execution may start on an instance now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Capacity {
+    /// Yes: the ledger to write (with this request counted).
+    Start(Ledger),
+    /// This request already holds a place (a retried CreateReport): go on.
+    Held,
+    /// The instance runs as many as it may: wait, then ask again.
+    Full {
+        /// Executions running.
+        running: usize,
+    },
+    /// The day's ad-hoc executions are spent.
+    DayIsSpent {
+        /// Executions started today.
+        started: u32,
+    },
+}
+
+impl Ledger {
+    /// Whether `key` may start an execution at `now` on an instance taking `parallel` at
+    /// once and `daily` a day; leases end at `lease_until`.
+    pub fn admit(
+        &self,
+        key: &str,
+        parallel: u32,
+        daily: u32,
+        now: chrono::DateTime<chrono::Utc>,
+        lease_until: chrono::DateTime<chrono::Utc>,
+    ) -> Capacity {
+        let live: BTreeMap<String, i64> = self
+            .running
+            .iter()
+            .filter(|(_, until)| **until > now.timestamp())
+            .map(|(k, until)| (k.clone(), *until))
+            .collect();
+        if live.contains_key(key) {
+            return Capacity::Held;
+        }
+        let today = now.date_naive().to_string();
+        let started = if self.day == today {
+            self.started_today
+        } else {
+            0
+        };
+        if started >= daily {
+            return Capacity::DayIsSpent { started };
+        }
+        if live.len() >= parallel as usize {
+            return Capacity::Full {
+                running: live.len(),
+            };
+        }
+        let mut running = live;
+        running.insert(key.to_owned(), lease_until.timestamp());
+        Capacity::Start(Ledger {
+            running,
+            day: today,
+            started_today: started + 1,
+        })
+    }
+}
+
 /// A parameter a workflow takes (`CUSTOM_PARAMETER('name')` in its SQL).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -471,6 +548,45 @@ mod tests {
         );
         let same = std::slice::from_ref(&reach);
         assert!(workflow_changes(same, same).is_empty());
+    }
+
+    #[test]
+    fn the_ledger_admits_up_to_the_parallel_and_daily_limits_and_forgets_lapsed_leases() {
+        let at = |t: &str| t.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+        let now = at("2026-12-06T10:00:00Z");
+        let lease = now + chrono::Duration::hours(7);
+        let mut ledger = Ledger::default();
+        for key in ["a", "b"] {
+            match ledger.admit(key, 2, 30, now, lease) {
+                Capacity::Start(next) => ledger = next,
+                other => panic!("{key}: {other:?}"),
+            }
+        }
+        assert_eq!(ledger.admit("a", 2, 30, now, lease), Capacity::Held);
+        assert_eq!(
+            ledger.admit("c", 2, 30, now, lease),
+            Capacity::Full { running: 2 }
+        );
+        // b ended (released), or its lease lapsed: c starts.
+        let mut ended = ledger.clone();
+        ended.running.remove("b");
+        assert!(matches!(
+            ended.admit("c", 2, 30, now, lease),
+            Capacity::Start(_)
+        ));
+        let later = lease + chrono::Duration::seconds(1);
+        assert!(
+            matches!(ledger.admit("c", 2, 30, later, later), Capacity::Start(l) if l.running.len() == 1)
+        );
+        // The day's cap, reset the next UTC day.
+        assert_eq!(
+            ledger.admit("c", 5, 2, now, lease),
+            Capacity::DayIsSpent { started: 2 }
+        );
+        let tomorrow = at("2026-12-07T00:00:01Z");
+        assert!(
+            matches!(ledger.admit("c", 5, 2, tomorrow, lease), Capacity::Start(l) if l.started_today == 1)
+        );
     }
 
     #[test]

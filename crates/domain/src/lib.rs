@@ -25,7 +25,7 @@ pub use error::ErrorName;
 pub use marketplace::{Marketplace, Region};
 pub use notification::{Notification, NotificationError, parse_notification};
 pub use operation::{Operation, TokenKind, UsagePlan};
-pub use plan::{Candidate, Decision, Ended, PlannedRequest, Previous, ResultPage};
+pub use plan::{AmcLimits, Candidate, Decision, Ended, PlannedRequest, Previous, ResultPage};
 pub use redact::redact;
 pub use report_type::{AccountKind, DocumentFormat, ReportTypeSpec};
 pub use request::{DataWindow, ReportRequest, RequestKey, Source};

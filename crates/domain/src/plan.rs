@@ -61,6 +61,20 @@ pub struct PlannedRequest {
     /// the first page, and for sources without pages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<ResultPage>,
+    /// For an AMC execution, the instance's limits as the run's config said: executions
+    /// at once, and a day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amc_limits: Option<AmcLimits>,
+}
+
+/// An AMC instance's limits, as config sets them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AmcLimits {
+    /// Executions at once.
+    pub parallel: u32,
+    /// Ad-hoc executions a day.
+    pub daily: u32,
 }
 
 /// A page of a window's results after the first.
@@ -349,6 +363,14 @@ impl Config {
                                 secret_arn: who.secret_arn.clone(),
                                 config_version: version.clone(),
                                 page: None,
+                                amc_limits: report
+                                    .amc
+                                    .as_ref()
+                                    .and_then(|spec| self.amc_instances.get(&spec.instance))
+                                    .map(|instance| AmcLimits {
+                                        parallel: instance.parallel_executions,
+                                        daily: instance.daily_executions,
+                                    }),
                             },
                             beyond_lookback: lookback.is_some_and(|limit| part.start < limit),
                             retention,

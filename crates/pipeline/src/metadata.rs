@@ -17,6 +17,7 @@
 //! | `notification#<notificationId>` | a notification already handled (expires after 30 days: `expiresAt`, the table's TTL attribute) |
 //! | `unsolicited#<selling partner>#<reportId>` | a notification for a report nobody here asked for (expires likewise) |
 //! | `foreign#<notificationId>` | a notification sent to another SP-API application (expires likewise) |
+//! | `amc#<instance id>` | the AMC executions the instance runs and how many started today ([`amc_ledger`]) |
 
 use std::collections::HashMap;
 
@@ -33,6 +34,8 @@ use contract::{Delivery, Outcome, ReportStatus};
 
 use crate::failure::{Failure, aws_failure};
 use crate::task_result::send_task_result;
+
+mod amc_ledger;
 
 /// What the table knows about one request.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -883,6 +886,7 @@ mod tests {
             supersedes: None,
             config_version: "0123456789abcdef".into(),
             page: None,
+            amc_limits: None,
         }
     }
 

@@ -82,6 +82,7 @@ fn planned(day: u32) -> PlannedRequest {
         supersedes: None,
         config_version: "0123456789abcdef".into(),
         page: None,
+        amc_limits: None,
     }
 }
 
@@ -638,4 +639,69 @@ async fn config_store_reads_a_stage_and_names_bad_parameters() {
             .contains("no parameters under /sp-ingest/nothing-here/"),
         "{empty}"
     );
+}
+
+#[tokio::test]
+async fn an_amc_ledger_grants_exactly_its_limit_to_concurrent_takers_and_frees_given_back_places() {
+    use domain::amc::Capacity;
+    let stack = stack().await;
+    let table = table(&stack).await;
+    let now = Utc::now();
+    let lease = now + TimeDelta::hours(8);
+    let keys: Vec<domain::RequestKey> = (1..=5).map(|day| planned(day).key).collect();
+    let take = |i: usize| table.take_amc_place("amcsim", &keys[i], (2, 30), now, lease);
+    let (a, b, c, d, e) = tokio::join!(take(0), take(1), take(2), take(3), take(4));
+    let outcomes: Vec<Capacity> = [a, b, c, d, e].into_iter().map(Result::unwrap).collect();
+    let started: Vec<&domain::RequestKey> = keys
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, c)| matches!(c, Capacity::Start(_)))
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(started.len(), 2, "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .filter(|c| !matches!(c, Capacity::Start(_)))
+            .all(|c| *c == Capacity::Full { running: 2 }),
+        "{outcomes:?}"
+    );
+    // A retried take of a place held is granted again, and takes nothing more.
+    assert_eq!(
+        table
+            .take_amc_place("amcsim", started[0], (2, 30), now, lease)
+            .await
+            .unwrap(),
+        Capacity::Held
+    );
+    table.release_amc_place("amcsim", started[0]).await.unwrap();
+    table.release_amc_place("amcsim", started[0]).await.unwrap();
+    let waiting = keys.iter().find(|k| !started.contains(k)).unwrap();
+    assert!(matches!(
+        table
+            .take_amc_place("amcsim", waiting, (2, 30), now, lease)
+            .await
+            .unwrap(),
+        Capacity::Start(_)
+    ));
+    // Three started today: a daily limit of three is spent.
+    let last = keys
+        .iter()
+        .rfind(|k| !started.contains(k) && *k != waiting)
+        .unwrap();
+    assert_eq!(
+        table
+            .take_amc_place("amcsim", last, (9, 3), now, lease)
+            .await
+            .unwrap(),
+        Capacity::DayIsSpent { started: 3 }
+    );
+    // Another instance has a ledger of its own.
+    assert!(matches!(
+        table
+            .take_amc_place("other", last, (1, 1), now, lease)
+            .await
+            .unwrap(),
+        Capacity::Start(_)
+    ));
 }

@@ -10,12 +10,14 @@
 //! window reuses the report Amazon already made instead of spending createReport quota
 //! (≈1/min) on a duplicate — unless the plan said that report cannot give data any more.
 
+use chrono::TimeDelta;
 use chrono::{DateTime, NaiveDate, Utc};
 use contract::{
     CreateReportInput, CreateReportOutput, PlanInput, PlanOutput, ReportCreatorInput,
     ReportCreatorOutput, SealedToken,
 };
 use domain::ads::AdsReportSpec;
+use domain::amc::Capacity;
 use domain::{Decision, ErrorName, PlannedRequest};
 use lambda_runtime::LambdaEvent;
 use pipeline::{Claim, ConfigStore, Failure, MetadataTable, SpApiAccess};
@@ -29,15 +31,23 @@ pub struct ReportCreator {
     config: ConfigStore,
     spapi: SpApiAccess,
     table: MetadataTable,
+    capacity_wait_seconds: u64,
 }
 
 impl ReportCreator {
-    /// The function with its clients.
-    pub fn new(config: ConfigStore, spapi: SpApiAccess, table: MetadataTable) -> Self {
+    /// The function with its clients; a request for which an AMC instance has no room
+    /// waits `capacity_wait_seconds` before asking again.
+    pub fn new(
+        config: ConfigStore,
+        spapi: SpApiAccess,
+        table: MetadataTable,
+        capacity_wait_seconds: u64,
+    ) -> Self {
         ReportCreator {
             config,
             spapi,
             table,
+            capacity_wait_seconds,
         }
     }
 
@@ -130,14 +140,29 @@ impl ReportCreator {
             return Ok(CreateReportOutput {
                 report_id,
                 reused: true,
+                wait_seconds: 0,
             });
         }
         let request = &item.request;
         let created_id = match (&request.query, &request.ads) {
-            _ if request.amc.is_some() => {
-                let client = self.spapi.amc_client_for(item, token).await?;
-                create_amc_execution(&client, item).await?
-            }
+            _ if request.amc.is_some() => match self.amc_place(item).await? {
+                Some(wait_seconds) => {
+                    return Ok(CreateReportOutput {
+                        report_id: String::new(),
+                        reused: false,
+                        wait_seconds,
+                    });
+                }
+                None => {
+                    let client = self.spapi.amc_client_for(item, token).await?;
+                    let created = create_amc_execution(&client, item).await;
+                    if created.is_err() {
+                        // Nothing runs: the place goes back at once, not when its lease ends.
+                        self.release_amc_place(item).await;
+                    }
+                    created?
+                }
+            },
             (_, Some(ads)) => {
                 let client = self.spapi.ads_client_for(item, token).await?;
                 create_ads_report(&client, item, ads).await?
@@ -172,7 +197,59 @@ impl ReportCreator {
         Ok(CreateReportOutput {
             reused: standing != created_id,
             report_id: standing,
+            wait_seconds: 0,
         })
+    }
+
+    /// Takes a place on the request's AMC instance: `None` when it has one (go on),
+    /// `Some(seconds)` to wait before asking again because the instance runs as many
+    /// executions as it may; a day whose executions are spent fails `Throttled` (the
+    /// next run's catch-up runs the window).
+    async fn amc_place(&self, item: &PlannedRequest) -> Result<Option<u64>, Failure> {
+        let (Some(amc), Some(limits)) = (&item.request.amc, item.amc_limits) else {
+            return Ok(None);
+        };
+        let now = Utc::now();
+        // The place lasts as long as the execution may: its patience, and a margin.
+        let lease_until =
+            now + TimeDelta::seconds(i64::from(item.patience_secs)) + TimeDelta::hours(1);
+        let capacity = self
+            .table
+            .take_amc_place(
+                &amc.instance_id,
+                &item.key,
+                (limits.parallel, limits.daily),
+                now,
+                lease_until,
+            )
+            .await?;
+        match capacity {
+            Capacity::Start(_) | Capacity::Held => Ok(None),
+            Capacity::Full { running } => {
+                tracing::info!(key = %item.key, instance = %amc.instance_id, running, wait_seconds = self.capacity_wait_seconds, "the AMC instance runs as many executions as it may; waiting");
+                Ok(Some(self.capacity_wait_seconds))
+            }
+            Capacity::DayIsSpent { started } => Err(Failure::new(
+                ErrorName::Throttled,
+                format!(
+                    "AMC instance {} started {started} ad-hoc executions today, its daily limit; the next run's catch-up runs this window",
+                    amc.instance_id
+                ),
+            )),
+        }
+    }
+
+    /// Gives the request's place on its AMC instance back; a failure to do so only
+    /// delays the next execution until the lease ends, so it is logged, not raised.
+    async fn release_amc_place(&self, item: &PlannedRequest) {
+        if let Some(amc) = &item.request.amc
+            && let Err(error) = self
+                .table
+                .release_amc_place(&amc.instance_id, &item.key)
+                .await
+        {
+            tracing::warn!(key = %item.key, error = %error, "giving back the AMC place failed; it lapses with its lease");
+        }
     }
 }
 

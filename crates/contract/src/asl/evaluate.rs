@@ -524,6 +524,7 @@ fn planned() -> PlannedRequest {
         supersedes: None,
         config_version: "0123456789abcdef".into(),
         page: None,
+        amc_limits: None,
     }
 }
 
@@ -566,10 +567,19 @@ fn samples(step: Step, plan: &Value, payload: &Value) -> Vec<Value> {
     match step {
         Step::Plan => vec![plan.clone()],
         Step::Authenticate => vec![to_json(&AuthenticateOutput { token })],
-        Step::CreateReport => vec![to_json(&CreateReportOutput {
-            report_id: "5001".into(),
-            reused: false,
-        })],
+        Step::CreateReport => vec![
+            to_json(&CreateReportOutput {
+                report_id: "5001".into(),
+                reused: false,
+                wait_seconds: 0,
+            }),
+            // No room on the source yet (an AMC instance at its limit).
+            to_json(&CreateReportOutput {
+                report_id: String::new(),
+                reused: false,
+                wait_seconds: 60,
+            }),
+        ],
         Step::AwaitReport => vec![to_json(&AwaitReportOutput { delivery: None })],
         Step::PollStatus => ProcessingStatus::ALL
             .into_iter()

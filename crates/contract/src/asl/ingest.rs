@@ -111,10 +111,33 @@ fn one_request() -> States {
             Step::CreateReport,
             json!({"item.$": "$.item", "token.$": "$.auth.token"}),
         )
-        .select(json!({"reportId.$": "$.Payload.reportId"}))
+        .select(
+            json!({"reportId.$": "$.Payload.reportId", "waitSeconds.$": "$.Payload.waitSeconds"}),
+        )
         .result_path("$.created")
-        .then("HowToAwait"),
+        .then("IsThereRoom"),
     );
+    // A source with no room now (an AMC instance running as many executions as it may)
+    // created nothing: wait, then ask again — the item waits, it is not refused.
+    states
+        .add(
+            "IsThereRoom",
+            Choice {
+                choices: vec![json!({
+                    "Variable": "$.created.waitSeconds",
+                    "NumericGreaterThan": 0,
+                    "Next": "WaitForRoom"
+                })],
+                default: "HowToAwait".into(),
+            },
+        )
+        .add(
+            "WaitForRoom",
+            Wait {
+                seconds_path: "$.created.waitSeconds".into(),
+                transition: Transition::to("CreateReport"),
+            },
+        );
     // Sources without notifications (catalog `completion`) poll from the start.
     states.add(
         "HowToAwait",
