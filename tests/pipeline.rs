@@ -256,7 +256,7 @@ const SCENARIOS: &[(&str, &str, Scenario_)] = &[
     ),
     (
         "an_amc_result_in_two_files_lands_whole_with_its_data_gaps",
-        "an AMC workflow execution whose result is two CSV files: both land byte-exact (the window is landed when both did), with `_execution.json` holding the execution's dataGaps and output columns",
+        "an AMC workflow execution whose result is two CSV files: both land byte-exact (the window is landed when both did), with `_execution.json` holding the execution's dataGaps and output columns, and all rows in one partition of `amc_campaign_reach`, typed from those columns",
         |w| Box::pin(amc_two_files(w)),
     ),
     (
@@ -2188,6 +2188,13 @@ async fn amc_two_files(w: &World) -> anyhow::Result<()> {
                 .is_some_and(|c| c.len() == 4)
             && described["files"].as_array().is_some_and(|f| f.len() == 2),
         "_execution.json: {described}"
+    );
+    let [partition] = &result.curated[..] else {
+        bail!("partitions: {:?}", result.curated);
+    };
+    ensure!(
+        partition.table == "amc_campaign_reach" && partition.rows == 11,
+        "both files' 11 rows did not land in the workflow's table: {partition:?}"
     );
     let record = w.table.request(&result.key).await?.context("no record")?;
     ensure!(

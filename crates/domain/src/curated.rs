@@ -172,6 +172,9 @@ pub enum Layout {
         /// The array's name.
         array: String,
     },
+    /// Comma-separated with a header line (AMC results; every file of a result repeats
+    /// the header), columns by header name.
+    Csv,
     /// JSON Lines whose rows are its lines: the records of the Data Kiosk query `query`,
     /// or (no query) the rows of an Amazon Ads report.
     Jsonl {
@@ -409,7 +412,7 @@ impl CuratedCatalog {
                     query.as_deref().unwrap_or_default(),
                     t.name.as_str(),
                 )),
-                Layout::Tsv => None,
+                Layout::Tsv | Layout::Csv => None,
             })
             .collect();
         arrays.sort_unstable();
@@ -441,7 +444,7 @@ impl CuratedCatalog {
             .into_iter()
             .filter(|t| match &t.layout {
                 Layout::Jsonl { query: filled_by } => query == filled_by.as_deref(),
-                Layout::Tsv | Layout::Json { .. } => query.is_none(),
+                Layout::Tsv | Layout::Csv | Layout::Json { .. } => query.is_none(),
             })
             .collect()
     }
@@ -498,6 +501,52 @@ fn ads_table(report_type: &crate::ads::AdsReportType) -> TableSchema {
         layout: Layout::Jsonl { query: None },
         record_tree: json_record::PathTree::of(&columns),
         columns,
+    }
+}
+
+impl TableSchema {
+    /// The curated table of an AMC workflow, `amc_<workflow id>`, typed from the output
+    /// columns its execution reported (`(name, dataType)`): STRING as text, LONG and
+    /// INTEGER as bigint, DOUBLE, FLOAT and DECIMAL as double, DATE, TIMESTAMP, BOOLEAN
+    /// as such, anything else as text. Column names are lower-cased for Glue.
+    pub fn amc(workflow_id: &str, output_columns: &[(String, String)]) -> TableSchema {
+        let mut columns: Vec<Column> = output_columns
+            .iter()
+            .map(|(name, data_type)| Column {
+                name: name.to_ascii_lowercase(),
+                kind: match data_type.to_ascii_uppercase().as_str() {
+                    "LONG" | "INTEGER" | "INT" => Kind::Int64,
+                    "DOUBLE" | "FLOAT" | "DECIMAL" => Kind::Float64,
+                    "DATE" => Kind::Date,
+                    "TIMESTAMP" => Kind::Timestamp,
+                    "BOOLEAN" => Kind::Boolean,
+                    _ => Kind::Text,
+                },
+                required: false,
+                comment: Some(format!("`{name}` ({data_type}) of the workflow's result.")),
+                source: Source::Header(vec![name.clone()]),
+            })
+            .collect();
+        columns.push(Column {
+            name: EXTRA_FIELDS.into(),
+            kind: Kind::Text,
+            required: false,
+            comment: Some(
+                "Fields of the result no column names, as a JSON object of text (null when none)."
+                    .into(),
+            ),
+            source: Source::Extras,
+        });
+        TableSchema {
+            name: format!("amc_{}", workflow_id.to_ascii_lowercase().replace('-', "_")),
+            report_type: workflow_id.to_owned(),
+            comment: format!(
+                "Amazon Marketing Cloud workflow {workflow_id}: each execution's result rows, typed from its output columns."
+            ),
+            layout: Layout::Csv,
+            record_tree: json_record::PathTree::of(&columns),
+            columns,
+        }
     }
 }
 

@@ -123,11 +123,15 @@ impl Transform {
 
     async fn curate(&self, input: &CurateInput) -> Result<CurateOutput, Failure> {
         let request = &input.item.request;
-        let tables: Vec<TableSchema> = CuratedCatalog::builtin()
-            .tables_for_request(request)
-            .into_iter()
-            .cloned()
-            .collect();
+        let tables: Vec<TableSchema> = if request.amc.is_some() {
+            vec![self.amc_table(input).await?]
+        } else {
+            CuratedCatalog::builtin()
+                .tables_for_request(request)
+                .into_iter()
+                .cloned()
+                .collect()
+        };
         if tables.is_empty() {
             return Ok(CurateOutput { partitions: vec![] });
         }
@@ -140,6 +144,8 @@ impl Transform {
         let key = &input.stored.object_key;
         let format = if key.ends_with(".tsv") {
             DocumentFormat::Tsv
+        } else if key.ends_with(".csv") {
+            DocumentFormat::Csv
         } else if key.ends_with(".json") {
             DocumentFormat::Json
         } else {
@@ -163,6 +169,59 @@ impl Transform {
         };
         let _ = tokio::fs::remove_dir_all(&dir).await;
         result
+    }
+
+    /// The table of an AMC workflow's results, typed from the output columns Store kept
+    /// beside the result files (`_execution.json`).
+    async fn amc_table(&self, input: &CurateInput) -> Result<TableSchema, Failure> {
+        let first = input
+            .pages
+            .first()
+            .unwrap_or(&input.stored)
+            .object_key
+            .clone();
+        let folder = first.rsplit_once('/').map_or("", |(folder, _)| folder);
+        let key = format!("{folder}/_execution.json");
+        let object = self
+            .s3
+            .get_object()
+            .bucket(&self.places.raw_bucket)
+            .key(&key)
+            .send()
+            .await
+            .map_err(|e| {
+                aws_failure(&format!("reading s3://{}/{key}", self.places.raw_bucket), e)
+            })?;
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| {
+                Failure::caused_by(ErrorName::UpstreamUnavailable, format!("reading {key}"), e)
+            })?
+            .into_bytes();
+        let described: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+            Failure::caused_by(
+                ErrorName::SchemaMismatch,
+                format!("{key} is not the JSON Store writes; run the window again"),
+                e,
+            )
+        })?;
+        let columns: Vec<(String, String)> = described["outputColumns"]
+            .as_array()
+            .map(|columns| {
+                columns
+                    .iter()
+                    .filter_map(|c| {
+                        Some((
+                            c["name"].as_str()?.to_owned(),
+                            c["dataType"].as_str()?.to_owned(),
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(TableSchema::amc(&input.item.request.report_type, &columns))
     }
 
     /// Streams the raw objects, one after the other, through [`crate::curate`] on a

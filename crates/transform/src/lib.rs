@@ -13,6 +13,7 @@ pub mod handler;
 mod json_scan;
 pub mod sink;
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::io::BufRead;
 use std::path::Path;
@@ -78,6 +79,8 @@ enum Block {
     Lines(Vec<u8>),
     /// Whole lines of a JSON Lines document, a record each.
     JsonLines(Vec<u8>),
+    /// Whole lines of a CSV (the files of one result each repeat the header).
+    CsvLines(Vec<u8>),
     /// Records of one table's array, record `i` ending at `ends[i]`.
     Records {
         target: usize,
@@ -108,20 +111,14 @@ pub fn curate(
     dir: &Path,
     limits: Limits,
 ) -> Result<Vec<Curated>, CurateError> {
-    // No table reads CSV (AMC results) yet: their tables are made from each execution's
-    // output columns, which is still to come.
-    if format == DocumentFormat::Csv {
-        return Err(CurateError::Malformed {
-            format: "csv",
-            problem: "no curated table reads CSV yet".to_owned(),
-        });
-    }
     // Per table: rows and extra fields, the header's first, then each worker's.
     let mut totals = vec![Gathered::default(); tables.len()];
     // A flat file's header is mapped here, once, before any worker starts.
+    let mut csv_header = None;
     let tsv_columns = match format {
-        DocumentFormat::Tsv => match tsv_header(&mut input)? {
-            Some(header) => {
+        DocumentFormat::Tsv | DocumentFormat::Csv => match header(&mut input, format)? {
+            Some((line, header)) => {
+                csv_header = (format == DocumentFormat::Csv).then_some(line);
                 let header: Vec<&str> = header.iter().map(String::as_str).collect();
                 let mut mapped = Vec::new();
                 for (table, total) in tables.iter().zip(&mut totals) {
@@ -150,13 +147,25 @@ pub fn curate(
     let blocks = Mutex::new(blocks);
     let (read, gathered) = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
-            .map(|_| scope.spawn(|| work(&blocks, tables, &writers, tsv_columns.as_deref(), &stop)))
+            .map(|_| {
+                scope.spawn(|| {
+                    let header = csv_header.as_deref();
+                    work(
+                        &blocks,
+                        tables,
+                        &writers,
+                        tsv_columns.as_deref(),
+                        header,
+                        &stop,
+                    )
+                })
+            })
             .collect();
         let read = match format {
             DocumentFormat::Tsv => line_blocks(input, &to_workers, &stop, Block::Lines),
             DocumentFormat::Jsonl => line_blocks(input, &to_workers, &stop, Block::JsonLines),
             DocumentFormat::Json => json_blocks(input, tables, &to_workers, &stop),
-            DocumentFormat::Csv => Ok(()),
+            DocumentFormat::Csv => line_blocks(input, &to_workers, &stop, Block::CsvLines),
         };
         drop(to_workers);
         let gathered: Vec<_> = handles
@@ -208,17 +217,70 @@ pub fn curate(
     }
 }
 
-fn tsv_header(input: &mut impl BufRead) -> Result<Option<Vec<String>>, CurateError> {
+/// The header line of a flat file (TSV) or a CSV, and its field names.
+fn header(
+    input: &mut impl BufRead,
+    format: DocumentFormat,
+) -> Result<Option<(String, Vec<String>)>, CurateError> {
     let mut line = String::new();
     if input.read_line(&mut line)? == 0 {
         return Ok(None);
     }
-    Ok(Some(
-        line.trim_end_matches(['\n', '\r'])
-            .split('\t')
-            .map(str::to_owned)
+    let line = line.trim_end_matches(['\n', '\r']).to_owned();
+    let names = match format {
+        DocumentFormat::Csv => csv_fields(&line)
+            .map_err(|problem| CurateError::Malformed {
+                format: "csv",
+                problem: format!("the header: {problem}"),
+            })?
+            .into_iter()
+            .map(Cow::into_owned)
             .collect(),
-    ))
+        _ => line.split('\t').map(str::to_owned).collect(),
+    };
+    Ok(Some((line, names)))
+}
+
+/// The fields of one CSV line: separated by commas; a field in double quotes may hold
+/// commas, and `""` inside it is one quote (RFC 4180; a field holds no line break).
+fn csv_fields(line: &str) -> Result<Vec<Cow<'_, str>>, String> {
+    let mut fields = Vec::new();
+    let mut rest = line;
+    loop {
+        if let Some(quoted) = rest.strip_prefix('"') {
+            let mut value = String::new();
+            let mut chars = quoted.char_indices();
+            let end = loop {
+                match chars.next() {
+                    Some((i, '"')) if quoted[i + 1..].starts_with('"') => {
+                        value.push('"');
+                        chars.next();
+                    }
+                    Some((i, '"')) => break i + 1,
+                    Some((_, c)) => value.push(c),
+                    None => return Err("a quoted field is not closed".to_owned()),
+                }
+            };
+            fields.push(Cow::Owned(value));
+            rest = &quoted[end..];
+            match rest.strip_prefix(',') {
+                Some(next) => rest = next,
+                None if rest.is_empty() => return Ok(fields),
+                None => return Err(format!("text after a quoted field: `{rest}`")),
+            }
+        } else {
+            match rest.split_once(',') {
+                Some((field, next)) => {
+                    fields.push(Cow::Borrowed(field));
+                    rest = next;
+                }
+                None => {
+                    fields.push(Cow::Borrowed(rest));
+                    return Ok(fields);
+                }
+            }
+        }
+    }
 }
 
 /// Cuts a document of lines (flat file, JSON Lines) into blocks of whole lines for the
@@ -339,6 +401,7 @@ fn work(
     tables: &[&TableSchema],
     writers: &[TableWriter],
     tsv_columns: Option<&[TsvColumns]>,
+    csv_header: Option<&str>,
     stop: &AtomicBool,
 ) -> Result<Vec<Gathered>, CurateError> {
     let _drain = DrainOnPanic { blocks, stop };
@@ -353,6 +416,14 @@ fn work(
         let done = match block {
             Block::Lines(bytes) => lines(&bytes, tables, tsv_columns, &mut builders, &mut gathered),
             Block::JsonLines(bytes) => json_lines(&bytes, tables, &mut builders, &mut gathered),
+            Block::CsvLines(bytes) => csv_lines(
+                &bytes,
+                tables,
+                tsv_columns,
+                csv_header,
+                &mut builders,
+                &mut gathered,
+            ),
             Block::Records {
                 target,
                 spec,
@@ -427,6 +498,45 @@ fn lines(
         }
         fields.clear();
         fields.extend(line.split('\t'));
+        for (((table, mapped), builder), got) in tables
+            .iter()
+            .zip(columns)
+            .zip(builders.iter_mut())
+            .zip(gathered.iter_mut())
+        {
+            builder.push(table.tsv_row(mapped, &fields)?)?;
+            got.rows += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Each CSV line a row of every table, mapped by the header's names like a flat file's;
+/// a line equal to the header (the next file of the result) is not a row.
+fn csv_lines(
+    bytes: &[u8],
+    tables: &[&TableSchema],
+    tsv_columns: Option<&[TsvColumns]>,
+    csv_header: Option<&str>,
+    builders: &mut [RowGroupBuilder],
+    gathered: &mut [Gathered],
+) -> Result<(), CurateError> {
+    let columns =
+        tsv_columns.ok_or_else(|| CurateError::Internal("lines without a header".into()))?;
+    let text = std::str::from_utf8(bytes).map_err(|e| CurateError::Malformed {
+        format: "csv",
+        problem: format!("not UTF-8: {e}"),
+    })?;
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.is_empty() || Some(line) == csv_header {
+            continue;
+        }
+        let owned = csv_fields(line).map_err(|problem| CurateError::Malformed {
+            format: "csv",
+            problem,
+        })?;
+        let fields: Vec<&str> = owned.iter().map(|f| f.as_ref()).collect();
         for (((table, mapped), builder), got) in tables
             .iter()
             .zip(columns)
@@ -629,7 +739,9 @@ mod tests {
                         doc[array].as_array().map_or(0, |a| a.len() as u64)
                     }
                     (Layout::Json { .. }, None) => panic!("{report_type} is not JSON"),
-                    (Layout::Jsonl { .. }, _) => panic!("{report_type} is not Data Kiosk"),
+                    (Layout::Jsonl { .. } | Layout::Csv, _) => {
+                        panic!("{report_type} is an SP-API report")
+                    }
                 };
                 assert!(
                     expected > 0,
@@ -646,6 +758,69 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn an_amc_result_in_files_fills_its_workflow_table_typed_from_its_output_columns() {
+        let columns: Vec<(String, String)> = [
+            ("campaign", "STRING"),
+            ("impressions", "LONG"),
+            ("avg_cost", "DOUBLE"),
+            ("filtered", "BOOLEAN"),
+        ]
+        .map(|(n, t)| (n.to_owned(), t.to_owned()))
+        .to_vec();
+        let table = domain::curated::TableSchema::amc("campaign_reach", &columns);
+        assert_eq!(table.name, "amc_campaign_reach");
+        // Two files, each with its header; quoted values hold commas and quotes.
+        let text = "campaign,impressions,avg_cost,filtered\n\"Spring, \"\"sale\"\"\",120,1.25,false\nBrand,,,true\ncampaign,impressions,avg_cost,filtered\nFall,7,0.5,false\n";
+        let curated = curate(
+            text.as_bytes(),
+            DocumentFormat::Csv,
+            &[&table],
+            &scratch(),
+            Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(curated[0].rows, 3, "the second header is not a row");
+        let rows = rows_of(&curated[0].files);
+        let column = |row: &Row, name: &str| {
+            row.get_column_iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, f)| f.clone())
+                .unwrap()
+        };
+        let campaigns: Vec<Field> = rows.iter().map(|r| column(r, "campaign")).collect();
+        assert!(
+            campaigns.contains(&Field::Str("Spring, \"sale\"".into())),
+            "{campaigns:?}"
+        );
+        let spring = rows
+            .iter()
+            .find(|r| column(r, "campaign") == Field::Str("Spring, \"sale\"".into()))
+            .unwrap();
+        assert_eq!(column(spring, "impressions"), Field::Long(120));
+        assert_eq!(column(spring, "avg_cost"), Field::Double(1.25));
+        assert_eq!(column(spring, "filtered"), Field::Bool(false));
+        let filtered = rows
+            .iter()
+            .find(|r| column(r, "filtered") == Field::Bool(true))
+            .unwrap();
+        assert_eq!(
+            column(filtered, "impressions"),
+            Field::Null,
+            "a filtered row's metrics are empty"
+        );
+        assert!(matches!(
+            curate(
+                "a,b\n\"x,1\n".as_bytes(),
+                DocumentFormat::Csv,
+                &[&table],
+                &scratch(),
+                Limits::default()
+            ),
+            Err(CurateError::Malformed { format: "csv", .. })
+        ));
     }
 
     #[test]
