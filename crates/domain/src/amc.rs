@@ -17,6 +17,8 @@
 //! (api-facts.md §7; the workflow body is the one of the AMC reporting API's
 //! `POST /amc/reporting/{instanceId}/workflows`.)
 
+pub mod identifiers;
+
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
