@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
+use domain::amc::identifiers::{Identifier, Invalid};
 use domain::amc::{Workflow, WorkflowChange, workflow_changes};
 use spapi::amc::{AmcAccount, AmcClient, AmcInstance};
 
@@ -136,6 +137,203 @@ pub async fn plan(
     Ok(workflow_changes(&local, &remote))
 }
 
+/// What an upload did: rows sent, rows left out (line, column, rule — never the value),
+/// where the hashed file is, and how AMC took it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadReport {
+    /// Rows in the hashed file.
+    pub rows: u64,
+    /// Rows left out: line number (1 = the first line of the file), column, why.
+    pub invalid: Vec<(usize, String, Invalid)>,
+    /// `s3://bucket/key` of the hashed file.
+    pub location: String,
+    /// AMC's upload id.
+    pub upload_id: String,
+    /// AMC's last status of the upload.
+    pub status: String,
+    /// Why it FAILED, as AMC says.
+    pub status_reason: Option<String>,
+}
+
+/// Hashes a customer file (`text`: CSV with a header line, or JSON Lines) in memory —
+/// each identifier column normalised and SHA-256-hashed, other columns as they are, a
+/// row with an identifier that does not normalise left out and reported by line — puts
+/// the hashed CSV at `s3://bucket/<key>`, defines `dataset` on the instance (its
+/// identifier columns marked hashed) and asks AMC to read the file, then waits for the
+/// upload to end. The plaintext goes nowhere but this process's memory.
+#[allow(clippy::too_many_arguments)] // where it goes on each side, and how to read it
+pub async fn upload(
+    client: &AmcClient,
+    s3: &aws_sdk_s3::Client,
+    (bucket, key): (&str, &str),
+    instance_id: &str,
+    dataset: &str,
+    text: &str,
+    json_lines: bool,
+    country: &str,
+) -> anyhow::Result<UploadReport> {
+    let mut lines = text.lines().enumerate();
+    // The columns: the CSV header, or the first record's keys.
+    let columns: Vec<String> = if json_lines {
+        let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("{}");
+        let record: serde_json::Map<String, serde_json::Value> = serde_json::from_str(first)
+            .map_err(|_| anyhow::anyhow!("line 1 is not a JSON object"))?;
+        record.keys().cloned().collect()
+    } else {
+        let (_, header) = lines.next().context("the file is empty")?;
+        domain::csv::fields(header)
+            .map_err(|problem| anyhow::anyhow!("the header line: {problem}"))?
+            .into_iter()
+            .map(|c| c.trim().to_owned())
+            .collect()
+    };
+    let identifiers: Vec<Option<Identifier>> =
+        columns.iter().map(|c| Identifier::of_column(c)).collect();
+    if identifiers.iter().all(Option::is_none) {
+        bail!(
+            "no identifier column: name one email, phone, first_name, last_name, city or postal_code"
+        );
+    }
+    let mut hashed = columns.join(",");
+    hashed.push('\n');
+    let (mut rows, mut invalid) = (0u64, Vec::new());
+    for (index, line) in lines {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let number = index + 1;
+        let values: Vec<String> = if json_lines {
+            let Ok(record) =
+                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(line)
+            else {
+                invalid.push((number, String::new(), Invalid::Empty));
+                continue;
+            };
+            columns
+                .iter()
+                .map(|c| match record.get(c) {
+                    Some(serde_json::Value::String(s)) => s.clone(),
+                    Some(serde_json::Value::Null) | None => String::new(),
+                    Some(other) => other.to_string(),
+                })
+                .collect()
+        } else {
+            match domain::csv::fields(line) {
+                Ok(fields) => fields.into_iter().map(|f| f.into_owned()).collect(),
+                Err(_) => {
+                    invalid.push((number, String::new(), Invalid::Empty));
+                    continue;
+                }
+            }
+        };
+        let mut out = Vec::with_capacity(values.len());
+        let mut bad = None;
+        for ((value, identifier), column) in values.iter().zip(&identifiers).zip(&columns) {
+            match identifier {
+                None => out.push(value.replace(',', " ")),
+                Some(_) if value.trim().is_empty() => out.push(String::new()),
+                Some(identifier) => match hashed_identifier(*identifier, value, country) {
+                    Ok(hash) => out.push(hash),
+                    Err(why) => {
+                        bad = Some((column.clone(), why));
+                        break;
+                    }
+                },
+            }
+        }
+        match bad {
+            Some((column, why)) => invalid.push((number, column, why)),
+            None => {
+                hashed.push_str(&out.join(","));
+                hashed.push('\n');
+                rows += 1;
+            }
+        }
+    }
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type("text/csv; charset=utf-8")
+        .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+        .body(hashed.into_bytes().into())
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "putting the hashed file at s3://{bucket}/{key}: {}",
+                aws_sdk_s3::error::DisplayErrorContext(&e)
+            )
+        })?;
+    let definition = serde_json::json!({
+        "dataSetId": dataset,
+        "period": "P1D",
+        "columns": columns.iter().zip(&identifiers).map(|(name, identifier)| match identifier {
+            Some(identifier) => serde_json::json!({
+                "name": name, "dataType": "STRING", "columnType": "DIMENSION",
+                "externalUserIdType": {"type": "HASHED_IDENTIFIER", "identifierType": identifier.amc_name()}
+            }),
+            None => serde_json::json!({"name": name, "dataType": "STRING", "columnType": "DIMENSION"}),
+        }).collect::<Vec<_>>(),
+    });
+    client
+        .save_dataset(instance_id, &definition)
+        .await
+        .with_context(|| format!("defining data set {dataset} on AMC instance {instance_id}"))?;
+    let upload_id = client
+        .create_upload(instance_id, dataset, bucket, key)
+        .await
+        .with_context(|| format!("asking AMC to read s3://{bucket}/{key}"))?;
+    let mut status = serde_json::Value::Null;
+    for _ in 0..120 {
+        status = client
+            .upload_status(instance_id, dataset, &upload_id)
+            .await?;
+        if matches!(status["status"].as_str(), Some("SUCCEEDED" | "FAILED")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    }
+    Ok(UploadReport {
+        rows,
+        invalid,
+        location: format!("s3://{bucket}/{key}"),
+        upload_id,
+        status: status["status"].as_str().unwrap_or("UNKNOWN").to_owned(),
+        status_reason: status["statusReason"].as_str().map(str::to_owned),
+    })
+}
+
+fn hashed_identifier(
+    identifier: Identifier,
+    value: &str,
+    country: &str,
+) -> Result<String, Invalid> {
+    domain::amc::identifiers::hashed(identifier, value, country)
+}
+
+/// The report as `amc upload` prints it: counts, then each row left out by line.
+pub fn describe_upload(report: &UploadReport) -> String {
+    let mut out = format!(
+        "{} rows hashed and put at {}; AMC upload {}: {}{}\n",
+        report.rows,
+        report.location,
+        report.upload_id,
+        report.status,
+        report
+            .status_reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default()
+    );
+    if !report.invalid.is_empty() {
+        out.push_str(&format!("{} rows left out:\n", report.invalid.len()));
+        for (line, column, why) in &report.invalid {
+            out.push_str(&format!("  line {line}: {column}: {why}\n"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,6 +427,195 @@ mod tests {
             ["reach", "spend"],
             "nothing after the refused file was made"
         );
+        sim.shutdown().await;
+    }
+
+    /// Everything the process logs, kept for the test to search.
+    #[derive(Clone, Default)]
+    struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Logs {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn an_upload_hashes_every_identifier_and_its_plaintext_appears_nowhere() {
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let _guard = tracing::subscriber::set_default(
+            tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_writer(move || writer.clone())
+                .finish(),
+        );
+        let moto = local_stack::Moto::start(local_stack::MotoOptions::from_env().unwrap())
+            .await
+            .unwrap();
+        let aws = moto.sdk_config().await;
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&aws)
+                .force_path_style(true)
+                .build(),
+        );
+        s3.create_bucket()
+            .bucket("amc-uploads")
+            .send()
+            .await
+            .unwrap();
+        let sim = simulator::start(simulator::SimConfig {
+            sqs: Some(simulator::SqsTarget {
+                endpoint_url: Some(moto.endpoint_url().to_owned()),
+                region: "us-east-1".into(),
+            }),
+            ..simulator::SimConfig::default()
+        })
+        .await
+        .unwrap();
+        let credentials = crate::config_file::Credentials {
+            client_id: simulator::DEFAULT_CLIENT_ID.to_owned(),
+            client_secret: simulator::DEFAULT_CLIENT_SECRET.to_owned(),
+            refresh_token: simulator::DEFAULT_ADS_REFRESH_TOKEN.to_owned(),
+        };
+        let endpoints = domain::config::RegionEndpoints {
+            spapi_endpoint: sim.base_url(),
+            lwa_endpoint: sim.lwa_token_url(),
+            aws_region: "us-east-1".into(),
+            ads_endpoint: Some(sim.base_url()),
+            ads_lwa_endpoint: None,
+        };
+        let ads = crate::ads::client(domain::Region::Na, &endpoints, &credentials).unwrap();
+        let client = AmcClient::new(ads, simulator::DEFAULT_AMC_ACCOUNT_ID, "ATVPDKIKX0DER");
+        let plaintext = [
+            "Jane.Roe@Example.com",
+            "Roe-Plaintext",
+            "Janeplain",
+            "415 555 0132",
+            "Springfieldia",
+            "not-an-address",
+        ];
+        let file = format!(
+            "email,first_name,last_name,phone,city,segment\n{},{},{},{},{},loyal\n{},Rowplain,Secondrow,+1 206 555 0100,Plainville,new\n",
+            plaintext[0], plaintext[2], plaintext[1], plaintext[3], plaintext[4], plaintext[5]
+        );
+        let report = upload(
+            &client,
+            &s3,
+            ("amc-uploads", "customers/2026-12-06.csv"),
+            simulator::DEFAULT_AMC_INSTANCE_ID,
+            "loyal_customers",
+            &file,
+            false,
+            "US",
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (report.rows, report.status.as_str()),
+            (1, "SUCCEEDED"),
+            "{report:?}"
+        );
+        assert_eq!(
+            report.invalid,
+            vec![(3, "email".to_owned(), Invalid::NotAnEmail)],
+            "line 3's e-mail is not one"
+        );
+        // AMC takes hashes only: a plaintext file is refused by line and column, not value.
+        s3.put_object()
+            .bucket("amc-uploads")
+            .key("raw.csv")
+            .body(
+                b"email,first_name,last_name,phone,city,segment\nsomeone@example.org,,,,,x\n"
+                    .to_vec()
+                    .into(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let raw = client
+            .create_upload(
+                simulator::DEFAULT_AMC_INSTANCE_ID,
+                "loyal_customers",
+                "amc-uploads",
+                "raw.csv",
+            )
+            .await
+            .unwrap();
+        let refused = client
+            .upload_status(simulator::DEFAULT_AMC_INSTANCE_ID, "loyal_customers", &raw)
+            .await
+            .unwrap();
+        assert_eq!(refused["status"], "FAILED");
+        let reason = refused["statusReason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains("line 2: column email") && !reason.contains("someone"),
+            "{reason}"
+        );
+        s3.delete_object()
+            .bucket("amc-uploads")
+            .key("raw.csv")
+            .send()
+            .await
+            .unwrap();
+        let printed = describe_upload(&report);
+        assert!(
+            printed.contains("line 3: email: not an e-mail address"),
+            "{printed}"
+        );
+
+        // The plaintext of either row, in any case, appears nowhere it went.
+        let mut seen = vec![printed, format!("{report:?}")];
+        seen.extend(
+            sim.amc_upload_received()
+                .into_iter()
+                .filter(|text| !text.contains("someone@example.org")),
+        );
+        let listed = s3
+            .list_objects_v2()
+            .bucket("amc-uploads")
+            .send()
+            .await
+            .unwrap();
+        for object in listed.contents() {
+            let body = s3
+                .get_object()
+                .bucket("amc-uploads")
+                .key(object.key().unwrap())
+                .send()
+                .await
+                .unwrap();
+            seen.push(
+                String::from_utf8_lossy(&body.body.collect().await.unwrap().into_bytes())
+                    .into_owned(),
+            );
+        }
+        let hashed = seen.last().cloned().unwrap_or_default();
+        seen.push(String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned());
+        assert!(
+            hashed.starts_with("email,first_name,last_name,phone,city,segment\n"),
+            "{hashed}"
+        );
+        assert!(hashed.contains(",loyal\n"), "other columns as they are");
+        for secret in plaintext.iter().chain(&[
+            "Rowplain",
+            "Secondrow",
+            "Plainville",
+            "2065550100",
+            "4155550132",
+            "jane.roe@example.com",
+        ]) {
+            for (i, text) in seen.iter().enumerate() {
+                assert!(
+                    !text.to_lowercase().contains(&secret.to_lowercase()),
+                    "`{secret}` appears in #{i}"
+                );
+            }
+        }
         sim.shutdown().await;
     }
 

@@ -145,6 +145,35 @@ enum AmcCommand {
     /// Workflows of an instance.
     #[command(subcommand)]
     Workflows(AmcWorkflowsCommand),
+    /// Uploads a customer list (CSV with a header line, or JSON Lines) to an instance as
+    /// first-party data: each identifier column (email, phone, first_name, last_name,
+    /// city, postal_code) normalised and SHA-256-hashed in this process, the hashed file
+    /// put in S3 where AMC reads it, the data set defined, the upload made and waited
+    /// for. Rows with an identifier that does not normalise are left out and listed by
+    /// line, without their values.
+    Upload {
+        /// The configuration file.
+        file: PathBuf,
+        /// The instance's name in the file (`amc_instances/<name>`).
+        #[arg(long)]
+        instance: String,
+        /// The data set to define and upload to.
+        #[arg(long)]
+        dataset: String,
+        /// The customer list.
+        #[arg(long)]
+        input: PathBuf,
+        /// The bucket AMC's data upload account may read.
+        #[arg(long)]
+        bucket: String,
+        /// The country whose phone and postal-code rules apply; the instance
+        /// marketplace's when absent.
+        #[arg(long)]
+        country: Option<String>,
+        /// A local stack's endpoints file instead of the AWS account of the environment.
+        #[arg(long)]
+        endpoints: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -656,6 +685,59 @@ async fn amc(command: AmcCommand) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("listing the instances of AMC account {advertiser}"))?;
             print!("{}", cli::amc::instances_table(&instances));
+        }
+        AmcCommand::Upload {
+            file,
+            instance,
+            dataset,
+            input,
+            bucket,
+            country,
+            endpoints,
+        } => {
+            let file_read = cli::config_file::ConfigFile::read(&file)?;
+            let entry = file_read.amc_instances.get(&instance).with_context(|| {
+                format!("{} has no amc_instances entry `{instance}`", file.display())
+            })?;
+            let ads = ads_client(&file, &file_read, &entry.ads_account)?;
+            let client = spapi::amc::AmcClient::new(ads, &entry.advertiser_id, &entry.marketplace);
+            let country = country.unwrap_or_else(|| {
+                domain::marketplace::marketplace(&entry.marketplace)
+                    .map_or("US".to_owned(), |m| m.country.to_owned())
+            });
+            let aws = match &endpoints {
+                Some(endpoints) => cli::stage::StageHandle::attach(endpoints)
+                    .await?
+                    .0
+                    .aws()
+                    .clone(),
+                None => aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+            };
+            let s3 = pipeline::s3_client(&aws);
+            let text = std::fs::read_to_string(&input)
+                .with_context(|| format!("reading {}", input.display()))?;
+            let json_lines = input
+                .extension()
+                .is_some_and(|e| e == "jsonl" || e == "ndjson");
+            let key = format!(
+                "amc-uploads/{dataset}/{}.csv",
+                chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+            );
+            let report = cli::amc::upload(
+                &client,
+                &s3,
+                (&bucket, &key),
+                &entry.instance_id,
+                &dataset,
+                &text,
+                json_lines,
+                &country,
+            )
+            .await?;
+            print!("{}", cli::amc::describe_upload(&report));
+            if report.status != "SUCCEEDED" {
+                anyhow::bail!("AMC did not take the upload: {}", report.status);
+            }
         }
         AmcCommand::Workflows(AmcWorkflowsCommand::Sync {
             file,

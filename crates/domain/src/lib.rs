@@ -5,6 +5,7 @@ pub mod ads;
 pub mod amc;
 pub mod catalog;
 pub mod config;
+pub mod csv;
 pub mod curated;
 pub mod data_kiosk;
 pub mod error;

@@ -359,7 +359,7 @@ fn instance<'a>(
 }
 
 /// Checks the token, account and instance of a call on `instance_id`.
-fn authorized(
+pub(crate) fn authorized(
     sim: &Shared,
     world: &World,
     headers: &HeaderMap,

@@ -30,6 +30,8 @@ use crate::state::Shared;
 /// The SQS client notifications are sent with, built once at start.
 pub(crate) struct SqsDelivery {
     client: aws_sdk_sqs::Client,
+    /// An S3 client of the same endpoint: AMC reads uploaded first-party files there.
+    pub s3: aws_sdk_s3::Client,
     queue_urls: Mutex<HashMap<String, String>>,
 }
 
@@ -54,8 +56,14 @@ impl SqsDelivery {
             }
         }
         let config = loader.load().await;
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&config)
+                .force_path_style(true)
+                .build(),
+        );
         Self {
             client: aws_sdk_sqs::Client::new(&config),
+            s3,
             queue_urls: Mutex::new(HashMap::new()),
         }
     }

@@ -15,6 +15,7 @@
 
 mod ads;
 mod amc;
+mod amc_upload;
 mod api_error;
 mod content;
 mod data_kiosk;
@@ -245,6 +246,7 @@ fn router(sim: Shared) -> Router {
         .merge(data_kiosk::routes())
         .merge(ads::routes())
         .merge(amc::routes())
+        .merge(amc_upload::routes())
         .merge(schedules::routes())
         .merge(documents::routes())
         .merge(notifications::routes())
@@ -361,6 +363,11 @@ impl RunningSimulator {
     /// Every AMC workflow execution: `(execution id, instance, workflow, status now)`.
     pub fn amc_executions(&self) -> Vec<(String, String, String, AmcStatus)> {
         self.sim.world().amc.summary()
+    }
+
+    /// Every body the AMC data upload API received and every file it read, as received.
+    pub fn amc_upload_received(&self) -> Vec<String> {
+        self.sim.world().amc_uploads.received.clone()
     }
 
     /// AMC executions refused because the instance was at its parallel or daily limit.

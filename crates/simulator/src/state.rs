@@ -62,6 +62,8 @@ pub(crate) struct World {
     pub queries: QueryBook,
     pub ads: AdsBook,
     pub amc: AmcBook,
+    /// AMC first-party datasets and uploads.
+    pub amc_uploads: crate::amc_upload::UploadBook,
     /// AMC executions refused for the instance's parallel or daily limit.
     pub amc_refused_over_limit: u64,
     pub schedules: ScheduleBook,
@@ -116,6 +118,7 @@ impl Simulator {
                 queries: QueryBook::new(),
                 ads: AdsBook::default(),
                 amc: AmcBook::default(),
+                amc_uploads: Default::default(),
                 amc_refused_over_limit: 0,
                 schedules: ScheduleBook::new(),
                 notifications: NotificationBook::default(),

@@ -306,6 +306,56 @@ impl AmcClient {
         self.get("getDownloadUrls", &path).await
     }
 
+    /// Creates the first-party data set `body["dataSetId"]`, or replaces its definition
+    /// when it exists (`POST …/advertiserData/{instanceId}/dataSets`, then `PUT …/{id}`).
+    pub async fn save_dataset(&self, instance_id: &str, body: &Value) -> Result<(), AdsError> {
+        let what = "createDataSet";
+        let path = format!("amc/advertiserData/{instance_id}/dataSets");
+        let (status, text) = self.call(what, Method::POST, &path, Some(body)).await?;
+        if status != StatusCode::CONFLICT {
+            return refused_unless_ok(what, status, &text);
+        }
+        let id = body["dataSetId"].as_str().unwrap_or_default();
+        let what = "updateDataSet";
+        let path = format!("amc/advertiserData/{instance_id}/dataSets/{id}");
+        let (status, text) = self.call(what, Method::PUT, &path, Some(body)).await?;
+        refused_unless_ok(what, status, &text)
+    }
+
+    /// Asks AMC to read a hashed file into `dataset_id` from S3; answers the upload id.
+    pub async fn create_upload(
+        &self,
+        instance_id: &str,
+        dataset_id: &str,
+        bucket: &str,
+        key: &str,
+    ) -> Result<String, AdsError> {
+        let what = "createUpload";
+        let path = format!("amc/advertiserData/{instance_id}/uploads/{dataset_id}");
+        let body = serde_json::json!({"sourceS3Bucket": bucket, "sourceFileS3Key": key, "fileFormat": {"type": "CSV"}});
+        let (status, text) = self.call(what, Method::POST, &path, Some(&body)).await?;
+        refused_unless_ok(what, status, &text)?;
+        let created: Value = parse(what, &text)?;
+        created["uploadId"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or(AdsError::Malformed {
+                what,
+                problem: "no uploadId".to_owned(),
+            })
+    }
+
+    /// An upload's status: `status` (SUCCEEDED, FAILED, …), `statusReason`, counts.
+    pub async fn upload_status(
+        &self,
+        instance_id: &str,
+        dataset_id: &str,
+        upload_id: &str,
+    ) -> Result<Value, AdsError> {
+        let path = format!("amc/advertiserData/{instance_id}/uploads/{dataset_id}/{upload_id}");
+        self.get("getUpload", &path).await
+    }
+
     /// One result file (plain CSV), as it streams; an expired URL fails
     /// `DocumentUrlExpired`, so the caller reads fresh URLs and starts over.
     pub async fn download(&self, url: &str) -> Result<DocumentStream, AdsError> {

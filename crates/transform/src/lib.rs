@@ -228,7 +228,7 @@ fn header(
     }
     let line = line.trim_end_matches(['\n', '\r']).to_owned();
     let names = match format {
-        DocumentFormat::Csv => csv_fields(&line)
+        DocumentFormat::Csv => domain::csv::fields(&line)
             .map_err(|problem| CurateError::Malformed {
                 format: "csv",
                 problem: format!("the header: {problem}"),
@@ -239,48 +239,6 @@ fn header(
         _ => line.split('\t').map(str::to_owned).collect(),
     };
     Ok(Some((line, names)))
-}
-
-/// The fields of one CSV line: separated by commas; a field in double quotes may hold
-/// commas, and `""` inside it is one quote (RFC 4180; a field holds no line break).
-fn csv_fields(line: &str) -> Result<Vec<Cow<'_, str>>, String> {
-    let mut fields = Vec::new();
-    let mut rest = line;
-    loop {
-        if let Some(quoted) = rest.strip_prefix('"') {
-            let mut value = String::new();
-            let mut chars = quoted.char_indices();
-            let end = loop {
-                match chars.next() {
-                    Some((i, '"')) if quoted[i + 1..].starts_with('"') => {
-                        value.push('"');
-                        chars.next();
-                    }
-                    Some((i, '"')) => break i + 1,
-                    Some((_, c)) => value.push(c),
-                    None => return Err("a quoted field is not closed".to_owned()),
-                }
-            };
-            fields.push(Cow::Owned(value));
-            rest = &quoted[end..];
-            match rest.strip_prefix(',') {
-                Some(next) => rest = next,
-                None if rest.is_empty() => return Ok(fields),
-                None => return Err(format!("text after a quoted field: `{rest}`")),
-            }
-        } else {
-            match rest.split_once(',') {
-                Some((field, next)) => {
-                    fields.push(Cow::Borrowed(field));
-                    rest = next;
-                }
-                None => {
-                    fields.push(Cow::Borrowed(rest));
-                    return Ok(fields);
-                }
-            }
-        }
-    }
 }
 
 /// Cuts a document of lines (flat file, JSON Lines) into blocks of whole lines for the
@@ -532,7 +490,7 @@ fn csv_lines(
         if line.is_empty() || Some(line) == csv_header {
             continue;
         }
-        let owned = csv_fields(line).map_err(|problem| CurateError::Malformed {
+        let owned = domain::csv::fields(line).map_err(|problem| CurateError::Malformed {
             format: "csv",
             problem,
         })?;
