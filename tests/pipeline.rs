@@ -256,7 +256,7 @@ const SCENARIOS: &[(&str, &str, Scenario_)] = &[
     ),
     (
         "an_amc_result_in_two_files_lands_whole_with_its_data_gaps",
-        "an AMC workflow execution whose result is two CSV files: both land byte-exact (the window is landed when both did), with `_execution.json` holding the execution's dataGaps and output columns, and all rows in one partition of `amc_campaign_reach`, typed from those columns",
+        "an AMC workflow execution whose result is two CSV files: both land byte-exact (the window is landed when both did), with `_execution.json` holding the execution's dataGaps, output columns and how many rows AMC filtered for privacy, and all rows in one partition of `amc_campaign_reach`, typed from those columns",
         |w| Box::pin(amc_two_files(w)),
     ),
     (
@@ -2163,14 +2163,14 @@ async fn assert_amc_stored(
 async fn amc_two_files(w: &World) -> anyhow::Result<()> {
     w.sim.set_scenario(amc(simulator::AmcRule {
         files: Some(2),
-        rows: Some(11),
+        rows: Some(20),
         data_gaps: vec![serde_json::json!({"dataSource": "sponsored_ads_traffic", "gapStart": "2026-10-30T00:00:00Z"})],
         ..Default::default()
     }));
     let result = only_result(&w.run(AMC_REPORT, 30, None).await?)?;
     let pages = assert_amc_stored(w, &result).await?;
     ensure!(
-        pages.len() == 2 && pages.iter().map(|p| p.rows).sum::<u64>() == 11,
+        pages.len() == 2 && pages.iter().map(|p| p.rows).sum::<u64>() == 20,
         "pages: {pages:?}"
     );
     let folder = pages[0]
@@ -2186,15 +2186,18 @@ async fn amc_two_files(w: &World) -> anyhow::Result<()> {
             && described["outputColumns"]
                 .as_array()
                 .is_some_and(|c| c.len() == 4)
-            && described["files"].as_array().is_some_and(|f| f.len() == 2),
+            && described["files"].as_array().is_some_and(|f| f.len() == 2)
+            // The simulator filters every seventh row of a file: one in each of the two.
+            && described["filteredMetricsDiscriminatorColumn"] == "filtered"
+            && described["filteredRows"] == 2,
         "_execution.json: {described}"
     );
     let [partition] = &result.curated[..] else {
         bail!("partitions: {:?}", result.curated);
     };
     ensure!(
-        partition.table == "amc_campaign_reach" && partition.rows == 11,
-        "both files' 11 rows did not land in the workflow's table: {partition:?}"
+        partition.table == "amc_campaign_reach" && partition.rows == 20,
+        "both files' 20 rows did not land in the workflow's table: {partition:?}"
     );
     let record = w.table.request(&result.key).await?.context("no record")?;
     ensure!(

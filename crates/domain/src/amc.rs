@@ -323,7 +323,13 @@ impl Workflow {
             let number = index + 1;
             let directive = line.trim().strip_prefix("--").map(str::trim);
             match directive.and_then(|d| d.strip_prefix('@')) {
-                Some(setting) if sql.iter().all(|l: &&str| l.trim().is_empty()) => {
+                // Settings come before the query (comment lines may precede them).
+                Some(setting)
+                    if sql.iter().all(|l: &&str| {
+                        let l = l.trim();
+                        l.is_empty() || l.starts_with("--")
+                    }) =>
+                {
                     let (key, value) = setting
                         .split_once(char::is_whitespace)
                         .unwrap_or((setting, ""));
@@ -509,6 +515,25 @@ mod tests {
         let body = serde_json::to_value(&workflow).unwrap();
         assert_eq!(body["sqlQuery"].as_str(), Some(workflow.sql_query.as_str()));
         assert!(body.get("filteredReasonColumn").is_none());
+    }
+
+    #[test]
+    fn settings_may_follow_comment_lines_but_not_the_query() {
+        let text = "-- Reach per campaign.\n-- @filteredMetricsDiscriminatorColumn filtered\nSELECT 1\n-- @filteredReasonColumn why\n";
+        let workflow = Workflow::from_file("reach.sql", text).unwrap();
+        assert_eq!(
+            workflow.filtered_metrics_discriminator_column.as_deref(),
+            Some("filtered")
+        );
+        assert_eq!(
+            workflow.filtered_reason_column, None,
+            "after the query it is a comment"
+        );
+        assert!(
+            workflow
+                .sql_query
+                .starts_with("-- Reach per campaign.\nSELECT 1")
+        );
     }
 
     #[test]

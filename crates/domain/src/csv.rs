@@ -45,3 +45,96 @@ pub fn fields(line: &str) -> Result<Vec<Cow<'_, str>>, String> {
         }
     }
 }
+
+/// Counts, as a CSV streams by, the rows whose `column` says `true`: AMC's
+/// filtered-metrics column, on rows it filtered for privacy. Lines may arrive cut
+/// anywhere; a header line repeated by a later file is not a row.
+#[derive(Debug, Clone, Default)]
+pub struct FlagCounter {
+    column: String,
+    header: Option<String>,
+    index: Option<usize>,
+    partial: Vec<u8>,
+    count: u64,
+}
+
+impl FlagCounter {
+    /// A counter of the rows whose `column` is `true`.
+    pub fn new(column: &str) -> FlagCounter {
+        FlagCounter {
+            column: column.to_owned(),
+            ..FlagCounter::default()
+        }
+    }
+
+    /// The next bytes of the CSV.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.partial.extend_from_slice(bytes);
+        while let Some(end) = self.partial.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=end).collect();
+            self.line(&String::from_utf8_lossy(&line));
+        }
+    }
+
+    fn line(&mut self, line: &str) {
+        let line = line.trim_end_matches(['\n', '\r']);
+        if line.is_empty() {
+            return;
+        }
+        match &self.header {
+            None => {
+                self.index = fields(line)
+                    .ok()
+                    .and_then(|f| f.iter().position(|name| name.trim() == self.column));
+                self.header = Some(line.to_owned());
+            }
+            Some(header) if header == line => {}
+            Some(_) => {
+                let flagged = self.index.is_some_and(|i| {
+                    fields(line)
+                        .ok()
+                        .and_then(|f| f.get(i).map(|v| v.trim().eq_ignore_ascii_case("true")))
+                        .unwrap_or(false)
+                });
+                self.count += u64::from(flagged);
+            }
+        }
+    }
+
+    /// Rows flagged so far (a last line without its newline included).
+    pub fn finish(&mut self) -> u64 {
+        let rest = String::from_utf8_lossy(&std::mem::take(&mut self.partial)).into_owned();
+        self.line(&rest);
+        self.count
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_fields_keep_their_commas_and_quotes() {
+        assert_eq!(
+            fields(r#"a,"b, ""c""",,d"#).unwrap(),
+            vec!["a", "b, \"c\"", "", "d"]
+        );
+        assert!(fields(r#""open"#).is_err());
+    }
+
+    #[test]
+    fn flagged_rows_are_counted_across_cuts_and_repeated_headers() {
+        let text =
+            "campaign,filtered,n\n\"A, b\",false,1\nC,true,\nc,TRUE,\ncampaign,filtered,n\nD,true,";
+        for cut in [1, 3, 7, 100] {
+            let mut counter = FlagCounter::new("filtered");
+            for piece in text.as_bytes().chunks(cut) {
+                counter.push(piece);
+            }
+            assert_eq!(counter.finish(), 3, "cut every {cut} bytes");
+        }
+        let mut absent = FlagCounter::new("filtered_reason");
+        absent.push(text.as_bytes());
+        assert_eq!(absent.finish(), 0);
+    }
+}

@@ -211,6 +211,16 @@ impl AmcClient {
             .workflows)
     }
 
+    /// `GET …/workflows/{id}`: one workflow, with its settings.
+    pub async fn workflow(
+        &self,
+        instance_id: &str,
+        workflow_id: &str,
+    ) -> Result<domain::amc::Workflow, AdsError> {
+        let path = format!("amc/reporting/{instance_id}/workflows/{workflow_id}");
+        self.get("getWorkflow", &path).await
+    }
+
     /// `POST …/workflows` (`replace` false) or `PUT …/workflows/{id}`: AMC reads the SQL
     /// and refuses it with 400 and its reason when it does not hold.
     pub async fn save_workflow(

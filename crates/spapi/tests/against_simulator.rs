@@ -1336,6 +1336,10 @@ async fn amc_workflows_run_and_their_result_files_download_byte_exact() {
         client.workflows(instance).await.unwrap(),
         vec![workflow.clone()]
     );
+    assert_eq!(
+        client.workflow(instance, "campaign_reach").await.unwrap(),
+        workflow
+    );
     let mut typo = workflow.clone();
     typo.sql_query = typo
         .sql_query

@@ -125,6 +125,9 @@ pub async fn fetch_and_store_ads(
 /// `first_url` (from the download URLs the caller just read), then, after an expired URL
 /// or a cut body, from fresh download URLs (they live 10 minutes), on the same terms as
 /// [`fetch_and_store`].
+///
+/// Answers the object and, when the workflow names a `filtered` column, how many rows
+/// AMC filtered for privacy (that column `true`).
 #[allow(clippy::too_many_arguments)] // the execution, the file, and where it goes
 pub async fn fetch_and_store_amc_file(
     client: &AmcClient,
@@ -132,10 +135,11 @@ pub async fn fetch_and_store_amc_file(
     execution_id: &str,
     part: usize,
     first_url: Option<&str>,
+    filtered: Option<&str>,
     s3: &Client,
     target: &UploadTarget,
     options: &StoreOptions,
-) -> Result<StoredObject, StoreError> {
+) -> Result<(StoredObject, u64), StoreError> {
     let amc = |source| StoreError::Ads {
         report_id: execution_id.to_owned(),
         source: Box::new(source),
@@ -165,7 +169,17 @@ pub async fn fetch_and_store_amc_file(
         target
             .metadata
             .insert(metadata::SOURCE_COMPRESSION.to_owned(), "none".to_owned());
-        store_document(file, charset, s3, &target, options).await
+        let mut counter = filtered.map(domain::csv::FlagCounter::new);
+        let tapped = crate::tap::Tap::new(file, |bytes: &[u8]| {
+            if let Some(counter) = counter.as_mut() {
+                counter.push(bytes);
+            }
+        });
+        let stored = store_document(tapped, charset, s3, &target, options).await?;
+        Ok((
+            stored,
+            counter.as_mut().map_or(0, domain::csv::FlagCounter::finish),
+        ))
     })
     .await
 }
@@ -173,10 +187,10 @@ pub async fn fetch_and_store_amc_file(
 /// Runs `attempt` (numbered from 1) until it stores the document, again after an
 /// expired URL (up to [`URL_EXPIRED_RETRIES`] times) or a truncated download
 /// ([`TRUNCATED_RETRIES`]); the attempt fetches its fresh URL itself.
-async fn with_fresh_urls(
+async fn with_fresh_urls<T>(
     document_id: &str,
-    mut attempt: impl AsyncFnMut(u32) -> Result<StoredObject, StoreError>,
-) -> Result<StoredObject, StoreError> {
+    mut attempt: impl AsyncFnMut(u32) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
     let (mut expired, mut truncated, mut attempts) = (0, 0, 0);
     loop {
         attempts += 1;

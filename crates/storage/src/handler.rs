@@ -196,6 +196,14 @@ impl Storage {
         let execution_id = &input.report_id;
         let client = self.spapi.amc_client_for(&input.item, &input.token).await?;
         let execution = client.execution(&instance, execution_id).await?;
+        // The workflow's filtered-metrics column, to count the rows AMC filtered.
+        let filtered = match client.workflow(&instance, &execution.workflow_id).await {
+            Ok(workflow) => workflow.filtered_metrics_discriminator_column,
+            Err(error) => {
+                tracing::warn!(error = %error, "reading the workflow failed; filtered rows are not counted");
+                None
+            }
+        };
         let urls = client.download_urls(&instance, execution_id).await?;
         let files = urls.download_urls.len();
         if files == 0 {
@@ -207,6 +215,7 @@ impl Storage {
             ));
         }
         let mut pages = Vec::new();
+        let mut filtered_rows: Option<u64> = filtered.as_ref().map(|_| 0);
         for part in 0..files {
             let key = RawObjectKey::page(
                 request,
@@ -227,21 +236,25 @@ impl Storage {
             if let Some(object) =
                 stored_by(&self.s3, &target.bucket, &target.key, execution_id).await?
             {
+                // Stored by an earlier attempt: its filtered rows are not known now.
+                filtered_rows = None;
                 pages.push(object);
                 continue;
             }
-            let stored = crate::fetch_and_store_amc_file(
+            let (stored, flagged) = crate::fetch_and_store_amc_file(
                 &client,
                 &instance,
                 execution_id,
                 part,
                 urls.download_urls.get(part).map(String::as_str),
+                filtered.as_deref(),
                 &self.s3,
                 &target,
                 options,
             )
             .await
             .map_err(failure)?;
+            filtered_rows = filtered_rows.map(|n| n + flagged);
             tracing::info!(key = %stored.key, bytes = stored.bytes, rows = stored.rows, part, files, "AMC result file stored");
             pages.push(StoredObject {
                 object_key: stored.key,
@@ -257,6 +270,8 @@ impl Storage {
             "workflowId": execution.workflow_id,
             "dataGaps": execution.data_gaps,
             "outputColumns": execution.output_columns,
+            "filteredMetricsDiscriminatorColumn": filtered,
+            "filteredRows": filtered_rows,
             "files": pages.iter().map(|p| p.object_key.clone()).collect::<Vec<_>>(),
         });
         let folder = pages[0]

@@ -15,6 +15,7 @@ pub mod handler;
 pub mod json_lines;
 mod multipart;
 pub mod stream;
+pub mod tap;
 pub mod transcode;
 
 pub use error::StoreError;
