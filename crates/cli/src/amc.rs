@@ -338,6 +338,24 @@ pub fn describe_upload(report: &UploadReport) -> String {
 mod tests {
     use super::*;
 
+    /// A client of the simulator's AMC account, as `amc` commands build one.
+    fn simulator_client(sim: &simulator::RunningSimulator) -> AmcClient {
+        let credentials = crate::config_file::Credentials {
+            client_id: simulator::DEFAULT_CLIENT_ID.to_owned(),
+            client_secret: simulator::DEFAULT_CLIENT_SECRET.to_owned(),
+            refresh_token: simulator::DEFAULT_ADS_REFRESH_TOKEN.to_owned(),
+        };
+        let endpoints = domain::config::RegionEndpoints {
+            spapi_endpoint: sim.base_url(),
+            lwa_endpoint: sim.lwa_token_url(),
+            aws_region: "us-east-1".into(),
+            ads_endpoint: Some(sim.base_url()),
+            ads_lwa_endpoint: None,
+        };
+        let ads = crate::ads::client(domain::Region::Na, &endpoints, &credentials).unwrap();
+        AmcClient::new(ads, simulator::DEFAULT_AMC_ACCOUNT_ID, "ATVPDKIKX0DER")
+    }
+
     /// A config folder with `amc/<name>.sql` files, under the temp dir.
     fn folder(files: &[(&str, &str)]) -> PathBuf {
         let dir = std::env::temp_dir().join(format!(
@@ -358,20 +376,7 @@ mod tests {
         let sim = simulator::start(simulator::SimConfig::default())
             .await
             .unwrap();
-        let credentials = crate::config_file::Credentials {
-            client_id: simulator::DEFAULT_CLIENT_ID.to_owned(),
-            client_secret: simulator::DEFAULT_CLIENT_SECRET.to_owned(),
-            refresh_token: simulator::DEFAULT_ADS_REFRESH_TOKEN.to_owned(),
-        };
-        let endpoints = domain::config::RegionEndpoints {
-            spapi_endpoint: sim.base_url(),
-            lwa_endpoint: sim.lwa_token_url(),
-            aws_region: "us-east-1".into(),
-            ads_endpoint: Some(sim.base_url()),
-            ads_lwa_endpoint: None,
-        };
-        let ads = crate::ads::client(domain::Region::Na, &endpoints, &credentials).unwrap();
-        let client = AmcClient::new(ads, simulator::DEFAULT_AMC_ACCOUNT_ID, "ATVPDKIKX0DER");
+        let client = simulator_client(&sim);
         let instance = simulator::DEFAULT_AMC_INSTANCE_ID;
         let reach =
             "SELECT campaign, COUNT(DISTINCT user_id) AS reach FROM dsp_impressions GROUP BY 1";
@@ -477,20 +482,7 @@ mod tests {
         })
         .await
         .unwrap();
-        let credentials = crate::config_file::Credentials {
-            client_id: simulator::DEFAULT_CLIENT_ID.to_owned(),
-            client_secret: simulator::DEFAULT_CLIENT_SECRET.to_owned(),
-            refresh_token: simulator::DEFAULT_ADS_REFRESH_TOKEN.to_owned(),
-        };
-        let endpoints = domain::config::RegionEndpoints {
-            spapi_endpoint: sim.base_url(),
-            lwa_endpoint: sim.lwa_token_url(),
-            aws_region: "us-east-1".into(),
-            ads_endpoint: Some(sim.base_url()),
-            ads_lwa_endpoint: None,
-        };
-        let ads = crate::ads::client(domain::Region::Na, &endpoints, &credentials).unwrap();
-        let client = AmcClient::new(ads, simulator::DEFAULT_AMC_ACCOUNT_ID, "ATVPDKIKX0DER");
+        let client = simulator_client(&sim);
         let plaintext = [
             "Jane.Roe@Example.com",
             "Roe-Plaintext",

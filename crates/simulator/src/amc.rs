@@ -954,18 +954,9 @@ async fn get_execution(
     if let Err(refusal) = authorized(&sim, &world, &headers, &instance_id) {
         return refusal.into_response();
     }
-    match world
-        .amc
-        .executions
-        .get(&execution_id)
-        .filter(|e| e.instance_id == instance_id)
-    {
-        Some(execution) => Json(model(execution, Instant::now())).into_response(),
-        None => error(
-            StatusCode::NOT_FOUND,
-            format!("Workflow execution {execution_id} not found"),
-        )
-        .into_response(),
+    match execution_mut(&mut world, &instance_id, &execution_id) {
+        Ok(execution) => Json(model(execution, Instant::now())).into_response(),
+        Err(refusal) => refusal.into_response(),
     }
 }
 
@@ -1001,17 +992,9 @@ async fn update_execution(
     }
     let wanted: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let now = Instant::now();
-    let Some(execution) = world
-        .amc
-        .executions
-        .get_mut(&execution_id)
-        .filter(|e| e.instance_id == instance_id)
-    else {
-        return error(
-            StatusCode::NOT_FOUND,
-            format!("Workflow execution {execution_id} not found"),
-        )
-        .into_response();
+    let execution = match execution_mut(&mut world, &instance_id, &execution_id) {
+        Ok(execution) => execution,
+        Err(refusal) => return refusal.into_response(),
     };
     if wanted["status"] != "CANCELLED" {
         return error(StatusCode::BAD_REQUEST, "only status CANCELLED can be set").into_response();
@@ -1023,10 +1006,35 @@ async fn update_execution(
         }
         other => error(
             StatusCode::BAD_REQUEST,
-            format!("a {other:?} workflow execution cannot be updated").to_uppercase(),
+            format!(
+                "a {} workflow execution cannot be updated",
+                serde_json::to_value(other)
+                    .unwrap_or_default()
+                    .as_str()
+                    .unwrap_or("finished")
+            ),
         )
         .into_response(),
     }
+}
+
+/// The instance's execution of this id.
+fn execution_mut<'w>(
+    world: &'w mut World,
+    instance_id: &str,
+    execution_id: &str,
+) -> Result<&'w mut Execution, Refusal> {
+    world
+        .amc
+        .executions
+        .get_mut(execution_id)
+        .filter(|e| e.instance_id == instance_id)
+        .ok_or_else(|| {
+            error(
+                StatusCode::NOT_FOUND,
+                format!("Workflow execution {execution_id} not found"),
+            )
+        })
 }
 
 async fn download_urls(
@@ -1040,17 +1048,9 @@ async fn download_urls(
         return refusal.into_response();
     }
     let now = Instant::now();
-    let Some(execution) = world
-        .amc
-        .executions
-        .get_mut(&execution_id)
-        .filter(|e| e.instance_id == instance_id)
-    else {
-        return error(
-            StatusCode::NOT_FOUND,
-            format!("Workflow execution {execution_id} not found"),
-        )
-        .into_response();
+    let execution = match execution_mut(&mut world, &instance_id, &execution_id) {
+        Ok(execution) => execution,
+        Err(refusal) => return refusal.into_response(),
     };
     if execution.status_at(now) != AmcStatus::Succeeded {
         return error(

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use crate::ads::error;
 use crate::amc::authorized;
-use crate::state::Shared;
+use crate::state::{Shared, World};
 
 /// Every dataset and upload, and every body received (for tests that look for
 /// plaintext where none may be).
@@ -52,6 +52,22 @@ pub(crate) fn routes() -> Router<Shared> {
         )
 }
 
+/// A call's body, once its token, account and instance are checked; kept as received.
+fn received(
+    sim: &Shared,
+    world: &mut World,
+    headers: &HeaderMap,
+    instance_id: &str,
+    body: &[u8],
+) -> Result<Value, crate::ads::Refusal> {
+    authorized(sim, world, headers, instance_id)?;
+    world
+        .amc_uploads
+        .received
+        .push(String::from_utf8_lossy(body).into_owned());
+    Ok(serde_json::from_slice(body).unwrap_or(Value::Null))
+}
+
 fn check_dataset(body: &Value) -> Result<String, String> {
     let id = body["dataSetId"]
         .as_str()
@@ -76,14 +92,10 @@ async fn create_dataset(
     body: Bytes,
 ) -> Response {
     let mut world = sim.world();
-    if let Err(refusal) = authorized(&sim, &world, &headers, &instance_id) {
-        return refusal.into_response();
-    }
-    world
-        .amc_uploads
-        .received
-        .push(String::from_utf8_lossy(&body).into_owned());
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let body = match received(&sim, &mut world, &headers, &instance_id, &body) {
+        Ok(body) => body,
+        Err(refusal) => return refusal.into_response(),
+    };
     let id = match check_dataset(&body) {
         Ok(id) => id,
         Err(problem) => return error(StatusCode::BAD_REQUEST, problem).into_response(),
@@ -107,14 +119,10 @@ async fn update_dataset(
     body: Bytes,
 ) -> Response {
     let mut world = sim.world();
-    if let Err(refusal) = authorized(&sim, &world, &headers, &instance_id) {
-        return refusal.into_response();
-    }
-    world
-        .amc_uploads
-        .received
-        .push(String::from_utf8_lossy(&body).into_owned());
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let body = match received(&sim, &mut world, &headers, &instance_id, &body) {
+        Ok(body) => body,
+        Err(refusal) => return refusal.into_response(),
+    };
     match check_dataset(&body) {
         Ok(id) if id == dataset_id => {
             world
@@ -161,15 +169,12 @@ async fn create_upload(
     Path((instance_id, dataset_id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let (dataset, s3) = {
+    let (dataset, s3, body) = {
         let mut world = sim.world();
-        if let Err(refusal) = authorized(&sim, &world, &headers, &instance_id) {
-            return refusal.into_response();
-        }
-        world
-            .amc_uploads
-            .received
-            .push(String::from_utf8_lossy(&body).into_owned());
+        let body = match received(&sim, &mut world, &headers, &instance_id, &body) {
+            Ok(body) => body,
+            Err(refusal) => return refusal.into_response(),
+        };
         let Some(dataset) = world
             .amc_uploads
             .datasets
@@ -182,9 +187,8 @@ async fn create_upload(
             )
             .into_response();
         };
-        (dataset, sim.sqs.as_ref().map(|d| d.s3.clone()))
+        (dataset, sim.sqs.as_ref().map(|d| d.s3.clone()), body)
     };
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let (Some(bucket), Some(key)) = (
         body["sourceS3Bucket"].as_str(),
         body["sourceFileS3Key"].as_str(),
