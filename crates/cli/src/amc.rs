@@ -155,12 +155,13 @@ pub struct UploadReport {
     pub status_reason: Option<String>,
 }
 
-/// Hashes a customer file (`text`: CSV with a header line, or JSON Lines) in memory —
+/// Hashes a customer file (`input`: CSV with a header line, or JSON Lines) line by line —
 /// each identifier column normalised and SHA-256-hashed, other columns as they are, a
 /// row with an identifier that does not normalise left out and reported by line — puts
 /// the hashed CSV at `s3://bucket/<key>`, defines `dataset` on the instance (its
 /// identifier columns marked hashed) and asks AMC to read the file, then waits for the
-/// upload to end. The plaintext goes nowhere but this process's memory.
+/// upload to end. The hashed file streams to S3 as it is made; the plaintext goes
+/// nowhere but this process's memory, a line at a time.
 #[allow(clippy::too_many_arguments)] // where it goes on each side, and how to read it
 pub async fn upload(
     client: &AmcClient,
@@ -168,24 +169,33 @@ pub async fn upload(
     (bucket, key): (&str, &str),
     instance_id: &str,
     dataset: &str,
-    text: &str,
+    input: impl std::io::BufRead,
     json_lines: bool,
     country: &str,
 ) -> anyhow::Result<UploadReport> {
-    let mut lines = text.lines().enumerate();
-    // The columns: the CSV header, or the first record's keys.
-    let columns: Vec<String> = if json_lines {
-        let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("{}");
-        let record: serde_json::Map<String, serde_json::Value> = serde_json::from_str(first)
-            .map_err(|_| anyhow::anyhow!("line 1 is not a JSON object"))?;
-        record.keys().cloned().collect()
+    // Lines with their numbers; a line that is not UTF-8 text stops the upload.
+    let mut lines = input
+        .lines()
+        .enumerate()
+        .map(|(i, line)| line.map(|l| (i + 1, l)))
+        .filter(|line| !matches!(line, Ok((_, l)) if l.trim().is_empty()));
+    let first = lines
+        .next()
+        .transpose()
+        .context("reading the customer list")?
+        .context("the customer list is empty")?;
+    // The columns: the CSV header, or the first record's keys (a record itself).
+    let (columns, first_record): (Vec<String>, Option<(usize, String)>) = if json_lines {
+        let record: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&first.1)
+            .map_err(|_| anyhow::anyhow!("line {} is not a JSON object", first.0))?;
+        (record.keys().cloned().collect(), Some(first))
     } else {
-        let (_, header) = lines.next().context("the file is empty")?;
-        domain::csv::fields(header)
+        let columns = domain::csv::fields(&first.1)
             .map_err(|problem| anyhow::anyhow!("the header line: {problem}"))?
             .into_iter()
             .map(|c| c.trim().to_owned())
-            .collect()
+            .collect();
+        (columns, None)
     };
     let identifiers: Vec<Option<Identifier>> =
         columns.iter().map(|c| Identifier::of_column(c)).collect();
@@ -194,17 +204,20 @@ pub async fn upload(
             "no identifier column: name one email, phone, first_name, last_name, city or postal_code"
         );
     }
-    let mut hashed = columns.join(",");
-    hashed.push('\n');
+    let mut file = HashedFile::new(s3, bucket, key);
+    file.push(&format!("{}\n", columns.join(","))).await?;
     let (mut rows, mut invalid) = (0u64, Vec::new());
-    for (index, line) in lines {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let number = index + 1;
+    for line in first_record.into_iter().map(Ok).chain(lines) {
+        let (number, line) = match line {
+            Ok(line) => line,
+            Err(error) => {
+                file.abort().await;
+                return Err(anyhow::Error::new(error).context("reading the customer list"));
+            }
+        };
         let values: Vec<String> = if json_lines {
             let Ok(record) =
-                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(line)
+                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&line)
             else {
                 invalid.push((number, String::new(), Invalid::Empty));
                 continue;
@@ -218,7 +231,7 @@ pub async fn upload(
                 })
                 .collect()
         } else {
-            match domain::csv::fields(line) {
+            match domain::csv::fields(&line) {
                 Ok(fields) => fields.into_iter().map(|f| f.into_owned()).collect(),
                 Err(_) => {
                     invalid.push((number, String::new(), Invalid::Empty));
@@ -244,26 +257,12 @@ pub async fn upload(
         match bad {
             Some((column, why)) => invalid.push((number, column, why)),
             None => {
-                hashed.push_str(&out.join(","));
-                hashed.push('\n');
+                file.push(&format!("{}\n", out.join(","))).await?;
                 rows += 1;
             }
         }
     }
-    s3.put_object()
-        .bucket(bucket)
-        .key(key)
-        .content_type("text/csv; charset=utf-8")
-        .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
-        .body(hashed.into_bytes().into())
-        .send()
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "putting the hashed file at s3://{bucket}/{key}: {}",
-                aws_sdk_s3::error::DisplayErrorContext(&e)
-            )
-        })?;
+    file.finish().await?;
     let definition = serde_json::json!({
         "dataSetId": dataset,
         "period": "P1D",
@@ -301,6 +300,151 @@ pub async fn upload(
         status: status["status"].as_str().unwrap_or("UNKNOWN").to_owned(),
         status_reason: status["statusReason"].as_str().map(str::to_owned),
     })
+}
+
+/// The hashed file, written to S3 as it is made: in 8 MiB parts of a multipart upload
+/// (SSE-KMS) once it outgrows one part, else with one PutObject — memory stays flat
+/// however long the list.
+struct HashedFile<'a> {
+    s3: &'a aws_sdk_s3::Client,
+    bucket: &'a str,
+    key: &'a str,
+    buffer: Vec<u8>,
+    upload_id: Option<String>,
+    parts: Vec<aws_sdk_s3::types::CompletedPart>,
+}
+
+/// Size of each part of the hashed file.
+const PART_BYTES: usize = 8 * 1024 * 1024;
+
+impl<'a> HashedFile<'a> {
+    fn new(s3: &'a aws_sdk_s3::Client, bucket: &'a str, key: &'a str) -> Self {
+        HashedFile {
+            s3,
+            bucket,
+            key,
+            buffer: Vec::with_capacity(PART_BYTES),
+            upload_id: None,
+            parts: Vec::new(),
+        }
+    }
+
+    fn failed<E: std::error::Error + 'static>(&self, what: &str, error: E) -> anyhow::Error {
+        anyhow::anyhow!(
+            "{what} the hashed file at s3://{}/{}: {}",
+            self.bucket,
+            self.key,
+            aws_sdk_s3::error::DisplayErrorContext(error)
+        )
+    }
+
+    async fn push(&mut self, hashed: &str) -> anyhow::Result<()> {
+        self.buffer.extend_from_slice(hashed.as_bytes());
+        if self.buffer.len() >= PART_BYTES
+            && let Err(error) = self.send_part().await
+        {
+            self.abort().await;
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    async fn send_part(&mut self) -> anyhow::Result<()> {
+        let upload_id = match &self.upload_id {
+            Some(id) => id.clone(),
+            None => {
+                let created = self
+                    .s3
+                    .create_multipart_upload()
+                    .bucket(self.bucket)
+                    .key(self.key)
+                    .content_type("text/csv; charset=utf-8")
+                    .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+                    .send()
+                    .await
+                    .map_err(|e| self.failed("starting to upload", e))?;
+                let id = created.upload_id().unwrap_or_default().to_owned();
+                self.upload_id = Some(id.clone());
+                id
+            }
+        };
+        let number = i32::try_from(self.parts.len() + 1).unwrap_or(i32::MAX);
+        let body = std::mem::replace(&mut self.buffer, Vec::with_capacity(PART_BYTES));
+        let sent = self
+            .s3
+            .upload_part()
+            .bucket(self.bucket)
+            .key(self.key)
+            .upload_id(&upload_id)
+            .part_number(number)
+            .body(body.into())
+            .send()
+            .await
+            .map_err(|e| self.failed("uploading a part of", e))?;
+        self.parts.push(
+            aws_sdk_s3::types::CompletedPart::builder()
+                .part_number(number)
+                .set_e_tag(sent.e_tag().map(str::to_owned))
+                .build(),
+        );
+        Ok(())
+    }
+
+    async fn finish(mut self) -> anyhow::Result<()> {
+        let Some(upload_id) = self.upload_id.clone() else {
+            let body = std::mem::take(&mut self.buffer);
+            return self
+                .s3
+                .put_object()
+                .bucket(self.bucket)
+                .key(self.key)
+                .content_type("text/csv; charset=utf-8")
+                .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+                .body(body.into())
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| self.failed("putting", e));
+        };
+        if !self.buffer.is_empty()
+            && let Err(error) = self.send_part().await
+        {
+            self.abort().await;
+            return Err(error);
+        }
+        let parts = aws_sdk_s3::types::CompletedMultipartUpload::builder()
+            .set_parts(Some(std::mem::take(&mut self.parts)))
+            .build();
+        let completed = self
+            .s3
+            .complete_multipart_upload()
+            .bucket(self.bucket)
+            .key(self.key)
+            .upload_id(&upload_id)
+            .multipart_upload(parts)
+            .send()
+            .await;
+        if let Err(error) = completed {
+            let failure = self.failed("completing", error);
+            self.abort().await;
+            return Err(failure);
+        }
+        Ok(())
+    }
+
+    /// Leaves no part behind (the bucket's lifecycle would, a day later).
+    async fn abort(&mut self) {
+        if let Some(upload_id) = self.upload_id.take() {
+            let _ = self
+                .s3
+                .abort_multipart_upload()
+                .bucket(self.bucket)
+                .key(self.key)
+                .upload_id(upload_id)
+                .send()
+                .await;
+        }
+    }
 }
 
 fn hashed_identifier(
@@ -501,7 +645,7 @@ mod tests {
             ("amc-uploads", "customers/2026-12-06.csv"),
             simulator::DEFAULT_AMC_INSTANCE_ID,
             "loyal_customers",
-            &file,
+            file.as_bytes(),
             false,
             "US",
         )
@@ -608,6 +752,69 @@ mod tests {
                 );
             }
         }
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_list_larger_than_a_part_streams_to_s3_in_parts() {
+        let moto = local_stack::Moto::start(local_stack::MotoOptions::from_env().unwrap())
+            .await
+            .unwrap();
+        let aws = moto.sdk_config().await;
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&aws)
+                .force_path_style(true)
+                .build(),
+        );
+        s3.create_bucket()
+            .bucket("amc-uploads")
+            .send()
+            .await
+            .unwrap();
+        let sim = simulator::start(simulator::SimConfig {
+            sqs: Some(simulator::SqsTarget {
+                endpoint_url: Some(moto.endpoint_url().to_owned()),
+                region: "us-east-1".into(),
+            }),
+            ..simulator::SimConfig::default()
+        })
+        .await
+        .unwrap();
+        let client = simulator_client(&sim);
+        // Each hashed row is 67 bytes: enough rows for two parts.
+        let rows = PART_BYTES / 67 + 1000;
+        let mut list = String::from("email,segment\n");
+        for i in 0..rows {
+            list.push_str(&format!("customer{i}@example.com,s\n"));
+        }
+        let report = upload(
+            &client,
+            &s3,
+            ("amc-uploads", "big.csv"),
+            simulator::DEFAULT_AMC_INSTANCE_ID,
+            "everyone",
+            std::io::Cursor::new(list.into_bytes()),
+            false,
+            "US",
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (report.rows, report.status.as_str()),
+            (rows as u64, "SUCCEEDED")
+        );
+        let head = s3
+            .head_object()
+            .bucket("amc-uploads")
+            .key("big.csv")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            head.content_length().unwrap_or(0) as usize > PART_BYTES
+                && head.e_tag().is_some_and(|t| t.contains("-2")),
+            "not a two-part upload: {head:?}"
+        );
         sim.shutdown().await;
     }
 

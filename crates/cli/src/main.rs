@@ -714,8 +714,10 @@ async fn amc(command: AmcCommand) -> anyhow::Result<()> {
                 None => aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
             };
             let s3 = pipeline::s3_client(&aws);
-            let text = std::fs::read_to_string(&input)
-                .with_context(|| format!("reading {}", input.display()))?;
+            let list = std::io::BufReader::new(
+                std::fs::File::open(&input)
+                    .with_context(|| format!("opening {}", input.display()))?,
+            );
             let json_lines = input
                 .extension()
                 .is_some_and(|e| e == "jsonl" || e == "ndjson");
@@ -729,7 +731,7 @@ async fn amc(command: AmcCommand) -> anyhow::Result<()> {
                 (&bucket, &key),
                 &entry.instance_id,
                 &dataset,
-                &text,
+                list,
                 json_lines,
                 &country,
             )
