@@ -275,6 +275,11 @@ const SCENARIOS: &[(&str, &str, Scenario_)] = &[
         |w| Box::pin(amc_parallel_limit(w)),
     ),
     (
+        "dead_letters_replayed_resume_the_waiting_run_and_a_second_replay_changes_nothing",
+        "a notification in the dead-letter queue (twice: a redelivery) is listed by `dlq show` with its report, sent back by `dlq replay`, and resumes the waiting report at once (no polling); the duplicate is dropped, a second replay finds nothing",
+        |w| Box::pin(dlq_replay(w)),
+    ),
+    (
         "a_restated_ads_window_replaces_its_object",
         "a landed Ads day is requested again once its restatement age passes: a new report, the same object key, its rows the restated ones, the curated partition pointed at the new version",
         |w| Box::pin(ads_restated(w)),
@@ -2294,6 +2299,103 @@ async fn amc_parallel_limit(w: &World) -> anyhow::Result<()> {
     for result in &summary.results {
         assert_amc_stored(w, result).await?;
     }
+    Ok(())
+}
+
+async fn dlq_replay(w: &World) -> anyhow::Result<()> {
+    w.sim.set_scenario(fast(vec![ReportRule {
+        lose_notification: true,
+        ..rule(ORDERS)
+    }]));
+    let names = &w.local.resources().names;
+    let sqs = aws_sdk_sqs::Client::new(w.local.aws());
+    let dlq_url = sqs
+        .get_queue_url()
+        .queue_name(&names.dead_letter_queue)
+        .send()
+        .await?
+        .queue_url()
+        .unwrap_or_default()
+        .to_owned();
+    let before: Vec<String> = w.sim.reports().into_iter().map(|r| r.report_id).collect();
+    let started = Instant::now();
+    let inject = async {
+        // The run's report, once Amazon finished it: its notification was "lost" and the
+        // processor is taken to have failed on it, so it sits in the dead-letter queue.
+        let report = loop {
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(25),
+                "no report finished"
+            );
+            if let Some(r) = w.sim.reports().into_iter().find(|r| {
+                !before.contains(&r.report_id)
+                    && r.processing_status == simulator::ProcessingStatus::Done
+            }) {
+                break r;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let now = Utc::now().to_rfc3339();
+        let body = serde_json::json!({
+            "notificationVersion": "2020-09-04",
+            "notificationType": "REPORT_PROCESSING_FINISHED",
+            "payloadVersion": "2020-09-04",
+            "eventTime": now,
+            "payload": {"reportProcessingFinishedNotification": {
+                "sellerId": report.selling_partner_id,
+                "accountId": format!("amzn1.merchant.o.{}", report.selling_partner_id),
+                "reportId": report.report_id,
+                "reportType": report.report_type,
+                "processingStatus": "DONE",
+                "reportDocumentId": report.report_document_id,
+            }},
+            "notificationMetadata": {
+                "applicationId": "amzn1.sellerapps.app.dead-letter-test",
+                "subscriptionId": "dead-letter-test",
+                "publishTime": now,
+                "notificationId": format!("dead-letter-{}", report.report_id),
+            }
+        })
+        .to_string();
+        for _ in 0..2 {
+            sqs.send_message()
+                .queue_url(&dlq_url)
+                .message_body(&body)
+                .send()
+                .await?;
+        }
+        let shown = cli::dlq::show(&sqs, &names.dead_letter_queue).await?;
+        ensure!(
+            shown.len() == 2
+                && shown.iter().all(|l| l.summary.contains(&report.report_id)
+                    && l.summary.starts_with("REPORT_PROCESSING_FINISHED")),
+            "dlq show: {shown:?}"
+        );
+        let replayed =
+            cli::dlq::replay(&sqs, &names.dead_letter_queue, &names.notification_queue).await?;
+        ensure!(replayed == 2, "{replayed} replayed");
+        anyhow::Ok(report.report_id)
+    };
+    let ((outcome, states), report_id) = tokio::join!(w.run_states("orders", 12), inject);
+    let (outcome, report_id) = (outcome?, report_id?);
+    let result = w.assert_stored(&outcome).await?;
+    ensure!(
+        result.report_id.as_deref() == Some(report_id.as_str())
+            && !states.iter().any(|s| s == "StartPolling"),
+        "the replayed notification did not resume the wait: {states:?}"
+    );
+    ensure!(
+        outcome.elapsed < Duration::from_secs(30),
+        "the run waited out its 30 s notification timeout ({:?})",
+        outcome.elapsed
+    );
+    ensure!(
+        cli::dlq::replay(&sqs, &names.dead_letter_queue, &names.notification_queue).await? == 0
+            && cli::dlq::show(&sqs, &names.dead_letter_queue)
+                .await?
+                .is_empty(),
+        "the dead-letter queue is not empty after the replay"
+    );
     Ok(())
 }
 

@@ -7,6 +7,7 @@ pub mod ads;
 pub mod amc;
 pub mod config_file;
 pub mod demo;
+pub mod dlq;
 pub mod notifications;
 pub mod query;
 pub mod resources;

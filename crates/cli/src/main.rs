@@ -36,6 +36,17 @@ enum Command {
     /// Amazon Marketing Cloud: accounts, instances, workflows.
     #[command(subcommand)]
     Amc(AmcCommand),
+    /// The notifications the processor could not handle (the stage's dead-letter queue).
+    Dlq {
+        #[command(subcommand)]
+        action: DlqAction,
+        /// The stage (its stack `sp-ingest-<stage>` is found in CloudFormation).
+        #[arg(long, global = true)]
+        stage: Option<String>,
+        /// A local stack's endpoints file instead of a deployed stack.
+        #[arg(long, global = true)]
+        endpoints: Option<PathBuf>,
+    },
     /// The accounts' SP-API notifications of finished reports, to the stage's queue.
     Notifications {
         #[command(subcommand)]
@@ -116,6 +127,15 @@ enum AdsCommand {
         #[arg(long)]
         account: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum DlqAction {
+    /// Lists them (what each is about, how often it was received), leaving them there.
+    Show,
+    /// Sends each back to the notification queue; the processor drops any it handled
+    /// before, so replaying twice changes nothing.
+    Replay,
 }
 
 #[derive(Debug, Subcommand)]
@@ -330,6 +350,13 @@ async fn main() -> ExitCode {
             ads_profiles(&file, &account).await.map(|()| true)
         }
         Command::Amc(command) => amc(command).await.map(|()| true),
+        Command::Dlq {
+            action,
+            stage,
+            endpoints,
+        } => dlq(action, stage.as_deref(), endpoints.as_deref())
+            .await
+            .map(|()| true),
         Command::Schedules(SchedulesCommand::Sync { stage, endpoints }) => {
             schedules_sync(&stage, endpoints.as_deref())
                 .await
@@ -657,6 +684,32 @@ async fn config_show(stage: &str, endpoints: Option<&std::path::Path>) -> anyhow
         config.version()
     );
     println!("{}", serde_json::to_string_pretty(&config)?);
+    Ok(())
+}
+
+async fn dlq(
+    action: DlqAction,
+    stage: Option<&str>,
+    endpoints: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let stage = stage.context("--stage is required")?;
+    let (aws, _) = stage_for(stage, endpoints).await?;
+    let names = cli::resources::StageResources::for_stage(stage, "");
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    match action {
+        DlqAction::Show => {
+            let letters = cli::dlq::show(&sqs, &names.dead_letter_queue).await?;
+            print!("{}", cli::dlq::table(&letters));
+        }
+        DlqAction::Replay => {
+            let replayed =
+                cli::dlq::replay(&sqs, &names.dead_letter_queue, &names.notification_queue).await?;
+            println!(
+                "{replayed} notifications sent back to {}",
+                names.notification_queue
+            );
+        }
+    }
     Ok(())
 }
 
