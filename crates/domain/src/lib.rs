@@ -3,6 +3,7 @@
 
 pub mod ads;
 pub mod amc;
+pub mod backfill;
 pub mod catalog;
 pub mod config;
 pub mod csv;
