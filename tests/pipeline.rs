@@ -191,7 +191,7 @@ const SCENARIOS: &[(&str, &str, Scenario_)] = &[
     ),
     (
         "one_window_runs_alone_and_status_shows_each_window",
-        "`run --window D` requests only the window starting on D, even from a later run time; `status` lists each catch-up window, D stored with its object, the others not requested yet",
+        "`run --window D` requests only the window starting on D, even from a later run time; `status` lists each catch-up window, D stored with its object, the others not requested yet and late; `--account` narrows it",
         |w| Box::pin(one_window_and_status(w)),
     ),
     (
@@ -2617,10 +2617,32 @@ async fn one_window_and_status(w: &World) -> anyhow::Result<()> {
             _ => bail!("{window:?}"),
         }
     }
+    // Not landed while a newer window is due: late (the newest here is the landed one).
+    ensure!(
+        after
+            .iter()
+            .all(|w| w.late == (w.data_date != stored.data_date)),
+        "{after:?}"
+    );
     let table = cli::status::table(&after, run_at(40));
     ensure!(
-        table.contains(&format!("1 of {} windows landed", after.len())),
+        table.contains(&format!(
+            "1 of {} windows landed, {} late",
+            after.len(),
+            after.len() - 1
+        )),
         "{table}"
+    );
+    let other_account = cli::status::Filter {
+        reports: orders.to_vec(),
+        accounts: vec!["demo-jp".into()],
+        since: None,
+    };
+    ensure!(
+        cli::status::windows_of(&w.table, &w.config, run_at(40), &other_account)
+            .await?
+            .is_empty(),
+        "orders are demo-us's only"
     );
     Ok(())
 }

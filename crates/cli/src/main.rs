@@ -70,6 +70,12 @@ enum Command {
         /// Only these reports (config names); all when none is given.
         #[arg(long = "report")]
         reports: Vec<String>,
+        /// Only these accounts (config names); all when none is given.
+        #[arg(long = "account")]
+        accounts: Vec<String>,
+        /// Only windows starting at most this long ago (`7d`, `36h`).
+        #[arg(long)]
+        since: Option<String>,
         /// JSON lines, one per window, for scripts.
         #[arg(long)]
         json: bool,
@@ -376,9 +382,14 @@ async fn main() -> ExitCode {
         Command::Status {
             stage,
             reports,
+            accounts,
+            since,
             json,
             endpoints,
-        } => status(&stage, &reports, json, endpoints.as_deref()).await,
+        } => {
+            let filter = (reports, accounts, since);
+            status(&stage, filter, json, endpoints.as_deref()).await
+        }
         Command::Run {
             stage,
             reports,
@@ -539,7 +550,7 @@ async fn notifications(
 
 async fn status(
     stage: &str,
-    reports: &[String],
+    (reports, accounts, since): (Vec<String>, Vec<String>, Option<String>),
     json: bool,
     endpoints: Option<&std::path::Path>,
 ) -> anyhow::Result<bool> {
@@ -550,7 +561,12 @@ async fn status(
         outputs.metadata_table.clone(),
     );
     let now = chrono::Utc::now();
-    let windows = cli::status::windows(&table, &config, now, reports).await?;
+    let filter = cli::status::Filter {
+        reports,
+        accounts,
+        since: since.as_deref().map(cli::status::parse_since).transpose()?,
+    };
+    let windows = cli::status::windows_of(&table, &config, now, &filter).await?;
     if json {
         for window in &windows {
             println!("{}", serde_json::to_string(window)?);

@@ -23,6 +23,35 @@ pub struct WindowStatus {
     pub key: RequestKey,
     /// How it stands.
     pub state: WindowState,
+    /// Not landed although a newer window of the report is due: a run should have
+    /// landed it (or it keeps failing).
+    pub late: bool,
+}
+
+/// Which windows `status` shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Only these reports (config names); all when empty.
+    pub reports: Vec<String>,
+    /// Only these accounts (config names); all when empty.
+    pub accounts: Vec<String>,
+    /// Only windows starting at most this long before now.
+    pub since: Option<chrono::TimeDelta>,
+}
+
+/// `7d`, `36h`, `90m` as a duration.
+pub fn parse_since(text: &str) -> anyhow::Result<chrono::TimeDelta> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let n: i64 = number
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--since `{text}` is not like 7d, 36h or 90m"))?;
+    match unit {
+        "d" => Ok(chrono::TimeDelta::days(n)),
+        "h" => Ok(chrono::TimeDelta::hours(n)),
+        "m" => Ok(chrono::TimeDelta::minutes(n)),
+        _ => anyhow::bail!("--since `{text}` is not like 7d, 36h or 90m"),
+    }
 }
 
 /// How a window stands.
@@ -72,6 +101,21 @@ pub async fn windows(
     now: DateTime<Utc>,
     reports: &[String],
 ) -> anyhow::Result<Vec<WindowStatus>> {
+    let filter = Filter {
+        reports: reports.to_vec(),
+        ..Filter::default()
+    };
+    windows_of(table, config, now, &filter).await
+}
+
+/// [`windows`] narrowed by `filter`, each marked late when it should have landed.
+pub async fn windows_of(
+    table: &MetadataTable,
+    config: &Config,
+    now: DateTime<Utc>,
+    filter: &Filter,
+) -> anyhow::Result<Vec<WindowStatus>> {
+    let reports = &filter.reports;
     if let Some(unknown) = reports.iter().find(|r| !config.reports.contains_key(*r)) {
         anyhow::bail!(
             "stage `{}` has no report `{unknown}`; its reports: {:?}",
@@ -79,7 +123,27 @@ pub async fn windows(
             config.reports.keys().collect::<Vec<_>>()
         );
     }
-    let candidates = config.plan(now, reports);
+    let candidates: Vec<_> = config
+        .plan(now, reports)
+        .into_iter()
+        .filter(|c| {
+            filter.accounts.is_empty() || filter.accounts.contains(&c.planned.request.account)
+        })
+        .filter(|c| {
+            filter
+                .since
+                .is_none_or(|since| c.planned.request.window.start >= now - since)
+        })
+        .collect();
+    // The newest window of each report: the one the next run is about to land.
+    let mut newest: std::collections::BTreeMap<&str, DateTime<Utc>> = Default::default();
+    for c in &candidates {
+        let end = c.planned.request.window.end;
+        let slot = newest.entry(c.planned.report.as_str()).or_insert(end);
+        *slot = (*slot).max(end);
+    }
+    let newest: std::collections::BTreeMap<String, DateTime<Utc>> =
+        newest.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     let keys: Vec<RequestKey> = candidates.iter().map(|c| c.planned.key.clone()).collect();
     let records = table
         .records(&keys)
@@ -103,7 +167,12 @@ pub async fn windows(
                     },
                 },
             };
+            let late = !state.landed()
+                && newest
+                    .get(&planned.report)
+                    .is_some_and(|end| planned.request.window.end < *end);
             WindowStatus {
+                late,
                 report: planned.report,
                 account: planned.request.account,
                 marketplace_ids: planned.request.marketplace_ids,
@@ -155,6 +224,11 @@ pub fn table(windows: &[WindowStatus], now: DateTime<Utc>) -> String {
                 Outcome::Expired { reason } => format!("expired: {reason}"),
             },
         };
+        let state = if w.late {
+            format!("LATE {state}")
+        } else {
+            state
+        };
         out.push_str(&format!(
             "{:<22} {:<14} {:<16} {:<10} {state}\n",
             w.report,
@@ -164,9 +238,29 @@ pub fn table(windows: &[WindowStatus], now: DateTime<Utc>) -> String {
         ));
     }
     let landed = windows.iter().filter(|w| w.state.landed()).count();
+    let late = windows.iter().filter(|w| w.late).count();
     out.push_str(&format!(
-        "\n{landed} of {} windows landed; the next run requests the others that can still land\n",
+        "\n{landed} of {} windows landed, {late} late; the next run requests the others that can still land\n",
         windows.len()
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_reads_days_hours_and_minutes() {
+        assert_eq!(parse_since("7d").unwrap(), chrono::TimeDelta::days(7));
+        assert_eq!(parse_since("36h").unwrap(), chrono::TimeDelta::hours(36));
+        assert_eq!(parse_since("90m").unwrap(), chrono::TimeDelta::minutes(90));
+        assert!(
+            parse_since("a week")
+                .unwrap_err()
+                .to_string()
+                .contains("like 7d")
+        );
+        assert!(parse_since("7").is_err());
+    }
 }
