@@ -482,6 +482,38 @@ pub fn describe_upload(report: &UploadReport) -> String {
 mod tests {
     use super::*;
 
+    /// Moto with an `amc-uploads` bucket, and a simulator whose AMC reads from it.
+    async fn uploads_bucket_and_simulator() -> (
+        local_stack::Moto,
+        aws_sdk_s3::Client,
+        simulator::RunningSimulator,
+    ) {
+        let moto = local_stack::Moto::start(local_stack::MotoOptions::from_env().unwrap())
+            .await
+            .unwrap();
+        let aws = moto.sdk_config().await;
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&aws)
+                .force_path_style(true)
+                .build(),
+        );
+        s3.create_bucket()
+            .bucket("amc-uploads")
+            .send()
+            .await
+            .unwrap();
+        let sim = simulator::start(simulator::SimConfig {
+            sqs: Some(simulator::SqsTarget {
+                endpoint_url: Some(moto.endpoint_url().to_owned()),
+                region: "us-east-1".into(),
+            }),
+            ..simulator::SimConfig::default()
+        })
+        .await
+        .unwrap();
+        (moto, s3, sim)
+    }
+
     /// A client of the simulator's AMC account, as `amc` commands build one.
     fn simulator_client(sim: &simulator::RunningSimulator) -> AmcClient {
         let credentials = crate::config_file::Credentials {
@@ -603,29 +635,7 @@ mod tests {
                 .with_writer(move || writer.clone())
                 .finish(),
         );
-        let moto = local_stack::Moto::start(local_stack::MotoOptions::from_env().unwrap())
-            .await
-            .unwrap();
-        let aws = moto.sdk_config().await;
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&aws)
-                .force_path_style(true)
-                .build(),
-        );
-        s3.create_bucket()
-            .bucket("amc-uploads")
-            .send()
-            .await
-            .unwrap();
-        let sim = simulator::start(simulator::SimConfig {
-            sqs: Some(simulator::SqsTarget {
-                endpoint_url: Some(moto.endpoint_url().to_owned()),
-                region: "us-east-1".into(),
-            }),
-            ..simulator::SimConfig::default()
-        })
-        .await
-        .unwrap();
+        let (_moto, s3, sim) = uploads_bucket_and_simulator().await;
         let client = simulator_client(&sim);
         let plaintext = [
             "Jane.Roe@Example.com",
@@ -757,29 +767,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_list_larger_than_a_part_streams_to_s3_in_parts() {
-        let moto = local_stack::Moto::start(local_stack::MotoOptions::from_env().unwrap())
-            .await
-            .unwrap();
-        let aws = moto.sdk_config().await;
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&aws)
-                .force_path_style(true)
-                .build(),
-        );
-        s3.create_bucket()
-            .bucket("amc-uploads")
-            .send()
-            .await
-            .unwrap();
-        let sim = simulator::start(simulator::SimConfig {
-            sqs: Some(simulator::SqsTarget {
-                endpoint_url: Some(moto.endpoint_url().to_owned()),
-                region: "us-east-1".into(),
-            }),
-            ..simulator::SimConfig::default()
-        })
-        .await
-        .unwrap();
+        let (_moto, s3, sim) = uploads_bucket_and_simulator().await;
         let client = simulator_client(&sim);
         // Each hashed row is 67 bytes: enough rows for two parts.
         let rows = PART_BYTES / 67 + 1000;
