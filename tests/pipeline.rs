@@ -1131,25 +1131,9 @@ async fn fatal_report(w: &World) -> anyhow::Result<()> {
         fatal_reason: Some(reason.into()),
         ..rule(ORDERS)
     }]));
-    let outcome = w.run("orders", 5, None).await?;
-    ensure!(
-        outcome.status == "FAILED" && outcome.error.as_deref() == Some("ReportFatal"),
-        "{} {:?}",
-        outcome.status,
-        outcome.error
-    );
-    ensure!(
-        outcome.cause.as_deref().is_some_and(|c| c.contains(reason)),
-        "cause: {:?}",
-        outcome.cause
-    );
+    ensure_fatal_run(&w.run("orders", 5, None).await?, reason)?;
     let planned = w.planned("orders", 5)?;
-    let record = w.table.request(&planned.key).await?.context("no record")?;
-    ensure!(
-        matches!(&record.outcome, Some(Outcome::Fatal { reason: r }) if r.contains(reason)),
-        "recorded: {:?}",
-        record.outcome
-    );
+    w.ensure_recorded_fatal(&planned.key, reason).await?;
     ensure!(
         w.objects_under(&w.key_prefix(&planned)?).await?.is_empty(),
         "an object was stored for a FATAL report"
@@ -1698,22 +1682,9 @@ async fn data_kiosk_fatal_and_empty(w: &World) -> anyhow::Result<()> {
         fatal_reason: Some(reason.into()),
         ..QueryRule::default()
     }));
-    let outcome = w.run(SALES_BY_DATE, 72, None).await?;
-    ensure!(
-        outcome.error.as_deref() == Some("ReportFatal")
-            && outcome.cause.as_deref().is_some_and(|c| c.contains(reason)),
-        "{} {:?} {:?}",
-        outcome.status,
-        outcome.error,
-        outcome.cause
-    );
+    ensure_fatal_run(&w.run(SALES_BY_DATE, 72, None).await?, reason)?;
     let planned = w.planned(SALES_BY_DATE, 72)?;
-    let record = w.table.request(&planned.key).await?.context("no record")?;
-    ensure!(
-        matches!(&record.outcome, Some(Outcome::Fatal { reason: r }) if r.contains(reason)),
-        "recorded: {:?}",
-        record.outcome
-    );
+    w.ensure_recorded_fatal(&planned.key, reason).await?;
 
     w.sim.set_scenario(data_kiosk(QueryRule {
         rows: Some(0),
@@ -1871,6 +1842,37 @@ impl World {
     }
 }
 
+/// The run failed `ReportFatal`, its cause giving Amazon's `reason`.
+fn ensure_fatal_run(outcome: &RunOutcome, reason: &str) -> anyhow::Result<()> {
+    ensure!(
+        outcome.status == "FAILED"
+            && outcome.error.as_deref() == Some("ReportFatal")
+            && outcome.cause.as_deref().is_some_and(|c| c.contains(reason)),
+        "{} {:?} {:?}",
+        outcome.status,
+        outcome.error,
+        outcome.cause
+    );
+    Ok(())
+}
+
+impl World {
+    /// The request is recorded FATAL with Amazon's `reason`.
+    async fn ensure_recorded_fatal(
+        &self,
+        key: &domain::RequestKey,
+        reason: &str,
+    ) -> anyhow::Result<()> {
+        let record = self.table.request(key).await?.context("no record")?;
+        ensure!(
+            matches!(&record.outcome, Some(Outcome::Fatal { reason: r }) if r.contains(reason)),
+            "recorded {:?}",
+            record.outcome
+        );
+        Ok(())
+    }
+}
+
 /// The one result of a run that must have succeeded.
 fn only_result(outcome: &RunOutcome) -> anyhow::Result<contract::ItemResult> {
     ensure!(
@@ -1990,14 +1992,7 @@ async fn ads_failed(w: &World) -> anyhow::Result<()> {
     let outcome = w
         .run_reports(&[SP_CAMPAIGNS, "sp-products"], recent(14), None)
         .await?;
-    ensure!(
-        outcome.error.as_deref() == Some("ReportFatal")
-            && outcome.cause.as_deref().is_some_and(|c| c.contains(reason)),
-        "{} {:?} {:?}",
-        outcome.status,
-        outcome.error,
-        outcome.cause
-    );
+    ensure_fatal_run(&outcome, reason)?;
     let summary = outcome.summary.as_ref().context("no summary")?;
     ensure!(
         summary.results.len() == 2 && summary.stored == 1 && summary.fatal == 1,
@@ -2010,12 +2005,7 @@ async fn ads_failed(w: &World) -> anyhow::Result<()> {
                     matches!(&result.outcome, Outcome::Fatal { reason: r } if r.contains(reason)),
                     "{result:?}"
                 );
-                let record = w.table.request(&result.key).await?.context("no record")?;
-                ensure!(
-                    matches!(&record.outcome, Some(Outcome::Fatal { .. })),
-                    "recorded {:?}",
-                    record.outcome
-                );
+                w.ensure_recorded_fatal(&result.key, reason).await?;
             }
             _ => drop(w.assert_ads_stored(result).await?),
         }
@@ -2220,22 +2210,9 @@ async fn amc_failed(w: &World) -> anyhow::Result<()> {
         status_reason: Some(reason.into()),
         ..Default::default()
     }));
-    let outcome = w.run(AMC_REPORT, 31, None).await?;
-    ensure!(
-        outcome.error.as_deref() == Some("ReportFatal")
-            && outcome.cause.as_deref().is_some_and(|c| c.contains(reason)),
-        "{} {:?} {:?}",
-        outcome.status,
-        outcome.error,
-        outcome.cause
-    );
+    ensure_fatal_run(&w.run(AMC_REPORT, 31, None).await?, reason)?;
     let planned = w.planned(AMC_REPORT, 31)?;
-    let record = w.table.request(&planned.key).await?.context("no record")?;
-    ensure!(
-        matches!(&record.outcome, Some(Outcome::Fatal { reason: r }) if r.contains(reason)),
-        "recorded {:?}",
-        record.outcome
-    );
+    w.ensure_recorded_fatal(&planned.key, reason).await?;
     let folder = domain::RawObjectKey::page(&planned.request, domain::DocumentFormat::Csv, 0)?
         .as_str()
         .trim_end_matches("page=0001.csv")

@@ -153,6 +153,17 @@ pub struct Column {
 }
 
 impl Column {
+    /// The `extra_fields` column, last in every table, described by `comment`.
+    fn extras(comment: &str) -> Column {
+        Column {
+            name: EXTRA_FIELDS.into(),
+            kind: Kind::Text,
+            required: false,
+            comment: Some(comment.to_owned()),
+            source: Source::Extras,
+        }
+    }
+
     /// The dotted path of the record field it reads, for columns of JSON records.
     pub fn record_path(&self) -> Option<String> {
         match &self.source {
@@ -370,16 +381,7 @@ impl CuratedCatalog {
                     });
                 }
             }
-            columns.push(Column {
-                name: EXTRA_FIELDS.into(),
-                kind: Kind::Text,
-                required: false,
-                comment: Some(
-                    "Fields of the report no column names yet, as a JSON object of text (null when none)."
-                        .into(),
-                ),
-                source: Source::Extras,
-            });
+            columns.push(Column::extras("Fields of the report no column names yet, as a JSON object of text (null when none)."));
             let mut names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
             names.sort_unstable();
             if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
@@ -482,15 +484,9 @@ fn ads_table(report_type: &crate::ads::AdsReportType) -> TableSchema {
             source: Source::Path(vec![name.to_owned()]),
         })
         .collect();
-    columns.push(Column {
-        name: EXTRA_FIELDS.into(),
-        kind: Kind::Text,
-        required: false,
-        comment: Some(
-            "Fields of the rows no column names, as a JSON object of text (null when none).".into(),
-        ),
-        source: Source::Extras,
-    });
+    columns.push(Column::extras(
+        "Fields of the rows no column names, as a JSON object of text (null when none).",
+    ));
     TableSchema {
         name: format!("ads_{}", snake_case(&report_type.report_type_id)),
         report_type: report_type.report_type_id.clone(),
@@ -527,16 +523,9 @@ impl TableSchema {
                 source: Source::Header(vec![name.clone()]),
             })
             .collect();
-        columns.push(Column {
-            name: EXTRA_FIELDS.into(),
-            kind: Kind::Text,
-            required: false,
-            comment: Some(
-                "Fields of the result no column names, as a JSON object of text (null when none)."
-                    .into(),
-            ),
-            source: Source::Extras,
-        });
+        columns.push(Column::extras(
+            "Fields of the result no column names, as a JSON object of text (null when none).",
+        ));
         TableSchema {
             name: format!("amc_{}", workflow_id.to_ascii_lowercase().replace('-', "_")),
             report_type: workflow_id.to_owned(),

@@ -255,6 +255,11 @@ pub(crate) fn error(status: StatusCode, detail: impl Into<String>) -> Refusal {
     }
 }
 
+/// A 404 for `what` (`Report 123`): "… not found".
+pub(crate) fn not_found(what: std::fmt::Arguments<'_>) -> Refusal {
+    error(StatusCode::NOT_FOUND, format!("{what} not found"))
+}
+
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         let body = json!({ "code": self.status.as_u16().to_string(), "detail": self.detail });
@@ -599,11 +604,7 @@ async fn get_report(
         .get_mut(&report_id)
         .filter(|r| r.profile_id == profile_id)
     else {
-        return error(
-            StatusCode::NOT_FOUND,
-            format!("Report {report_id} not found"),
-        )
-        .into_response();
+        return not_found(format_args!("Report {report_id}")).into_response();
     };
     let first_url = stored.urls_issued == 0;
     if stored.status_at(now) == AdsStatus::Completed {

@@ -28,7 +28,7 @@ use chrono::{NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::ads::{Advertiser, Refusal, advertiser, error};
+use crate::ads::{Advertiser, Refusal, advertiser, error, not_found};
 use crate::content::{AmcPart, ColumnChanges, DocumentKind, DocumentSpec};
 use crate::documents;
 use crate::reports::{Moment, timestamp};
@@ -350,12 +350,7 @@ fn instance<'a>(
         .instances
         .iter()
         .find(|i| i.instance_id == instance_id)
-        .ok_or_else(|| {
-            error(
-                StatusCode::NOT_FOUND,
-                format!("Instance {instance_id} not found"),
-            )
-        })
+        .ok_or_else(|| not_found(format_args!("Instance {instance_id}")))
 }
 
 /// Checks the token, account and instance of a call on `instance_id`.
@@ -437,11 +432,7 @@ async fn get_workflow(
     }
     match world.amc.workflows.get(&(instance_id, workflow_id.clone())) {
         Some(workflow) => Json(workflow.body.clone()).into_response(),
-        None => error(
-            StatusCode::NOT_FOUND,
-            format!("Workflow {workflow_id} not found"),
-        )
-        .into_response(),
+        None => not_found(format_args!("Workflow {workflow_id}")).into_response(),
     }
 }
 
@@ -475,18 +466,9 @@ fn save_workflow(
     if let Err(refusal) = authorized(sim, &world, headers, instance_id) {
         return refusal.into_response();
     }
-    let body: Value = match serde_json::from_slice(body) {
-        Ok(body) => body,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("The request body is not JSON: {e}"),
-            )
-            .into_response();
-        }
-    };
-    let Some(workflow_id) = body["workflowId"].as_str().map(str::to_owned) else {
-        return error(StatusCode::BAD_REQUEST, "workflowId is required").into_response();
+    let (body, workflow_id) = match naming_a_workflow(body) {
+        Ok(read) => read,
+        Err(refusal) => return refusal.into_response(),
     };
     let key = (instance_id.to_owned(), workflow_id.clone());
     match (existing, world.amc.workflows.contains_key(&key)) {
@@ -505,11 +487,7 @@ fn save_workflow(
             .into_response();
         }
         (Some(_), false) => {
-            return error(
-                StatusCode::NOT_FOUND,
-                format!("Workflow {workflow_id} not found"),
-            )
-            .into_response();
+            return not_found(format_args!("Workflow {workflow_id}")).into_response();
         }
         _ => {}
     }
@@ -552,12 +530,23 @@ async fn delete_workflow(
         .remove(&(instance_id, workflow_id.clone()))
     {
         Some(_) => StatusCode::OK.into_response(),
-        None => error(
-            StatusCode::NOT_FOUND,
-            format!("Workflow {workflow_id} not found"),
-        )
-        .into_response(),
+        None => not_found(format_args!("Workflow {workflow_id}")).into_response(),
     }
+}
+
+/// A JSON body that names its workflow (`workflowId`), and that name.
+fn naming_a_workflow(body: &[u8]) -> Result<(Value, String), Refusal> {
+    let body: Value = serde_json::from_slice(body).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            format!("The request body is not JSON: {e}"),
+        )
+    })?;
+    let workflow_id = body["workflowId"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "workflowId is required"))?;
+    Ok((body, workflow_id))
 }
 
 /// Reads a query as AMC would before storing it; answers its output columns.
@@ -785,18 +774,9 @@ async fn create_execution(
         world.calls.record_throttled(AMC_CREATE_EXECUTION);
         return error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests").into_response();
     }
-    let body: Value = match serde_json::from_slice(&body) {
-        Ok(body) => body,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("The request body is not JSON: {e}"),
-            )
-            .into_response();
-        }
-    };
-    let Some(workflow_id) = body["workflowId"].as_str().map(str::to_owned) else {
-        return error(StatusCode::BAD_REQUEST, "workflowId is required").into_response();
+    let (body, workflow_id) = match naming_a_workflow(&body) {
+        Ok(read) => read,
+        Err(refusal) => return refusal.into_response(),
     };
     let Some(workflow) = world
         .amc
@@ -804,11 +784,7 @@ async fn create_execution(
         .get(&(instance_id.clone(), workflow_id.clone()))
         .cloned()
     else {
-        return error(
-            StatusCode::NOT_FOUND,
-            format!("Workflow {workflow_id} not found"),
-        )
-        .into_response();
+        return not_found(format_args!("Workflow {workflow_id}")).into_response();
     };
     if let Err(problem) = read_window(&body) {
         return error(StatusCode::BAD_REQUEST, problem).into_response();
@@ -1029,12 +1005,7 @@ fn execution_mut<'w>(
         .executions
         .get_mut(execution_id)
         .filter(|e| e.instance_id == instance_id)
-        .ok_or_else(|| {
-            error(
-                StatusCode::NOT_FOUND,
-                format!("Workflow execution {execution_id} not found"),
-            )
-        })
+        .ok_or_else(|| not_found(format_args!("Workflow execution {execution_id}")))
 }
 
 async fn download_urls(

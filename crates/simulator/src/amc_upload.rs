@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use crate::ads::error;
+use crate::ads::{error, not_found};
 use crate::amc::authorized;
 use crate::state::{Shared, World};
 
@@ -155,11 +155,7 @@ async fn get_dataset(
         .get(&(instance_id, dataset_id.clone()))
     {
         Some(body) => Json(body.clone()).into_response(),
-        None => error(
-            StatusCode::NOT_FOUND,
-            format!("Data set {dataset_id} not found"),
-        )
-        .into_response(),
+        None => not_found(format_args!("Data set {dataset_id}")).into_response(),
     }
 }
 
@@ -181,11 +177,7 @@ async fn create_upload(
             .get(&(instance_id.clone(), dataset_id.clone()))
             .cloned()
         else {
-            return error(
-                StatusCode::NOT_FOUND,
-                format!("Data set {dataset_id} not found"),
-            )
-            .into_response();
+            return not_found(format_args!("Data set {dataset_id}")).into_response();
         };
         (dataset, sim.sqs.as_ref().map(|d| d.s3.clone()), body)
     };
@@ -294,10 +286,6 @@ async fn get_upload(
     }
     match world.amc_uploads.uploads.get(&upload_id) {
         Some(record) => Json(record.clone()).into_response(),
-        None => error(
-            StatusCode::NOT_FOUND,
-            format!("Upload {upload_id} not found"),
-        )
-        .into_response(),
+        None => not_found(format_args!("Upload {upload_id}")).into_response(),
     }
 }

@@ -392,6 +392,17 @@ impl AdsClient {
                 report.report_id, report.status
             ),
         })?;
+        self.download_file(url, true).await
+    }
+
+    /// A presigned file (no Ads headers go there), as it streams, gunzipped when `gzip`;
+    /// an expired URL fails `DocumentUrlExpired`, a refusal or a broken body the names
+    /// SP-API documents get.
+    pub(crate) async fn download_file(
+        &self,
+        url: &str,
+        gzip: bool,
+    ) -> Result<DocumentStream, AdsError> {
         let response = self.inner.http.get(url).send().await.map_err(|source| {
             AdsError::File(DocumentError::Unreachable {
                 source: source.without_url(),
@@ -403,7 +414,7 @@ impl AdsClient {
                 DocumentStream::refused(status, response).await,
             ));
         }
-        Ok(DocumentStream::file(response, true))
+        Ok(DocumentStream::file(response, gzip))
     }
 
     /// A fresh-enough access token for the account.
@@ -437,11 +448,6 @@ impl AdsClient {
                 Ok(secret)
             }
         }
-    }
-
-    /// The HTTP client (for presigned downloads, which carry no Ads headers).
-    pub(crate) fn http(&self) -> &reqwest::Client {
-        &self.inner.http
     }
 
     /// The app's LWA client id, which every call names.

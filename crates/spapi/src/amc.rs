@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::ads::{AdsClient, AdsError, Scope, parse, refused_unless_ok};
-use crate::document::{DocumentError, DocumentStream};
+use crate::document::DocumentStream;
 use crate::reports::without_query;
 
 /// An AMC account the token reaches.
@@ -369,17 +369,6 @@ impl AmcClient {
     /// One result file (plain CSV), as it streams; an expired URL fails
     /// `DocumentUrlExpired`, so the caller reads fresh URLs and starts over.
     pub async fn download(&self, url: &str) -> Result<DocumentStream, AdsError> {
-        let response = self.ads.http().get(url).send().await.map_err(|source| {
-            AdsError::File(DocumentError::Unreachable {
-                source: source.without_url(),
-            })
-        })?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(AdsError::File(
-                DocumentStream::refused(status, response).await,
-            ));
-        }
-        Ok(DocumentStream::file(response, false))
+        self.ads.download_file(url, false).await
     }
 }

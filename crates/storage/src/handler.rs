@@ -144,14 +144,7 @@ impl Storage {
                 }
                 .map_err(failure)?;
                 tracing::info!(key = %stored.key, bytes = stored.bytes, rows = stored.rows, parts = stored.parts, charset = %stored.source_charset, page = input.item.page_number(), "document stored");
-                StoredObject {
-                    object_key: stored.key,
-                    sha256: stored.sha256,
-                    bytes: stored.bytes,
-                    rows: stored.rows,
-                    source_charset: stored.source_charset,
-                    malformed_sequences: stored.malformed_sequences,
-                }
+                StoredObject::from(stored)
             }
         };
         Ok(match source {
@@ -256,14 +249,7 @@ impl Storage {
             .map_err(failure)?;
             filtered_rows = filtered_rows.map(|n| n + flagged);
             tracing::info!(key = %stored.key, bytes = stored.bytes, rows = stored.rows, part, files, "AMC result file stored");
-            pages.push(StoredObject {
-                object_key: stored.key,
-                sha256: stored.sha256,
-                bytes: stored.bytes,
-                rows: stored.rows,
-                source_charset: stored.source_charset,
-                malformed_sequences: stored.malformed_sequences,
-            });
+            pages.push(StoredObject::from(stored));
         }
         let described = serde_json::json!({
             "workflowExecutionId": execution_id,

@@ -137,6 +137,20 @@ pub struct StoredObject {
     pub parts: usize,
 }
 
+impl From<StoredObject> for contract::StoredObject {
+    /// What the state machine records of a stored document.
+    fn from(stored: StoredObject) -> Self {
+        contract::StoredObject {
+            object_key: stored.key,
+            sha256: stored.sha256,
+            bytes: stored.bytes,
+            rows: stored.rows,
+            source_charset: stored.source_charset,
+            malformed_sequences: stored.malformed_sequences,
+        }
+    }
+}
+
 /// Streams `reader` (a document in `source` charset) to `target` as UTF-8.
 ///
 /// Documents up to `part_size` are buffered and written with one PutObject once the

@@ -456,15 +456,27 @@ fn lines(
         }
         fields.clear();
         fields.extend(line.split('\t'));
-        for (((table, mapped), builder), got) in tables
-            .iter()
-            .zip(columns)
-            .zip(builders.iter_mut())
-            .zip(gathered.iter_mut())
-        {
-            builder.push(table.tsv_row(mapped, &fields)?)?;
-            got.rows += 1;
-        }
+        push_to_tables(tables, columns, builders, gathered, &fields)?;
+    }
+    Ok(())
+}
+
+/// One flat-file or CSV row (its fields) into each table's row group.
+fn push_to_tables(
+    tables: &[&TableSchema],
+    columns: &[TsvColumns],
+    builders: &mut [RowGroupBuilder],
+    gathered: &mut [Gathered],
+    fields: &[&str],
+) -> Result<(), CurateError> {
+    for (((table, mapped), builder), got) in tables
+        .iter()
+        .zip(columns)
+        .zip(builders.iter_mut())
+        .zip(gathered.iter_mut())
+    {
+        builder.push(table.tsv_row(mapped, fields)?)?;
+        got.rows += 1;
     }
     Ok(())
 }
@@ -495,15 +507,7 @@ fn csv_lines(
             problem,
         })?;
         let fields: Vec<&str> = owned.iter().map(|f| f.as_ref()).collect();
-        for (((table, mapped), builder), got) in tables
-            .iter()
-            .zip(columns)
-            .zip(builders.iter_mut())
-            .zip(gathered.iter_mut())
-        {
-            builder.push(table.tsv_row(mapped, &fields)?)?;
-            got.rows += 1;
-        }
+        push_to_tables(tables, columns, builders, gathered, &fields)?;
     }
     Ok(())
 }
