@@ -131,20 +131,6 @@ impl AmcRequest {
     }
 }
 
-impl AmcExecutionSpec {
-    /// [`AmcRequest::request_body`] with this spec on an instance not yet resolved.
-    pub fn request_body(&self, workflow_id: &str, start: NaiveDate, end: NaiveDate) -> Value {
-        let request = AmcRequest {
-            instance_id: String::new(),
-            advertiser_id: String::new(),
-            time_zone: self.time_zone.clone(),
-            ignore_data_gaps: self.ignore_data_gaps,
-            parameters: self.parameters.clone(),
-        };
-        request.request_body(workflow_id, start, end)
-    }
-}
-
 /// Whether `zone` has the shape of an IANA time zone name (`UTC`, `Europe/Paris`,
 /// `America/Argentina/Buenos_Aires`); AMC refuses others.
 pub fn is_time_zone(zone: &str) -> bool {
@@ -624,6 +610,19 @@ mod tests {
             ignore_data_gaps: false,
             parameters: BTreeMap::from([("sa_campaigns".into(), json!(["ALL"]))]),
         };
+        let instance = AmcInstance {
+            ads_account: "acme-ads".into(),
+            instance_id: "amcr1aaaa1a".into(),
+            advertiser_id: "ENTITY1".into(),
+            marketplace: "ATVPDKIKX0DER".into(),
+            parallel_executions: PARALLEL_EXECUTIONS,
+            daily_executions: DAILY_AD_HOC_EXECUTIONS,
+        };
+        let spec = AmcRequest::new(&spec, &instance);
+        assert_eq!(
+            (spec.instance_id.as_str(), spec.advertiser_id.as_str()),
+            ("amcr1aaaa1a", "ENTITY1")
+        );
         let day = |d: &str| d.parse::<NaiveDate>().unwrap();
         let body = spec.request_body("campaign_reach", day("2026-11-01"), day("2026-11-02"));
         assert_eq!(body["timeWindowStart"], "2026-11-01T00:00:00");

@@ -1356,8 +1356,9 @@ async fn amc_workflows_run_and_their_result_files_download_byte_exact() {
     );
     assert_eq!(refused.name(), domain::ErrorName::ConfigInvalid);
 
-    let spec = domain::amc::AmcExecutionSpec {
-        instance: "brand".into(),
+    let spec = domain::amc::AmcRequest {
+        instance_id: simulator::DEFAULT_AMC_INSTANCE_ID.into(),
+        advertiser_id: simulator::DEFAULT_AMC_ACCOUNT_ID.into(),
         time_zone: "America/New_York".into(),
         ignore_data_gaps: true,
         parameters: Default::default(),
@@ -1442,8 +1443,9 @@ async fn amc_failures_limits_and_expired_urls_are_named() {
             .await
             .unwrap();
     }
-    let spec = domain::amc::AmcExecutionSpec {
-        instance: "brand".into(),
+    let spec = domain::amc::AmcRequest {
+        instance_id: simulator::DEFAULT_AMC_INSTANCE_ID.into(),
+        advertiser_id: simulator::DEFAULT_AMC_ACCOUNT_ID.into(),
         time_zone: "UTC".into(),
         ignore_data_gaps: false,
         parameters: Default::default(),
