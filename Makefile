@@ -62,6 +62,9 @@ demo: ## Run the whole pipeline locally (moto, the real Lambdas and state machin
 bench: $(VENV_BENCH)/.installed ## Measure ours beside the tools users use today, in one run (not CI; minutes, ~2 GB of scratch); writes bench/results.json.
 	cargo build --release --quiet -p transform --example bench_curate
 	$(VENV_BENCH)/bin/python bench/run.py --tool $(CARGO_TARGET_DIR)/release/examples/bench_curate $(if $(MB),--mb $(MB))
+	@$(MAKE) --no-print-directory setup
+	# Counts calls, not CPU: the test build's profile serves (no second dependency build).
+	cargo run --quiet -p pipeline --example bench_limiter | grep -v '"_aws"' | tee bench/limiter.txt
 
 $(VENV_BENCH)/.installed: bench/requirements.txt
 	$(PYTHON) -m venv $(VENV_BENCH)

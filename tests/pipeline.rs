@@ -30,7 +30,13 @@ const US: &str = "ATVPDKIKX0DER";
 /// Accounts of their own (name, selling partner, refresh token, report) for the
 /// scenarios that request many reports, so Amazon's createReport burst (15 per selling
 /// partner) is not shared with the others.
-const OWN_SELLERS: [(&str, &str, &str, &str); 6] = [
+const OWN_SELLERS: [(&str, &str, &str, &str); 7] = [
+    (
+        "backfilling",
+        "A2BACKFILLSELLER",
+        "Atzr|backfill-seller",
+        "orders-backfill",
+    ),
     (
         "catching-up",
         "A2CATCHUPSELLER",
@@ -68,6 +74,21 @@ const OWN_SELLERS: [(&str, &str, &str, &str); 6] = [
         "orders-expiring",
     ),
 ];
+
+/// Selling partners (account, selling partner, refresh token) whose every call Amazon
+/// answers 429, all requested by [`QUOTA_REPORT`] after [`STEADY`]'s account.
+const REFUSED_SELLERS: [(&str, &str, &str); 4] = [
+    ("refused-1", "A3REFUSEDONE", "Atzr|refused-1"),
+    ("refused-2", "A3REFUSEDTWO", "Atzr|refused-2"),
+    ("refused-3", "A3REFUSEDTHREE", "Atzr|refused-3"),
+    ("refused-4", "A3REFUSEDFOUR", "Atzr|refused-4"),
+];
+
+/// The account requested with the refused ones, whose quota is fine.
+const STEADY: (&str, &str, &str) = ("steady", "A3STEADYSELLER", "Atzr|steady");
+
+/// The report of the refused accounts and the steady one.
+const QUOTA_REPORT: &str = "orders-quota";
 
 struct World {
     local: LocalPipeline,
@@ -280,6 +301,16 @@ const SCENARIOS: &[(&str, &str, Scenario_)] = &[
         |w| Box::pin(dlq_replay(w)),
     ),
     (
+        "accounts_amazon_keeps_refusing_hold_none_of_another_accounts_slots",
+        "four accounts whose every createReport Amazon answers 429 wait for their quota in the state machine (each asked twice, no retry storm) and give up `ReportStuck` at their patience, while a fifth account in the same run lands at once",
+        |w| Box::pin(permanent_429_starves_no_one(w)),
+    ),
+    (
+        "a_backfill_interrupted_and_started_again_requests_each_window_once",
+        "a 90-day backfill of orders (three 30-day windows, one run each): interrupted while its first run waits on Amazon and started again, it follows that run instead of starting it twice, runs the rest, and Amazon gets one createReport per window; a third start requests nothing",
+        |w| Box::pin(backfill_resumes(w)),
+    ),
+    (
         "a_restated_ads_window_replaces_its_object",
         "a landed Ads day is requested again once its restatement age passes: a new report, the same object key, its rows the restated ones, the curated partition pointed at the new version",
         |w| Box::pin(ads_restated(w)),
@@ -461,6 +492,12 @@ fn main() -> ExitCode {
                 continue;
             }
             let began = Instant::now();
+            // Each scenario meets Amazon's quotas as they stand in the simulator, not as
+            // earlier scenarios left the shared rate limits.
+            if let Err(error) = world.forget_rate_limits().await {
+                eprintln!("could not reset the shared rate limits: {error:#}");
+                return ExitCode::FAILURE;
+            }
             let result = scenario(&world).await;
             let took = began.elapsed().as_secs_f64();
             match &result {
@@ -523,6 +560,17 @@ impl World {
                 selling_partner_id: seller.into(),
             }),
         );
+        sim_config
+            .sellers
+            .extend(
+                REFUSED_SELLERS
+                    .iter()
+                    .chain([&STEADY])
+                    .map(|(_, seller, token)| simulator::SellerAuth {
+                        refresh_token: (*token).into(),
+                        selling_partner_id: (*seller).into(),
+                    }),
+            );
         let sim = simulator::start(sim_config).await?;
         let mut file = cli::demo::demo_config("local", &sim.base_url(), &sim.lwa_token_url());
         let base = file.reports["orders"].clone();
@@ -549,6 +597,28 @@ impl World {
                 },
             );
         }
+        // The refused accounts first, so the steady one would be last in line if the
+        // accounts shared their slots.
+        for (name, seller, token) in REFUSED_SELLERS.iter().chain([&STEADY]) {
+            let mut account = file.accounts["demo-us"].clone();
+            account.selling_partner_id = (*seller).into();
+            if let Some(credentials) = account.credentials.as_mut() {
+                credentials.refresh_token = (*token).into();
+            }
+            file.accounts.insert((*name).into(), account);
+        }
+        file.reports.insert(
+            QUOTA_REPORT.into(),
+            ReportConfig {
+                accounts: REFUSED_SELLERS
+                    .iter()
+                    .chain([&STEADY])
+                    .map(|(name, _, _)| (*name).to_owned())
+                    .collect(),
+                patience: Some("PT15S".into()),
+                ..file.reports["orders"].clone()
+            },
+        );
         let tweak = |file: &mut ConfigFile, report: &str, change: fn(&mut ReportConfig)| {
             if let Some(config) = file.reports.get_mut(report) {
                 change(config);
@@ -665,6 +735,33 @@ impl World {
         })
     }
 
+    /// Deletes the shared rate limits' items (`limit#…`) from the metadata table.
+    async fn forget_rate_limits(&self) -> anyhow::Result<()> {
+        let dynamodb = aws_sdk_dynamodb::Client::new(self.local.aws());
+        let table = &self.local.resources().names.metadata_table;
+        let scan = dynamodb
+            .scan()
+            .table_name(table)
+            .filter_expression("begins_with(pk, :limit)")
+            .expression_attribute_values(
+                ":limit",
+                aws_sdk_dynamodb::types::AttributeValue::S("limit#".into()),
+            )
+            .send()
+            .await?;
+        for item in scan.items() {
+            if let Some(pk) = item.get("pk") {
+                dynamodb
+                    .delete_item()
+                    .table_name(table)
+                    .key("pk", pk.clone())
+                    .send()
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Runs `report` for the day before `day` and returns the outcome.
     async fn run(
         &self,
@@ -701,6 +798,8 @@ impl World {
             attempt: attempt.map(str::to_owned),
             refresh,
             window: None,
+            backfill: None,
+            accounts: Vec::new(),
         };
         self.local
             .stage()
@@ -720,6 +819,8 @@ impl World {
             attempt: None,
             refresh: false,
             window: None,
+            backfill: None,
+            accounts: Vec::new(),
         };
         let mut states = Vec::new();
         let outcome = self
@@ -1216,6 +1317,15 @@ async fn truncated_download(w: &World) -> anyhow::Result<()> {
 async fn throttled_create(w: &World) -> anyhow::Result<()> {
     let mut scenario = fast(vec![]);
     scenario.throttle_next.insert("createReport".into(), 2);
+    // Amazon's header says one token a second: the emptied bucket refills at once, and
+    // the client waits that second itself rather than the state machine a minute.
+    scenario.rate_limits.insert(
+        "createReport".into(),
+        simulator::scenario::RateLimit {
+            rate: 1.0,
+            burst: 15,
+        },
+    );
     w.sim.set_scenario(scenario);
     let throttled_before = w.sim.calls().throttled("createReport");
     let outcome = w.run("orders", 9, None).await?;
@@ -1225,6 +1335,141 @@ async fn throttled_create(w: &World) -> anyhow::Result<()> {
         "429s served: {}",
         w.sim.calls().throttled("createReport") - throttled_before
     );
+    Ok(())
+}
+
+/// Four accounts whose every call Amazon refuses (429), one steady account, one run.
+/// Amazon says createReport refills one token per 10 s: each refused request is asked
+/// once, waits for its next token in the state machine (not in a Lambda, not in a 429
+/// loop), is refused again and gives up `ReportStuck` because its next token is past its
+/// 15 s patience — each holding a slot of its own account's Map for ~10 s. The steady
+/// account has Map slots of its own and lands at once.
+async fn permanent_429_starves_no_one(w: &World) -> anyhow::Result<()> {
+    let mut scenario = fast(vec![]);
+    scenario.throttled_sellers = REFUSED_SELLERS
+        .iter()
+        .map(|(_, seller, _)| (*seller).to_owned())
+        .collect();
+    scenario.rate_limits.insert(
+        "createReport".into(),
+        simulator::scenario::RateLimit {
+            rate: 0.1,
+            burst: 1,
+        },
+    );
+    w.sim.set_scenario(scenario);
+    let throttled_before = w.sim.calls().throttled("createReport");
+    let started = Utc::now();
+    let outcome = w.run(QUOTA_REPORT, 12, None).await?;
+    let took = Utc::now() - started;
+    let summary = outcome.summary.as_ref().context("no summary")?;
+    ensure!(
+        (summary.stored, summary.failed) == (1, 4),
+        "stored {} failed {}: {:?}",
+        summary.stored,
+        summary.failed,
+        outcome.cause
+    );
+    for result in &summary.results {
+        if result.account == STEADY.0 {
+            let record = w
+                .table
+                .request(&result.key)
+                .await?
+                .context("no record of the steady request")?;
+            let requested = record
+                .report_requested_at
+                .context("the steady request has no report")?;
+            ensure!(
+                requested - started < TimeDelta::seconds(5),
+                "the steady account's createReport came {} s after the run started: it waited behind the refused accounts",
+                (requested - started).num_seconds()
+            );
+            continue;
+        }
+        let Outcome::Failed { error, cause } = &result.outcome else {
+            bail!("a refused account's request did not fail: {result:?}")
+        };
+        ensure!(
+            error == "ReportStuck" && cause.contains("patience"),
+            "{}: {error}: {cause}",
+            result.account
+        );
+    }
+    // The refused requests held their slots (they waited for their token), and each was
+    // asked exactly twice: once at the start, once when its token came.
+    ensure!(
+        took >= TimeDelta::seconds(9),
+        "the run took {took}: the refused requests did not wait for their token"
+    );
+    let refused = w.sim.calls().throttled("createReport") - throttled_before;
+    ensure!(
+        refused == 8,
+        "Amazon answered {refused} createReport with 429, not 2 × 4"
+    );
+    w.sim.set_scenario(fast(vec![]));
+    Ok(())
+}
+
+/// A backfill of three 30-day order windows, one run of the state machine each, one at a
+/// time: stopped while the first run waits on Amazon, then started again to the end.
+async fn backfill_resumes(w: &World) -> anyhow::Result<()> {
+    w.sim.set_scenario(fast(vec![ReportRule {
+        in_queue_ms: Some(2_500),
+        ..rule(ORDERS)
+    }]));
+    let backfill = cli::backfill::Backfill {
+        report: "orders-backfill".into(),
+        days: contract::DayRange {
+            from: "2026-06-01".parse()?,
+            to: "2026-08-30".parse()?,
+        },
+        accounts: vec![],
+        parallel: 1,
+        per_run: 1,
+    };
+    let parts = backfill.parts(&w.config, Utc::now())?;
+    ensure!(parts.len() == 3, "parts: {parts:?}");
+    let stage = w.local.stage();
+    let sfn = aws_sdk_sfn::Client::new(stage.aws());
+    let machine = stage.resources().names.state_machine_arn();
+    let bar = indicatif::ProgressBar::hidden();
+    let created_before = w.sim.calls().calls("createReport");
+    let interrupted = tokio::time::timeout(
+        Duration::from_millis(2_000),
+        cli::backfill::run(&sfn, &machine, &w.table, &backfill, parts.clone(), &bar),
+    )
+    .await;
+    ensure!(
+        interrupted.is_err(),
+        "the backfill ended before it was interrupted"
+    );
+    ensure!(
+        w.sim.calls().calls("createReport") == created_before + 1,
+        "the first run had not asked for its report when interrupted"
+    );
+    let tally =
+        cli::backfill::run(&sfn, &machine, &w.table, &backfill, parts.clone(), &bar).await?;
+    ensure!(
+        (tally.landed, tally.remaining(), tally.failed) == (3, 0, 0),
+        "{tally:?}"
+    );
+    let created = w.sim.calls().calls("createReport") - created_before;
+    ensure!(created == 3, "{created} createReport calls for 3 windows");
+    for key in parts.iter().flat_map(|p| &p.keys) {
+        let record = w.table.request(key).await?.context("no record")?;
+        let Some(Outcome::Stored(StoredObject { object_key, .. })) = &record.outcome else {
+            bail!("window {key} did not land: {record:?}")
+        };
+        ensure!(w.objects_under(object_key).await?.len() == 1);
+    }
+    let again = cli::backfill::run(&sfn, &machine, &w.table, &backfill, parts, &bar).await?;
+    ensure!(again == tally, "{again:?}");
+    ensure!(
+        w.sim.calls().calls("createReport") - created_before == 3,
+        "a finished backfill started again asked Amazon again"
+    );
+    w.sim.set_scenario(fast(vec![]));
     Ok(())
 }
 
@@ -2570,6 +2815,8 @@ async fn one_window_and_status(w: &World) -> anyhow::Result<()> {
         attempt: None,
         refresh: false,
         window: Some(day),
+        backfill: None,
+        accounts: Vec::new(),
     };
     let outcome = w
         .local

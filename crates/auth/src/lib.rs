@@ -96,11 +96,10 @@ impl Auth {
             ))
             .await?;
         let mut sealed = self.sealer.seal(&token, selling_partner_id).await?;
-        // Amazon Ads wants the app named in every call; the client id travels with the
-        // token (the secret's other values stay here).
-        if item.request.uses_ads_token() {
-            sealed.client_id = Some(client_id);
-        }
+        // The client id travels with the token (the secret's other values stay here):
+        // Amazon Ads wants the app named in every call, and Amazon meters SP-API calls per
+        // application, so the shared rate limits are keyed by it.
+        sealed.client_id = Some(client_id);
         tracing::info!(account = %item.request.account, config_version = %item.config_version, expires_at = %sealed.expires_at, "access token sealed");
         Ok(AuthenticateOutput { token: sealed })
     }

@@ -410,6 +410,8 @@ pub async fn run_file(
         attempt: None,
         refresh,
         window: None,
+        backfill: None,
+        accounts: Vec::new(),
     };
     let sfn = aws_sdk_sfn::Client::new(stage.aws());
     let arn = stage.resources().names.state_machine_arn();

@@ -5,6 +5,7 @@
 
 pub mod ads;
 pub mod amc;
+pub mod backfill;
 pub mod config_file;
 pub mod demo;
 pub mod dlq;

@@ -87,6 +87,33 @@ enum Command {
     /// replaced in the stage's workgroup.
     #[command(subcommand)]
     Views(ViewsCommand),
+    /// Backfills a range of days of one report: the fewest windows its type allows,
+    /// oldest first, landed ones skipped, run as child executions of the ingest state
+    /// machine with a progress bar. Started again, it resumes: runs still going are
+    /// followed, nothing is requested twice.
+    Backfill {
+        /// The stage (its stack `sp-ingest-<stage>` is found in CloudFormation).
+        #[arg(long)]
+        stage: String,
+        /// The report (config name).
+        #[arg(long)]
+        report: String,
+        /// First day (YYYY-MM-DD).
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Last day, included (YYYY-MM-DD).
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        /// Only these accounts (config names); every account of the report when none.
+        #[arg(long = "account")]
+        accounts: Vec<String>,
+        /// Child executions at once (each works on up to 60 requests).
+        #[arg(long, default_value_t = 2)]
+        parallel: usize,
+        /// A local stack's endpoints file instead of a deployed stack.
+        #[arg(long)]
+        endpoints: Option<PathBuf>,
+    },
     /// Runs the ingest state machine once and follows it to its end.
     Run {
         /// The stage (its stack `sp-ingest-<stage>` is found in CloudFormation).
@@ -397,6 +424,27 @@ async fn main() -> ExitCode {
             refresh,
             endpoints,
         } => run_stage(&stage, reports, window, refresh, endpoints.as_deref()).await,
+        Command::Backfill {
+            stage,
+            report,
+            from,
+            to,
+            accounts,
+            parallel,
+            endpoints,
+        } => {
+            let backfill = cli::backfill::Backfill {
+                report,
+                days: contract::DayRange {
+                    from,
+                    to: to + chrono::TimeDelta::days(1),
+                },
+                accounts,
+                parallel,
+                per_run: cli::backfill::REQUESTS_PER_RUN,
+            };
+            backfill_stage(&stage, &backfill, endpoints.as_deref()).await
+        }
         Command::Credentials(CredentialsCommand::Set {
             account,
             stage,
@@ -602,6 +650,8 @@ async fn run_stage(
         attempt: None,
         refresh,
         window,
+        backfill: None,
+        accounts: Vec::new(),
     };
     let outcome = cli::run::run_and_print(
         &aws_sdk_sfn::Client::new(&aws),
@@ -616,6 +666,55 @@ async fn run_stage(
         print!("\n{}", cli::results::table(&lines));
     }
     Ok(outcome.status == "SUCCEEDED")
+}
+
+async fn backfill_stage(
+    stage: &str,
+    backfill: &cli::backfill::Backfill,
+    endpoints: Option<&std::path::Path>,
+) -> anyhow::Result<bool> {
+    let (aws, outputs) = stage_for(stage, endpoints).await?;
+    let config = pushed_config(&aws, stage).await?;
+    let parts = backfill.parts(&config, chrono::Utc::now())?;
+    let windows: usize = parts.iter().map(|p| p.keys.len()).sum();
+    anyhow::ensure!(
+        windows > 0,
+        "no complete window of {} lies in {}..{} (windows are whole periods of the report type, within its lookback, ended by now)",
+        backfill.report,
+        backfill.days.from,
+        backfill.days.to
+    );
+    println!(
+        "backfilling {}: {windows} request(s) in {} run(s) of the ingest state machine, {} at a time",
+        backfill.report,
+        parts.len(),
+        backfill.parallel
+    );
+    let table = pipeline::MetadataTable::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        outputs.metadata_table.clone(),
+    );
+    let bar = cli::backfill::bar();
+    let tally = cli::backfill::run(
+        &aws_sdk_sfn::Client::new(&aws),
+        &outputs.state_machine_arn,
+        &table,
+        backfill,
+        parts,
+        &bar,
+    )
+    .await?;
+    bar.finish();
+    println!(
+        "landed {}, failed {}, expired {}, remaining {} of {} (`sp-ingest status --report {}` lists each window; run the same command again to retry what did not land)",
+        tally.landed,
+        tally.failed,
+        tally.expired,
+        tally.remaining(),
+        tally.total,
+        backfill.report
+    );
+    Ok(tally.failed == 0 && tally.remaining() == 0)
 }
 
 /// The configuration pushed to `stage`, as the next run reads it.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
 use chrono::{DateTime, NaiveDate, Utc};
-use contract::{RunInput, RunSummary};
+use contract::{DayRange, RunInput, RunSummary};
 
 /// One run to start.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,10 +25,16 @@ pub struct RunRequest {
     pub refresh: bool,
     /// Only the window starting on this day, instead of the catch-up windows.
     pub window: Option<NaiveDate>,
+    /// A backfill of these days instead of the catch-up windows.
+    pub backfill: Option<DayRange>,
+    /// Only these accounts; empty = all.
+    pub accounts: Vec<String>,
 }
 
 impl RunRequest {
-    /// The execution name: `<run time>-<reports>[-refresh][-<attempt>]`, within Step
+    /// The execution name: `<run time>-<reports>[-refresh][-window-<day>][-<accounts>]
+    /// [-<attempt>]`, or for a backfill `backfill-<reports>-<from>-<to>[-<accounts>]
+    /// [-<attempt>]` (no run time: a backfill started again is the same run), within Step
     /// Functions' 80 characters of `[A-Za-z0-9-_]`.
     pub fn execution_name(&self) -> String {
         let reports = if self.reports.is_empty() {
@@ -36,13 +42,20 @@ impl RunRequest {
         } else {
             self.reports.join("+")
         };
-        let mut name = format!("{}-{}", self.run_at.format("%Y%m%dT%H%M%SZ"), reports);
+        let mut name = match self.backfill {
+            Some(DayRange { from, to }) => format!("backfill-{reports}-{from}-{to}"),
+            None => format!("{}-{}", self.run_at.format("%Y%m%dT%H%M%SZ"), reports),
+        };
         // A refresh of a run that already happened is a new run, not its duplicate.
         if self.refresh {
             name.push_str("-refresh");
         }
         if let Some(window) = self.window {
             name.push_str(&format!("-window-{window}"));
+        }
+        if !self.accounts.is_empty() {
+            name.push('-');
+            name.push_str(&self.accounts.join("+"));
         }
         if let Some(attempt) = &self.attempt {
             name.push('-');
@@ -135,16 +148,28 @@ pub async fn run(
     state_machine_arn: &str,
     request: &RunRequest,
     timeout: Duration,
-    mut progress: impl FnMut(Duration, &str),
+    progress: impl FnMut(Duration, &str),
 ) -> anyhow::Result<RunOutcome> {
+    let started = Instant::now();
+    let execution_arn = start(sfn, state_machine_arn, request).await?;
+    follow(sfn, &execution_arn, started, timeout, progress).await
+}
+
+/// Starts the run; answers its execution's ARN.
+pub async fn start(
+    sfn: &aws_sdk_sfn::Client,
+    state_machine_arn: &str,
+    request: &RunRequest,
+) -> anyhow::Result<String> {
     let input = RunInput {
         reports: request.reports.clone(),
         run_at: request.run_at,
         refresh: request.refresh,
         window: request.window,
+        backfill: request.backfill,
+        accounts: request.accounts.clone(),
     };
-    let started = Instant::now();
-    let execution_arn = sfn
+    Ok(sfn
         .start_execution()
         .state_machine_arn(state_machine_arn)
         .name(request.execution_name())
@@ -153,7 +178,18 @@ pub async fn run(
         .await
         .with_context(|| format!("starting execution {}", request.execution_name()))?
         .execution_arn()
-        .to_owned();
+        .to_owned())
+}
+
+/// Follows an execution to its end, calling `progress` with each state entered.
+pub async fn follow(
+    sfn: &aws_sdk_sfn::Client,
+    execution_arn: &str,
+    started: Instant,
+    timeout: Duration,
+    mut progress: impl FnMut(Duration, &str),
+) -> anyhow::Result<RunOutcome> {
+    let execution_arn = execution_arn.to_owned();
     let mut last_seen = 0;
     loop {
         let new = events_after(sfn, &execution_arn, last_seen).await?;
@@ -351,6 +387,8 @@ mod tests {
             attempt: None,
             refresh: false,
             window: None,
+            backfill: None,
+            accounts: Vec::new(),
         };
         assert_eq!(
             request.execution_name(),
@@ -381,6 +419,23 @@ mod tests {
         assert_eq!(
             window.execution_name(),
             "20261125T060000Z-all-refresh-window-2026-11-01"
+        );
+        // A backfill's name has no clock: started again, it is the same run.
+        let backfill = RunRequest {
+            reports: vec!["orders".into()],
+            run_at: Utc::now(),
+            attempt: Some("r2".into()),
+            refresh: false,
+            window: None,
+            backfill: Some(DayRange {
+                from: "2025-01-01".parse().unwrap(),
+                to: "2025-03-02".parse().unwrap(),
+            }),
+            accounts: vec!["us".into()],
+        };
+        assert_eq!(
+            backfill.execution_name(),
+            "backfill-orders-2025-01-01-2025-03-02-us-r2"
         );
     }
 }

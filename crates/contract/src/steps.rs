@@ -120,6 +120,33 @@ pub struct RunInput {
     /// report's trailing catch-up windows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<NaiveDate>,
+    /// A backfill of these days (`sp-ingest backfill`), in the fewest windows each
+    /// report type allows, instead of the catch-up windows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backfill: Option<DayRange>,
+    /// Only these accounts (config names); empty = all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<String>,
+}
+
+/// Days `from` up to, not including, `to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DayRange {
+    /// The first day.
+    pub from: NaiveDate,
+    /// The first day after the range.
+    pub to: NaiveDate,
+}
+
+impl RunInput {
+    /// The windows the run covers.
+    pub fn span(&self) -> domain::Span {
+        match (self.backfill, self.window) {
+            (Some(DayRange { from, to }), _) => domain::Span::Backfill { from, to },
+            (None, only) => only.into(),
+        }
+    }
 }
 
 /// Plan: the execution's input as it started (so a field an older schedule does not
@@ -131,12 +158,48 @@ pub struct PlanInput {
     pub run: RunInput,
 }
 
-/// Plan's answer: the Map's items.
+/// Plan's answer: the Map's items, grouped by account, so each account's requests run in
+/// a Map of their own and one account's waits and failures hold only its own slots.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanOutput {
-    /// One per report × account × marketplace × catch-up window not landed yet.
+    /// One group per account with requests, in account order.
+    pub accounts: Vec<AccountRequests>,
+}
+
+/// One account's requests of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccountRequests {
+    /// The account's config name.
+    pub account: String,
+    /// One per report × marketplace × catch-up window not landed yet, in plan order.
     pub requests: Vec<PlannedRequest>,
+}
+
+impl PlanOutput {
+    /// `requests` grouped by account, each group keeping their order.
+    pub fn by_account(requests: Vec<PlannedRequest>) -> Self {
+        let mut groups: std::collections::BTreeMap<String, Vec<PlannedRequest>> =
+            std::collections::BTreeMap::new();
+        for request in requests {
+            groups
+                .entry(request.request.account.clone())
+                .or_default()
+                .push(request);
+        }
+        PlanOutput {
+            accounts: groups
+                .into_iter()
+                .map(|(account, requests)| AccountRequests { account, requests })
+                .collect(),
+        }
+    }
+
+    /// Every request, account by account.
+    pub fn requests(&self) -> impl Iterator<Item = &PlannedRequest> {
+        self.accounts.iter().flat_map(|group| &group.requests)
+    }
 }
 
 /// Authenticate: the request whose account (its secret, LWA endpoint and selling
@@ -164,6 +227,10 @@ pub struct CreateReportInput {
     pub item: PlannedRequest,
     /// Access token from Authenticate.
     pub token: SealedToken,
+    /// When the run started (`$$.Execution.StartTime`): a request still waiting for
+    /// Amazon's createReport quota after its patience gives up for this run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_started_at: Option<DateTime<Utc>>,
 }
 
 /// CreateReport's answer: the report standing for the request.
@@ -418,12 +485,12 @@ pub struct RecordFailedInput {
     pub failure: CaughtError,
 }
 
-/// Summarize: the Map's results, one per request.
+/// Summarize: the Maps' results, one list per account, one result per request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SummarizeInput {
-    /// One per Map item.
-    pub results: Vec<ItemResult>,
+    /// One list per account's Map, one result per item.
+    pub results: Vec<Vec<ItemResult>>,
 }
 
 /// What `auth` is asked to do.
@@ -538,6 +605,8 @@ mod tests {
                     run_at: "2026-11-25T06:00:00Z".parse().unwrap(),
                     refresh: false,
                     window: None,
+                    backfill: None,
+                    accounts: vec![],
                 }
             })
         );

@@ -12,9 +12,9 @@ pub struct SealedToken {
     pub ciphertext: String,
     /// When the token inside expires.
     pub expires_at: DateTime<Utc>,
-    /// The LWA app's client id, for Amazon Ads tokens: every Ads call names the app
-    /// (`Amazon-Advertising-API-ClientId`). An identifier, not a secret; `None` for
-    /// SP-API tokens.
+    /// The LWA app's client id: every Amazon Ads call names the app
+    /// (`Amazon-Advertising-API-ClientId`), and SP-API rate limits are per application.
+    /// An identifier, not a secret; `None` in tokens sealed before it was carried.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
 }

@@ -169,6 +169,10 @@ impl Catalog {
                 parse_duration(age)
                     .map_err(|e| format!("report type {}, restatement: {e}", spec.name))?;
             }
+            if let Some(quota) = &spec.app_quota {
+                parse_duration(quota)
+                    .map_err(|e| format!("report type {}, appQuota: {e}", spec.name))?;
+            }
         }
         Ok(())
     }

@@ -677,7 +677,12 @@ impl Config {
     fn check_curated_partitions(&self, c: &mut Collector, catalog: &Catalog) {
         let curated = crate::curated::CuratedCatalog::builtin();
         let mut filled: BTreeMap<(String, String, String), (String, String)> = BTreeMap::new();
-        for candidate in self.plan_with(catalog, chrono::DateTime::UNIX_EPOCH, &[], None) {
+        for candidate in self.plan_with(
+            catalog,
+            chrono::DateTime::UNIX_EPOCH,
+            &[],
+            crate::plan::Span::CatchUp,
+        ) {
             let planned = candidate.planned;
             let request = &planned.request;
             if curated.tables_for_request(request).is_empty() {

@@ -13,6 +13,10 @@ use std::str::FromStr;
 pub enum ErrorName {
     /// Amazon answered 429 after the client's bounded retries: retry later with backoff.
     Throttled,
+    /// The shared rate limiter has no token for the call within the wait a Lambda may
+    /// sleep: nothing was sent, and the state machine waits (instead of a sleeping Lambda)
+    /// and tries again.
+    RateLimited,
     /// The access token expired between Authenticate and its use: re-authenticate, retry.
     TokenExpired,
     /// The credentials were rejected (`invalid_grant`, `invalid_client`, 401/403): an
@@ -33,8 +37,10 @@ pub enum ErrorName {
     /// Reports of the run failed; each is recorded FAILED with its error, the others
     /// finished. The next run's catch-up requests the failed windows again.
     ReportsFailed,
-    /// The report stayed IN_QUEUE or IN_PROGRESS past its source's patience: it was
-    /// cancelled if still queued, and the next run's catch-up requests a new one.
+    /// The report stayed IN_QUEUE or IN_PROGRESS past its source's patience (it was
+    /// cancelled if still queued), or Amazon would not take its createReport within that
+    /// patience (a quota spent for long, a permanent 429): the next run's catch-up
+    /// requests a new one.
     ReportStuck,
     /// Amazon no longer has the report or its document (reports are kept at most 90
     /// days, order reports 30): a new report is requested in its place.
@@ -51,8 +57,9 @@ pub enum ErrorName {
 
 impl ErrorName {
     /// Every name, in declaration order.
-    pub const ALL: [ErrorName; 14] = [
+    pub const ALL: [ErrorName; 15] = [
         ErrorName::Throttled,
+        ErrorName::RateLimited,
         ErrorName::TokenExpired,
         ErrorName::Unauthorized,
         ErrorName::ReportFatal,
@@ -72,6 +79,7 @@ impl ErrorName {
     pub const fn as_str(self) -> &'static str {
         match self {
             ErrorName::Throttled => "Throttled",
+            ErrorName::RateLimited => "RateLimited",
             ErrorName::TokenExpired => "TokenExpired",
             ErrorName::Unauthorized => "Unauthorized",
             ErrorName::ReportFatal => "ReportFatal",
@@ -93,6 +101,7 @@ impl ErrorName {
         matches!(
             self,
             ErrorName::Throttled
+                | ErrorName::RateLimited
                 | ErrorName::TokenExpired
                 | ErrorName::DocumentUrlExpired
                 | ErrorName::DocumentTruncated
@@ -141,7 +150,10 @@ mod tests {
         let err = "States.Timeout".parse::<ErrorName>().unwrap_err();
         let message = err.to_string();
         assert!(message.contains("States.Timeout"), "{message}");
-        assert!(message.contains("Throttled, TokenExpired"), "{message}");
+        assert!(
+            message.contains("Throttled, RateLimited, TokenExpired"),
+            "{message}"
+        );
     }
 
     #[test]

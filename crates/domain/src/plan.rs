@@ -227,23 +227,45 @@ impl Candidate {
 /// Failures after which the report itself is no use and a new one is requested.
 const REQUEST_AGAIN: [ErrorName; 2] = [ErrorName::ReportStuck, ErrorName::ReportGone];
 
+/// Which windows a run covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Span {
+    /// Each report's trailing catch-up windows (a scheduled run).
+    CatchUp,
+    /// The window of each report starting that day, where complete.
+    Starting(NaiveDate),
+    /// A backfill of the days `from..to` (end excluded), in the fewest windows each
+    /// report type allows ([`crate::backfill`]).
+    Backfill {
+        /// First day.
+        from: NaiveDate,
+        /// First day not included.
+        to: NaiveDate,
+    },
+}
+
+impl From<Option<NaiveDate>> for Span {
+    fn from(only: Option<NaiveDate>) -> Self {
+        only.map_or(Span::CatchUp, Span::Starting)
+    }
+}
+
 impl Config {
     /// The candidate requests of a run at `now`: every configured report (or only those
     /// named in `reports`), each trailing catch-up window, in a stable order (report,
     /// account, marketplace, window oldest first).
     pub fn plan(&self, now: DateTime<Utc>, reports: &[String]) -> Vec<Candidate> {
-        self.plan_with(Catalog::builtin(), now, reports, None)
+        self.plan_with(Catalog::builtin(), now, reports, Span::CatchUp)
     }
 
-    /// [`Config::plan`], or with `only` the window starting that day for each report
-    /// whose window it is complete by `now` (none for the others).
+    /// [`Config::plan`] over the windows of `span`.
     pub fn plan_window(
         &self,
         now: DateTime<Utc>,
         reports: &[String],
-        only: Option<NaiveDate>,
+        span: impl Into<Span>,
     ) -> Vec<Candidate> {
-        self.plan_with(Catalog::builtin(), now, reports, only)
+        self.plan_with(Catalog::builtin(), now, reports, span.into())
     }
 
     /// [`Config::plan_window`] with the rules of `catalog` (a config validated against it).
@@ -252,7 +274,7 @@ impl Config {
         catalog: &Catalog,
         now: DateTime<Utc>,
         reports: &[String],
-        only: Option<NaiveDate>,
+        span: Span,
     ) -> Vec<Candidate> {
         let mut planned = Vec::new();
         let version = self.version();
@@ -289,8 +311,16 @@ impl Config {
                 .unwrap_or(source.catch_up)
                 .max(1)
                 .max(u32::try_from(restating).unwrap_or(u32::MAX));
-            let windows: Vec<DataWindow> = match only {
-                Some(day) => {
+            let lookback = spec.lookback_days.map(|days| now - TimeDelta::days(days));
+            let windows: Vec<DataWindow> = match span {
+                Span::Backfill { from, to } => crate::backfill::windows(
+                    crate::backfill::Period::of(&spec, &report.options, length.num_days()),
+                    from,
+                    to,
+                    lookback.map(|limit| limit.date_naive() + TimeDelta::days(1)),
+                    latest.end.date_naive(),
+                ),
+                Span::Starting(day) => {
                     let start = day.and_time(NaiveTime::MIN).and_utc();
                     let window = DataWindow {
                         start,
@@ -302,7 +332,7 @@ impl Config {
                         vec![]
                     }
                 }
-                None => (0..catch_up)
+                Span::CatchUp => (0..catch_up)
                     .rev()
                     .map(|back| {
                         let shift = length * i32::try_from(back).unwrap_or(i32::MAX);
@@ -313,7 +343,6 @@ impl Config {
                     })
                     .collect(),
             };
-            let lookback = spec.lookback_days.map(|days| now - TimeDelta::days(days));
             let retention = spec
                 .retention_days
                 .map(TimeDelta::days)

@@ -91,6 +91,11 @@ pub struct ReportTypeSpec {
     /// landed.
     #[serde(default)]
     pub restatement: Vec<String>,
+    /// Amazon's hidden per-application quota on createReport for this type, ISO 8601
+    /// (`PT15M`: one request per 15 minutes per application across all its sellers);
+    /// the shared rate limiter keeps a bucket for it.
+    #[serde(default)]
+    pub app_quota: Option<String>,
     /// False for the rules [`ReportTypeSpec::generic`] guessed.
     #[serde(skip, default = "yes")]
     pub listed: bool,
@@ -123,8 +128,16 @@ impl ReportTypeSpec {
             options: None,
             quota: None,
             restatement: Vec::new(),
+            app_quota: None,
             listed: false,
         }
+    }
+
+    /// The hidden per-application createReport quota as a usage plan, where Amazon has
+    /// one (catalog `appQuota`; checked when the catalog loads).
+    pub fn app_quota_plan(&self) -> Option<crate::UsagePlan> {
+        let period = crate::schedule::parse_duration(self.app_quota.as_deref()?).ok()?;
+        Some(crate::rate_limit::one_per(period.to_std().ok()?))
     }
 
     /// The longest window as a duration, where one is set.

@@ -53,6 +53,16 @@ impl Failure {
         self.name
     }
 
+    /// For a failure that is the shared rate limiter's "no token soon", the seconds
+    /// until there is one: the state machine waits that long.
+    pub fn rate_limit_wait(&self) -> Option<u64> {
+        let source = self.source.as_deref()?;
+        match source.downcast_ref::<spapi::Error>()? {
+            spapi::Error::RateLimited { wait_secs, .. } => Some(*wait_secs),
+            _ => None,
+        }
+    }
+
     /// The message followed by its cause chain, e.g. `saving X: service error: …`.
     pub fn describe(&self) -> String {
         let mut text = self.message.clone();

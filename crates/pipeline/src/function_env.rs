@@ -4,6 +4,8 @@
 //! token sealer, the metadata table and SP-API access. Building them here keeps each
 //! `main.rs` to choosing which, and a missing variable is a `ConfigInvalid` naming it.
 
+use std::time::Duration;
+
 use crate::config_store::ConfigStore;
 use crate::failure::Failure;
 use crate::metadata::MetadataTable;
@@ -51,9 +53,12 @@ impl FunctionEnv {
         ))
     }
 
-    /// SP-API clients from the requests' endpoints and sealed tokens.
+    /// SP-API clients from the requests' endpoints and sealed tokens, their rate limits
+    /// shared through the metadata table by every function and invocation.
     pub fn spapi_access(&self) -> Result<SpApiAccess, Failure> {
-        SpApiAccess::new(self.token_sealer()?)
+        let longest_wait = settings::seconds(settings::LIMITER_LONGEST_WAIT_SECONDS, 5)?;
+        Ok(SpApiAccess::new(self.token_sealer()?)?
+            .with_shared_limits(self.metadata_table()?, Duration::from_secs(longest_wait)))
     }
 
     /// A Step Functions client, for sending task results.

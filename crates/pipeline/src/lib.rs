@@ -10,6 +10,7 @@ pub mod failure;
 pub mod function_env;
 pub mod glue_tables;
 pub mod metadata;
+pub mod metrics;
 pub mod sealed_token;
 pub mod settings;
 pub mod spapi_access;

@@ -36,6 +36,9 @@ use crate::failure::{Failure, aws_failure};
 use crate::task_result::send_task_result;
 
 mod amc_ledger;
+mod rate_limits;
+
+pub use rate_limits::{BucketName, SharedRateLimiter, Taken};
 
 /// What the table knows about one request.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -54,6 +57,8 @@ pub struct RequestRecord {
     pub report_requested_at: Option<DateTime<Utc>>,
     /// Last known processing status.
     pub status: Option<ProcessingStatus>,
+    /// When that status was recorded.
+    pub status_at: Option<DateTime<Utc>>,
     /// The document id Amazon gave with the terminal status.
     pub report_document_id: Option<String>,
     /// The outcome, once recorded.
@@ -376,7 +381,9 @@ impl MetadataTable {
             update = update.expression_attribute_values(format!(":p{i}"), s(from.as_str()));
         }
         condition.push(')');
-        let mut expression = String::from("SET #status = :s");
+        // When the status was learnt: a DONE's is where "DONE → landed" is counted from.
+        let mut expression = String::from("SET #status = :s, statusAt = :at");
+        update = update.expression_attribute_values(":at", timestamp(Utc::now()));
         if let Some(document) = report_document_id {
             expression.push_str(", reportDocumentId = :d");
             update = update.expression_attribute_values(":d", s(document));
@@ -692,6 +699,9 @@ impl MetadataTable {
                 .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
                 .map(|t| t.with_timezone(&Utc)),
             status: text(item, "status").and_then(|s| s.parse().ok()),
+            status_at: text(item, "statusAt")
+                .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                .map(|t| t.with_timezone(&Utc)),
             report_document_id: text(item, "reportDocumentId"),
             outcome: text(item, "outcome").and_then(|o| serde_json::from_str(&o).ok()),
         }

@@ -24,6 +24,9 @@ pub const NEW_DATA_TOPIC: &str = "SP_INGEST_NEW_DATA_TOPIC";
 pub const POLL_BASE_SECONDS: &str = "SP_INGEST_POLL_BASE_SECONDS";
 /// Longest wait of the polling fallback, seconds.
 pub const POLL_MAX_SECONDS: &str = "SP_INGEST_POLL_MAX_SECONDS";
+/// Longest wait for a shared rate-limit token a Lambda sleeps through, seconds; a longer
+/// one is left to the state machine (a Wait state costs nothing).
+pub const LIMITER_LONGEST_WAIT_SECONDS: &str = "SP_INGEST_LIMITER_LONGEST_WAIT_SECONDS";
 /// The SP-API application whose notifications this stack acts on; others are recorded
 /// and ignored. Unset: every application's (the local stack's simulator makes its id up).
 pub const APPLICATION_ID: &str = "SP_INGEST_APPLICATION_ID";

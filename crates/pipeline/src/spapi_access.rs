@@ -4,12 +4,15 @@
 //! as the container, so the connection pool and the rate limiter's buckets carry over
 //! between invocations; each invocation gets a view of that client bound to its own
 //! (opened) access token. Amazon meters each (application, selling partner) with its own
-//! buckets, so one seller's spent createReport burst never delays another's. The endpoint comes with the request (as the run's config said when the
-//! run was planned), so a config pushed later is used by the next run, not by half of
-//! this one, and never waits for the container to recycle.
+//! buckets, so one seller's spent createReport burst never delays another's; deployed,
+//! those buckets are shared by every Lambda through the metadata table
+//! ([`SharedRateLimiter`]). The endpoint comes with the request (as the run's config said
+//! when the run was planned), so a config pushed later is used by the next run, not by
+//! half of this one, and never waits for the container to recycle.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrono::Utc;
 use domain::config::RegionEndpoints;
@@ -19,14 +22,25 @@ use spapi::amc::AmcClient;
 use spapi::{Endpoints, RetryPolicy, SpApiClient};
 
 use crate::failure::Failure;
+use crate::metadata::{MetadataTable, SharedRateLimiter};
 use crate::sealed_token::{SealedToken, TokenSealer};
+
+/// Who a cached client calls for: endpoints, application, selling partner.
+type ClientKey = (RegionEndpoints, String, String);
 
 /// Builds request-scoped SP-API clients from planned requests and sealed tokens.
 #[derive(Debug)]
 pub struct SpApiAccess {
     sealer: TokenSealer,
     http: reqwest::Client,
-    clients: Mutex<HashMap<(RegionEndpoints, String), SpApiClient>>,
+    clients: Mutex<HashMap<ClientKey, SpApiClient>>,
+    shared_limits: Option<(MetadataTable, Duration)>,
+}
+
+/// The application a sealed token was issued to (its LWA client id): Amazon's buckets
+/// are per application. Tokens sealed before the id travelled with them share one name.
+pub fn application_of(token: &SealedToken) -> &str {
+    token.client_id.as_deref().unwrap_or("app")
 }
 
 impl SpApiAccess {
@@ -37,7 +51,15 @@ impl SpApiAccess {
             sealer,
             http,
             clients: Mutex::new(HashMap::new()),
+            shared_limits: None,
         })
+    }
+
+    /// Rate limits kept in `table`, shared by every Lambda, instead of in this process;
+    /// a token further than `longest_wait` away is left to the state machine to wait for.
+    pub fn with_shared_limits(mut self, table: MetadataTable, longest_wait: Duration) -> Self {
+        self.shared_limits = Some((table, longest_wait));
+        self
     }
 
     /// A client for `planned`'s endpoints acting with the token sealed for its selling
@@ -51,7 +73,7 @@ impl SpApiAccess {
             .sealer
             .open(token, &planned.request.selling_partner_id, Utc::now())
             .await?;
-        let endpoint_client = self.endpoint_client(planned)?;
+        let endpoint_client = self.endpoint_client(planned, application_of(token))?;
         Ok(endpoint_client.with_access_token(access_token))
     }
 
@@ -119,12 +141,10 @@ impl SpApiAccess {
         Ok(AmcClient::new(ads, &amc.advertiser_id, &marketplace))
     }
 
-    fn endpoint_client(&self, planned: &PlannedRequest) -> Result<SpApiClient, Failure> {
+    fn endpoint_client(&self, planned: &PlannedRequest, app: &str) -> Result<SpApiClient, Failure> {
         let endpoints = &planned.endpoints;
-        let key = (
-            endpoints.clone(),
-            planned.request.selling_partner_id.clone(),
-        );
+        let selling_partner = &planned.request.selling_partner_id;
+        let key = (endpoints.clone(), app.to_owned(), selling_partner.clone());
         if let Some(client) = self.clients.lock().map_err(|_| poisoned())?.get(&key) {
             return Ok(client.clone());
         }
@@ -136,9 +156,15 @@ impl SpApiAccess {
             )));
         }
         let parsed = Endpoints::parse(&endpoints.spapi_endpoint, &endpoints.lwa_endpoint)?;
-        let client = SpApiClient::builder(parsed)
-            .http_client(self.http.clone())
-            .build()?;
+        let mut builder = SpApiClient::builder(parsed).http_client(self.http.clone());
+        if let Some((table, longest_wait)) = &self.shared_limits {
+            builder = builder.rate_limiter(Arc::new(SharedRateLimiter::new(
+                table.clone(),
+                (app, selling_partner, planned.region),
+                *longest_wait,
+            )));
+        }
+        let client = builder.build()?;
         self.clients
             .lock()
             .map_err(|_| poisoned())?

@@ -705,3 +705,80 @@ async fn an_amc_ledger_grants_exactly_its_limit_to_concurrent_takers_and_frees_g
         Capacity::Start(_)
     ));
 }
+
+#[tokio::test]
+async fn lambdas_sharing_a_selling_partners_buckets_never_take_more_than_amazon_allows() {
+    use pipeline::metadata::{BucketName, SharedRateLimiter};
+    use spapi::{MustWait, Operation, RateLimiter};
+    use std::time::Duration;
+
+    let stack = stack().await;
+    let table = table(&stack).await;
+    let lambda = |seller: &str| {
+        SharedRateLimiter::new(
+            table.clone(),
+            ("amzn1.application-oa2-client.app", seller, Region::Na),
+            Duration::ZERO,
+        )
+    };
+    // Eight containers of one seller ask for createReport three times each, at once:
+    // Amazon's bucket holds fifteen and refills one a minute.
+    let mut asks = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let container = std::sync::Arc::new(lambda("A1SELLER"));
+        for _ in 0..3 {
+            let container = container.clone();
+            asks.spawn(async move { container.acquire(Operation::CreateReport).await });
+        }
+    }
+    let answers = asks.join_all().await;
+    let granted = answers.iter().filter(|a| a.is_ok()).count();
+    assert_eq!(granted, 15, "{answers:?}");
+    for answer in answers.iter().filter_map(|a| a.err()) {
+        let MustWait(wait) = answer;
+        assert!(
+            (Duration::from_secs(55)..=Duration::from_secs(60)).contains(&wait),
+            "the next token is a minute away, not {wait:?}"
+        );
+    }
+    // Another seller of the same app has buckets of its own.
+    let other = lambda("A2OTHER");
+    assert_eq!(other.acquire(Operation::CreateReport).await, Ok(()));
+    // A 429 empties the bucket for every container, even one that saw it full.
+    other.observe_throttle(Operation::GetReport).await;
+    assert!(
+        lambda("A2OTHER")
+            .acquire(Operation::GetReport)
+            .await
+            .is_err()
+    );
+    // Amazon's header sets the rate: at 1000/s the next token is at once.
+    let fast = lambda("A3FAST");
+    fast.observe_limit(Operation::GetReportDocument, 1000.0);
+    for _ in 0..40 {
+        assert_eq!(fast.acquire(Operation::GetReportDocument).await, Ok(()));
+    }
+
+    // A hidden per-application quota: one Sales and Traffic report per 15 minutes across
+    // sellers; a token not used is given back.
+    let quota = BucketName::app_quota(
+        "amzn1.application-oa2-client.app",
+        Region::Na,
+        "GET_SALES_AND_TRAFFIC_REPORT",
+    );
+    let plan = domain::rate_limit::one_per(Duration::from_secs(900));
+    let now = Utc::now().timestamp_millis();
+    let take = || table.take_token(&quota, None, (plan, None), now, Duration::ZERO);
+    let domain::rate_limit::Admission::Go { next, .. } = take().await.unwrap().admission else {
+        panic!("a fresh quota has a token")
+    };
+    let domain::rate_limit::Admission::Later { wait } = take().await.unwrap().admission else {
+        panic!("a spent quota has none")
+    };
+    assert_eq!(wait, Duration::from_secs(900));
+    table.give_back_token(&quota, next).await.unwrap();
+    assert!(matches!(
+        take().await.unwrap().admission,
+        domain::rate_limit::Admission::Go { .. }
+    ));
+}

@@ -10,16 +10,22 @@
 //! window reuses the report Amazon already made instead of spending createReport quota
 //! (≈1/min) on a duplicate — unless the plan said that report cannot give data any more.
 
+use std::time::Duration;
+
 use chrono::TimeDelta;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use contract::{
     CreateReportInput, CreateReportOutput, PlanInput, PlanOutput, ReportCreatorInput,
-    ReportCreatorOutput, SealedToken,
+    ReportCreatorOutput, RunInput, SealedToken,
 };
 use domain::ads::AdsReportSpec;
 use domain::amc::Capacity;
-use domain::{Decision, ErrorName, PlannedRequest};
+use domain::rate_limit::{Admission, Bucket};
+use domain::{Catalog, Decision, ErrorName, PlannedRequest};
 use lambda_runtime::LambdaEvent;
+use pipeline::metadata::BucketName;
+use pipeline::metrics::{self, Metric};
+use pipeline::spapi_access::application_of;
 use pipeline::{Claim, ConfigStore, Failure, MetadataTable, SpApiAccess};
 use spapi::CreateReportSpecification;
 use spapi::ads::{AdsClient, Created};
@@ -57,26 +63,31 @@ impl ReportCreator {
         event: LambdaEvent<ReportCreatorInput>,
     ) -> Result<ReportCreatorOutput, Failure> {
         match event.payload {
-            ReportCreatorInput::Plan(PlanInput { run }) => self
-                .plan(&run.reports, run.run_at, run.window, run.refresh)
-                .await
-                .map(ReportCreatorOutput::Plan),
+            ReportCreatorInput::Plan(PlanInput { run }) => {
+                self.plan(&run).await.map(ReportCreatorOutput::Plan)
+            }
             ReportCreatorInput::CreateReport(input) => {
-                let CreateReportInput { item, token } = *input;
-                self.create(&item, &token)
+                let CreateReportInput {
+                    item,
+                    token,
+                    run_started_at,
+                } = *input;
+                self.create(&item, &token, run_started_at)
                     .await
                     .map(ReportCreatorOutput::CreateReport)
             }
         }
     }
 
-    async fn plan(
-        &self,
-        reports: &[String],
-        run_at: DateTime<Utc>,
-        window: Option<NaiveDate>,
-        refresh: bool,
-    ) -> Result<PlanOutput, Failure> {
+    async fn plan(&self, run: &RunInput) -> Result<PlanOutput, Failure> {
+        let RunInput {
+            reports,
+            run_at,
+            refresh,
+            accounts,
+            ..
+        } = run;
+        let (run_at, refresh) = (*run_at, *refresh);
         let config = self.config.config().await?;
         let unknown: Vec<&String> = reports
             .iter()
@@ -93,7 +104,21 @@ impl ReportCreator {
                     .join(", ")
             )));
         }
-        let candidates = config.plan_window(run_at, reports, window);
+        let unknown: Vec<&String> = accounts
+            .iter()
+            .filter(|a| {
+                !config.accounts.contains_key(*a)
+                    && !config.ads_accounts.contains_key(*a)
+                    && !config.amc_instances.contains_key(*a)
+            })
+            .collect();
+        if !unknown.is_empty() {
+            return Err(Failure::config(format!(
+                "unknown account(s) {unknown:?} in the execution input; name accounts, Ads accounts or AMC instances of the config"
+            )));
+        }
+        let mut candidates = config.plan_window(run_at, reports, run.span());
+        candidates.retain(|c| accounts.is_empty() || accounts.contains(&c.planned.request.account));
         let keys: Vec<_> = candidates.iter().map(|c| c.planned.key.clone()).collect();
         let previous = self.table.previous(&keys).await?;
         let now = Utc::now();
@@ -119,18 +144,19 @@ impl ReportCreator {
             skipped,
             expired,
             %run_at,
-            ?window,
+            span = ?run.span(),
             refresh,
             config_version = %config.version(),
             "planned"
         );
-        Ok(PlanOutput { requests })
+        Ok(PlanOutput::by_account(requests))
     }
 
     async fn create(
         &self,
         item: &PlannedRequest,
         token: &SealedToken,
+        run_started_at: Option<DateTime<Utc>>,
     ) -> Result<CreateReportOutput, Failure> {
         if let Claim::Existing {
             report_id: Some(report_id),
@@ -144,44 +170,15 @@ impl ReportCreator {
             });
         }
         let request = &item.request;
-        let created_id = match (&request.query, &request.ads) {
-            _ if request.amc.is_some() => match self.amc_place(item).await? {
-                Some(wait_seconds) => {
-                    return Ok(CreateReportOutput {
-                        report_id: String::new(),
-                        reused: false,
-                        wait_seconds,
-                    });
-                }
-                None => {
-                    let client = self.spapi.amc_client_for(item, token).await?;
-                    let created = create_amc_execution(&client, item).await;
-                    if created.is_err() {
-                        // Nothing runs: the place goes back at once, not when its lease ends.
-                        self.release_amc_place(item).await;
-                    }
-                    created?
-                }
-            },
-            (_, Some(ads)) => {
-                let client = self.spapi.ads_client_for(item, token).await?;
-                create_ads_report(&client, item, ads).await?
-            }
-            (Some(query), None) => {
-                let client = self.spapi.client_for(item, token).await?;
-                create_query(&client, item, query).await?
-            }
-            (None, None) => {
-                let client = self.spapi.client_for(item, token).await?;
-                let mut spec = CreateReportSpecification::new(
-                    &request.report_type,
-                    request.sorted_marketplaces(),
-                )
-                .with_data_window(request.window.start, request.window.amazon_end());
-                for (name, value) in &request.options {
-                    spec = spec.with_option(name, value);
-                }
-                client.create_report(&spec).await?.report_id
+        let created_id = match self.create_at_amazon(item, token).await? {
+            Creation::Created(id) => id,
+            Creation::Wait(wait_seconds) => {
+                give_up_waiting_past_patience(item, run_started_at, wait_seconds)?;
+                return Ok(CreateReportOutput {
+                    report_id: String::new(),
+                    reused: false,
+                    wait_seconds,
+                });
             }
         };
         let standing = self
@@ -194,11 +191,134 @@ impl ReportCreator {
             )
             .await?;
         tracing::info!(key = %item.key, report_id = %standing, report_type = %request.report_type, page = item.page_number(), "report created");
+        if standing == created_id {
+            metrics::emit(
+                &[Metric::count("ReportsRequested")],
+                &[("Source", request.source.as_str())],
+            );
+        }
         Ok(CreateReportOutput {
             reused: standing != created_id,
             report_id: standing,
             wait_seconds: 0,
         })
+    }
+
+    /// Asks Amazon for the request's report (query, Ads report, AMC execution), or says
+    /// how long to wait first: the AMC instance has no room, or the shared rate limit no
+    /// token soon — the state machine waits instead of a sleeping Lambda.
+    async fn create_at_amazon(
+        &self,
+        item: &PlannedRequest,
+        token: &SealedToken,
+    ) -> Result<Creation, Failure> {
+        let request = &item.request;
+        if request.amc.is_some() {
+            if let Some(wait_seconds) = self.amc_place(item).await? {
+                return Ok(Creation::Wait(wait_seconds));
+            }
+            let client = self.spapi.amc_client_for(item, token).await?;
+            let created = create_amc_execution(&client, item).await;
+            if created.is_err() {
+                // Nothing runs: the place goes back at once, not when its lease ends.
+                self.release_amc_place(item).await;
+            }
+            return created.map(Creation::Created);
+        }
+        if let Some(ads) = &request.ads {
+            let client = self.spapi.ads_client_for(item, token).await?;
+            return create_ads_report(&client, item, ads)
+                .await
+                .map(Creation::Created);
+        }
+        let client = self.spapi.client_for(item, token).await?;
+        let created = match &request.query {
+            Some(query) => create_query(&client, item, query).await,
+            None => self.create_sp_report(&client, item, token).await,
+        };
+        match created {
+            Ok(id) => Ok(Creation::Created(id)),
+            Err(failure) => match failure.rate_limit_wait() {
+                Some(wait_seconds) => {
+                    tracing::info!(key = %item.key, wait_seconds, "{}; waiting", failure.describe());
+                    Ok(Creation::Wait(wait_seconds))
+                }
+                None => Err(failure),
+            },
+        }
+    }
+
+    /// createReport for an SP-API request, within its type's hidden per-application
+    /// quota where Amazon has one (catalog `appQuota`, e.g. Sales and Traffic's one per
+    /// 15 minutes across all sellers: api-facts.md pitfall 1).
+    async fn create_sp_report(
+        &self,
+        client: &spapi::SpApiClient,
+        item: &PlannedRequest,
+        token: &SealedToken,
+    ) -> Result<String, Failure> {
+        let request = &item.request;
+        let quota = self.take_app_quota(item, token).await?;
+        let mut spec =
+            CreateReportSpecification::new(&request.report_type, request.sorted_marketplaces())
+                .with_data_window(request.window.start, request.window.amazon_end());
+        for (name, value) in &request.options {
+            spec = spec.with_option(name, value);
+        }
+        let created = client.create_report(&spec).await;
+        if let (Err(error), Some((name, taken))) = (&created, quota) {
+            // Not sent: the token goes back. Refused 429: Amazon's quota is spent
+            // whatever ours said. Anything else may have reached Amazon: it stays spent.
+            let mended = match error {
+                spapi::Error::RateLimited { .. } => self.table.give_back_token(&name, taken).await,
+                spapi::Error::Throttled { .. } => self
+                    .table
+                    .drain_bucket(&name, taken, Utc::now().timestamp_millis())
+                    .await
+                    .map(drop),
+                _ => Ok(()),
+            };
+            if let Err(failure) = mended {
+                tracing::warn!(bucket = %name, error = %failure, "could not correct the application's quota after a createReport that failed");
+            }
+        }
+        Ok(created?.report_id)
+    }
+
+    /// A token of the report type's hidden per-application quota, if it has one: the
+    /// bucket and its state after this call (to give the token back if the call is not
+    /// made); a quota spent for now fails `RateLimited` with the wait.
+    async fn take_app_quota(
+        &self,
+        item: &PlannedRequest,
+        token: &SealedToken,
+    ) -> Result<Option<(BucketName, Bucket)>, Failure> {
+        let request = &item.request;
+        let Some(plan) = Catalog::builtin()
+            .report_type(&request.source, &request.report_type)
+            .and_then(|spec| spec.app_quota_plan())
+        else {
+            return Ok(None);
+        };
+        let name = BucketName::app_quota(application_of(token), item.region, &request.report_type);
+        let taken = self
+            .table
+            .take_token(
+                &name,
+                None,
+                (plan, None),
+                Utc::now().timestamp_millis(),
+                Duration::ZERO,
+            )
+            .await?;
+        match taken.admission {
+            Admission::Go { next, .. } => Ok(Some((name, next))),
+            Admission::Later { wait } => Err(spapi::Error::RateLimited {
+                operation: "createReport",
+                wait_secs: wait.as_secs() + 1,
+            }
+            .into()),
+        }
     }
 
     /// Takes a place on the request's AMC instance: `None` when it has one (go on),
@@ -251,6 +371,43 @@ impl ReportCreator {
             tracing::warn!(key = %item.key, error = %error, "giving back the AMC place failed; it lapses with its lease");
         }
     }
+}
+
+/// A request may wait for Amazon's quota or its AMC instance's room within its source's
+/// patience, counted from the run's start; past it, the run gives up on it (`ReportStuck`,
+/// recorded FAILED) so a seller whose every createReport is refused neither keeps the
+/// run going for ever nor is asked in a loop; the next run's catch-up asks again.
+fn give_up_waiting_past_patience(
+    item: &PlannedRequest,
+    run_started_at: Option<DateTime<Utc>>,
+    wait_seconds: u64,
+) -> Result<(), Failure> {
+    let Some(started) = run_started_at else {
+        return Ok(());
+    };
+    let patience = TimeDelta::seconds(i64::from(item.patience_secs));
+    let wait = TimeDelta::seconds(i64::try_from(wait_seconds).unwrap_or(i64::MAX / 2));
+    if Utc::now() + wait - started <= patience {
+        return Ok(());
+    }
+    Err(Failure::new(
+        ErrorName::ReportStuck,
+        format!(
+            "{} for {} ({}) has waited since the run started at {started} for Amazon to take its createReport (quota spent, or the AMC instance full); the next chance, in {wait_seconds} s, is past the source's patience of {} s, so this run gives up on it and the next run's catch-up asks again. If it keeps happening, check the account's quotas with Amazon",
+            item.report,
+            item.request.account,
+            item.request.window.data_date(),
+            item.patience_secs
+        ),
+    ))
+}
+
+/// What asking Amazon came to.
+enum Creation {
+    /// Amazon's id of the report, query or execution.
+    Created(String),
+    /// Nothing asked yet: wait this many seconds, then ask again.
+    Wait(u64),
 }
 
 /// createReport for an Amazon Ads request: the report's configuration for its window's

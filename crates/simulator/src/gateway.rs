@@ -71,6 +71,13 @@ fn admit(world: &mut World, operation: Operation, headers: &HeaderMap) -> Result
         return Err(ApiError::quota_exceeded());
     }
 
+    if let Some(seller) = &caller.selling_partner_id
+        && world.scenario.throttled_sellers.contains(seller)
+    {
+        world.calls.record_throttled(operation.name());
+        return Err(ApiError::quota_exceeded());
+    }
+
     if world.scenario.enforce_rate_limits {
         let limit = world.scenario.rate_limit(operation);
         let key = BucketKey {

@@ -24,6 +24,10 @@ pub struct Scenario {
     pub url_ttl_secs: u64,
     /// Operation name → number of its next calls answered 429; counts down.
     pub throttle_next: BTreeMap<String, u32>,
+    /// Selling partners every call of whom is answered 429 QuotaExceeded, however long
+    /// they wait: an account or report type with a permanent quota problem
+    /// (api-facts.md pitfall 2).
+    pub throttled_sellers: Vec<String>,
     /// Whether the per-operation token buckets below are enforced.
     pub enforce_rate_limits: bool,
     /// Operation name → token bucket; operations not listed use Amazon's documented plan.
@@ -52,6 +56,7 @@ impl Default for Scenario {
             token_ttl_secs: 3600,
             url_ttl_secs: 300,
             throttle_next: BTreeMap::new(),
+            throttled_sellers: Vec::new(),
             enforce_rate_limits: true,
             rate_limits: Operation::ALL
                 .iter()

@@ -24,7 +24,7 @@ use crate::credentials::{AccessToken, LwaCredentials, NOTIFICATIONS_SCOPE, Selle
 use crate::endpoints::Endpoints;
 use crate::error::{ApiErrors, Error, RequestId};
 use crate::limiter::{
-    LocalRateLimiter, Operation, RateLimiter, TokenKind, parse_rate_limit_header,
+    LocalRateLimiter, MustWait, Operation, RateLimiter, TokenKind, parse_rate_limit_header,
 };
 use crate::lwa::{DEFAULT_REFRESH_MARGIN, LwaClient, TokenGrant, TokenSource};
 use crate::retry::RetryPolicy;
@@ -361,7 +361,12 @@ impl SpApiClient {
         loop {
             attempt += 1;
             let token = tokens.token(op.name()).await?;
-            inner.limiter.acquire(op).await;
+            if let Err(MustWait(wait)) = inner.limiter.acquire(op).await {
+                return Err(Error::RateLimited {
+                    operation: op.name(),
+                    wait_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+                });
+            }
 
             let mut builder = inner
                 .http
@@ -408,6 +413,9 @@ impl SpApiClient {
             }
 
             let errors = ApiErrors::from_body(&body);
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                inner.limiter.observe_throttle(op).await;
+            }
             match next_step(status, &errors) {
                 NextStep::BackOff if inner.retry.allows_retry_after(attempt) => {
                     let wait = inner.retry.backoff(attempt, &mut rand::rng());

@@ -239,6 +239,18 @@ pub enum Error {
         errors: ApiErrors,
     },
 
+    /// The shared rate limiter has no token for the operation within the wait the caller
+    /// accepts: nothing was sent; the state machine waits and asks again.
+    #[error(
+        "no {operation} token for {wait_secs} s in this selling partner's shared rate limit: nothing was sent; the state machine waits and tries again"
+    )]
+    RateLimited {
+        /// The operation.
+        operation: &'static str,
+        /// Seconds until a token is there (rounded up).
+        wait_secs: u64,
+    },
+
     /// SP-API kept answering 429 for the whole retry budget.
     #[error(
         "SP-API throttled {operation} {attempts} time(s) in a row ({request_id}): {errors}. Retry later"
@@ -348,6 +360,7 @@ impl Error {
             Error::LwaRefused { .. } | Error::Unauthorized { .. } => ErrorName::Unauthorized,
             Error::TokenExpired { .. } => ErrorName::TokenExpired,
             Error::Throttled { .. } => ErrorName::Throttled,
+            Error::RateLimited { .. } => ErrorName::RateLimited,
             Error::LwaUnavailable {
                 status: Some(429), ..
             } => ErrorName::Throttled,

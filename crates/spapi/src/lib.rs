@@ -48,7 +48,7 @@ pub use data_kiosk::{
 pub use document::{DocumentError, DocumentStream, document_error_name};
 pub use endpoints::Endpoints;
 pub use error::{ApiError, ApiErrors, Error, RequestId};
-pub use limiter::{LocalRateLimiter, Operation, RateLimiter, TokenKind, UsagePlan};
+pub use limiter::{LocalRateLimiter, MustWait, Operation, RateLimiter, TokenKind, UsagePlan};
 pub use lwa::{LwaClient, TokenGrant};
 pub use notifications::{
     CreateDestinationRequest, CreateSubscriptionOutcome, CreateSubscriptionRequest,

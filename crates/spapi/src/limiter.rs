@@ -5,9 +5,10 @@
 //! (<https://developer-docs.amazon.com/sp-api/docs/usage-plans-and-rate-limits>). The client
 //! waits for a token before each call so that it rarely sees a 429 at all, starts from the
 //! documented defaults ([`Operation::default_usage_plan`], in `domain`'s operation catalog)
-//! and adopts the rate Amazon reports in `x-amzn-RateLimit-Limit`. [`RateLimiter`] is the
-//! seam where a bucket shared between Lambdas (DynamoDB, design.md "Rate limits") replaces
-//! the in-process [`LocalRateLimiter`].
+//! and adopts the rate Amazon reports in `x-amzn-RateLimit-Limit`; a 429 empties the
+//! bucket. [`RateLimiter`] is the seam where a bucket shared between Lambdas (the
+//! pipeline's, in DynamoDB: design.md "Rate limits") replaces the in-process
+//! [`LocalRateLimiter`] the CLI and tests use.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -21,12 +22,23 @@ use tokio::time::Instant;
 // the simulator, and stays importable from here.
 pub use domain::operation::{Operation, TokenKind, UsagePlan};
 
+/// A limiter's answer when the next token is further away than its caller may sleep:
+/// nothing was reserved; ask again after the wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MustWait(pub Duration);
+
 /// Admission control for SP-API calls: wait for a token, learn the real rate.
 pub trait RateLimiter: Send + Sync {
-    /// Resolves when one call of `op` may be sent.
-    fn acquire(&self, op: Operation) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+    /// Resolves when one call of `op` may be sent, or with how long to come back after
+    /// when that is longer than this limiter sleeps.
+    fn acquire(
+        &self,
+        op: Operation,
+    ) -> Pin<Box<dyn Future<Output = Result<(), MustWait>> + Send + '_>>;
     /// Adopts the rate Amazon applies to `op`, read from `x-amzn-RateLimit-Limit`.
     fn observe_limit(&self, op: Operation, rate_per_second: f64);
+    /// Amazon answered 429 to `op`: its bucket is empty, whatever ours said.
+    fn observe_throttle(&self, op: Operation) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
 }
 
 /// Parses `x-amzn-RateLimit-Limit` (requests per second, e.g. `0.0167` or `2.0`);
@@ -93,14 +105,26 @@ impl Default for LocalRateLimiter {
 }
 
 impl RateLimiter for LocalRateLimiter {
-    fn acquire(&self, op: Operation) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+    fn acquire(
+        &self,
+        op: Operation,
+    ) -> Pin<Box<dyn Future<Output = Result<(), MustWait>> + Send + '_>> {
         let wait = self.reserve(op, Instant::now());
         Box::pin(async move {
             if let Some(wait) = wait {
                 tracing::debug!(operation = %op, wait_ms = wait.as_millis() as u64, "waiting for a rate-limit token");
                 tokio::time::sleep(wait).await;
             }
+            Ok(())
         })
+    }
+
+    fn observe_throttle(&self, op: Operation) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        self.with_bucket(op, |bucket| {
+            bucket.refill(Instant::now());
+            bucket.tokens = bucket.tokens.min(0.0);
+        });
+        Box::pin(std::future::ready(()))
     }
 
     fn observe_limit(&self, op: Operation, rate_per_second: f64) {
@@ -252,12 +276,24 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_429_empties_the_bucket() {
+        let limiter = LocalRateLimiter::with_plans(plan(1.0, 5));
+        let t0 = Instant::now();
+        assert_eq!(limiter.reserve(Operation::GetReport, t0), None);
+        drop(limiter.observe_throttle(Operation::GetReport));
+        let wait = limiter
+            .reserve(Operation::GetReport, Instant::now())
+            .expect("an empty bucket makes the next call wait");
+        assert!(wait > ms(900), "{wait:?}");
+    }
+
     #[tokio::test]
     async fn acquire_within_the_burst_returns_at_once() {
         let limiter = LocalRateLimiter::with_plans(plan(0.001, 2));
         let started = std::time::Instant::now();
-        limiter.acquire(Operation::GetReport).await;
-        limiter.acquire(Operation::GetReport).await;
+        assert_eq!(limiter.acquire(Operation::GetReport).await, Ok(()));
+        assert_eq!(limiter.acquire(Operation::GetReport).await, Ok(()));
         assert!(started.elapsed() < ms(100));
     }
 

@@ -9,14 +9,15 @@
 //! state machine then fails the run with `ReportsFailed` or `ReportFatal` — after every
 //! other request has finished, so one bad report does not stop the others.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use contract::{
     AwaitReportInput, AwaitReportOutput, CuratedPartition, ItemResult, Outcome, RecordFailedInput,
     RecordFatalInput, RecordNoDataInput, RecordStoredInput, UpdateMetadataInput,
     UpdateMetadataOutput, summarize,
 };
-use domain::PlannedRequest;
+use domain::{PlannedRequest, ProcessingStatus};
 use lambda_runtime::LambdaEvent;
+use pipeline::metrics::{self, Metric, Unit};
 use pipeline::{Failure, MetadataTable};
 
 /// The function and the clients it keeps between invocations.
@@ -88,11 +89,12 @@ impl UpdateMetadata {
                 };
                 let now = Utc::now();
                 self.table.record_failure(&item, &outcome, now).await?;
+                self.count(&item, &outcome, now).await;
                 Ok(item_result(item, report_id, outcome, vec![], now))
             }
-            UpdateMetadataInput::Summarize(input) => {
-                Ok(UpdateMetadataOutput::Summarize(summarize(input.results)))
-            }
+            UpdateMetadataInput::Summarize(input) => Ok(UpdateMetadataOutput::Summarize(
+                summarize(input.results.into_iter().flatten().collect()),
+            )),
         }
     }
 
@@ -107,8 +109,41 @@ impl UpdateMetadata {
         // A later page's outcome is the window's: recorded where the planner looks.
         let key = item.window_key();
         self.table.record_outcome(key, &outcome, now).await?;
+        self.count(&item, &outcome, now).await;
         tracing::info!(%key, page = item.page_number(), ?report_id, ?outcome, partitions = curated.len(), "outcome recorded");
         Ok(item_result(item, report_id, outcome, curated, now))
+    }
+}
+
+impl UpdateMetadata {
+    /// The request's ending as metrics: landed (with bytes, rows and the time from DONE
+    /// to landed), no data, FATAL or failed, per source.
+    async fn count(&self, item: &PlannedRequest, outcome: &Outcome, now: DateTime<Utc>) {
+        let mut metrics = match outcome {
+            Outcome::Stored(stored) => vec![
+                Metric::count("ReportsLanded"),
+                Metric::new("BytesStored", stored.bytes as f64, Unit::Bytes),
+                Metric::new("RowsStored", stored.rows as f64, Unit::Count),
+            ],
+            Outcome::StoredPages { .. } => vec![Metric::count("ReportsLanded")],
+            Outcome::NoData => vec![Metric::count("ReportsNoData")],
+            Outcome::Fatal { .. } => vec![Metric::count("ReportsFatal")],
+            Outcome::Failed { .. } => vec![Metric::count("ReportsFailed")],
+            Outcome::Expired { .. } => vec![Metric::count("ReportsExpired")],
+        };
+        if matches!(outcome, Outcome::Stored(_) | Outcome::StoredPages { .. })
+            && let Ok(Some(record)) = self.table.request(item.window_key()).await
+            && record.status == Some(ProcessingStatus::Done)
+            && let Some(done_at) = record.status_at
+        {
+            let seconds = (now - done_at).num_milliseconds() as f64 / 1000.0;
+            metrics.push(Metric::new(
+                "DoneToLandedSeconds",
+                seconds.max(0.0),
+                Unit::Seconds,
+            ));
+        }
+        metrics::emit(&metrics, &[("Source", item.request.source.as_str())]);
     }
 }
 

@@ -49,12 +49,14 @@ pub fn walk_with_plan(definition: &Value, requests: Vec<PlannedRequest>) -> Find
         run_at: at("2026-11-25T06:00:00Z"),
         refresh: false,
         window: None,
+        backfill: None,
+        accounts: vec![],
     });
     let context = json!({
-        "Execution": {"Name": "sample-run"},
+        "Execution": {"Name": "sample-run", "StartTime": "2026-11-25T06:00:01.123Z"},
         "State": {"Name": "sample-state", "EnteredTime": "2026-11-25T06:10:00Z"}
     });
-    let plan = to_json(&PlanOutput { requests });
+    let plan = to_json(&PlanOutput::by_account(requests));
     run("", definition, input, &context, &plan, &mut findings);
     findings
 }

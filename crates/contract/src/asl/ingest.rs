@@ -25,8 +25,13 @@ pub const LAMBDA_SERVICE_ERRORS: [&str; 4] = [
     "Lambda.TooManyRequestsException",
 ];
 
-/// How many requests of a run are worked on at once.
-const MAX_CONCURRENCY: u32 = 4;
+/// How many requests of one account are worked on at once.
+const REQUESTS_AT_ONCE: u32 = 4;
+
+/// How many accounts' requests are worked on at once: each account has a Map of its own,
+/// so one whose requests wait (a spent quota, a permanent 429, an AMC instance at its
+/// limit) holds only its own slots while the others go on.
+const ACCOUNTS_AT_ONCE: u32 = 16;
 
 /// The `ingest` definition.
 pub fn definition() -> Definition {
@@ -38,25 +43,22 @@ pub fn definition() -> Definition {
                 Step::Plan,
                 json!({"run.$": "$"}),
             )
-            .select(json!({"requests.$": "$.Payload.requests"}))
+            .select(json!({"accounts.$": "$.Payload.accounts"}))
             .result_path("$.plan")
-            .then("IngestEach"),
+            .then("EachAccount"),
         )
         .add(
-            "IngestEach",
+            "EachAccount",
             MapState {
-                items_path: "$.plan.requests".into(),
-                max_concurrency: MAX_CONCURRENCY,
-                // `created` exists from the start, so a request that fails before
-                // CreateReport is still recorded (with no report id); `stored.pages`
-                // collects the pages of sources whose results come in pages.
-                item_selector: json!({"item.$": "$$.Map.Item.Value", "created": {"reportId": null}, "stored": {"pages": []}}),
+                items_path: "$.plan.accounts".into(),
+                max_concurrency: ACCOUNTS_AT_ONCE,
+                item_selector: json!({"requests.$": "$$.Map.Item.Value.requests"}),
                 item_processor: ItemProcessor {
                     processor_config: json!({"Mode": "INLINE"}),
-                    start_at: "Authenticate".into(),
-                    states: one_request(),
+                    start_at: "IngestEach".into(),
+                    states: one_account(),
                 },
-                result_path: "$.results".into(),
+                result_path: Some("$.results".into()),
                 transition: Transition::to("Summarize"),
             },
         )
@@ -100,7 +102,31 @@ pub fn definition() -> Definition {
     }
 }
 
-/// The states one planned request goes through, inside the Map.
+/// One account's requests: a Map of its own, whose results are the account's list.
+fn one_account() -> States {
+    let mut states = States::default();
+    states.add(
+        "IngestEach",
+        MapState {
+            items_path: "$.requests".into(),
+            max_concurrency: REQUESTS_AT_ONCE,
+            // `created` exists from the start, so a request that fails before
+            // CreateReport is still recorded (with no report id); `stored.pages`
+            // collects the pages of sources whose results come in pages.
+            item_selector: json!({"item.$": "$$.Map.Item.Value", "created": {"reportId": null}, "stored": {"pages": []}}),
+            item_processor: ItemProcessor {
+                processor_config: json!({"Mode": "INLINE"}),
+                start_at: "Authenticate".into(),
+                states: one_request(),
+            },
+            result_path: None,
+            transition: Transition::end(),
+        },
+    );
+    states
+}
+
+/// The states one planned request goes through, inside its account's Map.
 fn one_request() -> States {
     let mut states = States::default();
     states.add("Authenticate", authenticate("CreateReport"));
@@ -109,7 +135,7 @@ fn one_request() -> States {
         "CreateReport",
         invoke(
             Step::CreateReport,
-            json!({"item.$": "$.item", "token.$": "$.auth.token"}),
+            json!({"item.$": "$.item", "token.$": "$.auth.token", "runStartedAt.$": "$$.Execution.StartTime"}),
         )
         .select(
             json!({"reportId.$": "$.Payload.reportId", "waitSeconds.$": "$.Payload.waitSeconds"}),
@@ -515,13 +541,19 @@ fn invoke(step: Step, payload: Value) -> Task {
 }
 
 /// The retries every task has: Amazon or AWS asked to slow down (back off to a minute),
+/// the shared rate limit has no token soon (wait here, up to about 20 minutes, rather
+/// than in a sleeping Lambda; createReport gets its exact wait through `waitSeconds`),
 /// or a service or the Lambda platform failed for a moment.
 fn standard_retries() -> Vec<Retry> {
     let mut transient = retry(&[ErrorName::UpstreamUnavailable], 1, 3, None);
     transient
         .error_equals
         .extend(LAMBDA_SERVICE_ERRORS.map(str::to_owned));
-    vec![retry(&[ErrorName::Throttled], 2, 5, Some(60)), transient]
+    vec![
+        retry(&[ErrorName::Throttled], 2, 5, Some(60)),
+        retry(&[ErrorName::RateLimited], 15, 12, Some(120)),
+        transient,
+    ]
 }
 
 fn retry(errors: &[ErrorName], interval: u32, attempts: u32, max_delay: Option<u32>) -> Retry {

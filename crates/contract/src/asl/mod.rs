@@ -252,8 +252,9 @@ pub struct MapState {
     pub item_selector: Value,
     /// The sub-machine run per item.
     pub item_processor: ItemProcessor,
-    /// Where the array of results goes.
-    pub result_path: String,
+    /// Where the array of results goes (`None`: it is the state's output).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result_path: Option<String>,
     /// Where it goes next.
     #[serde(flatten)]
     pub transition: Transition,
@@ -425,7 +426,12 @@ mod tests {
             "the built-in catalog does not know the source"
         );
         let planned: Vec<_> = config
-            .plan_with(&catalog, "2026-11-25T06:00:00Z".parse().unwrap(), &[], None)
+            .plan_with(
+                &catalog,
+                "2026-11-25T06:00:00Z".parse().unwrap(),
+                &[],
+                domain::plan::Span::CatchUp,
+            )
             .into_iter()
             .map(|c| c.planned)
             .collect();
