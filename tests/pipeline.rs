@@ -995,6 +995,16 @@ fn fast(rules: Vec<ReportRule>) -> Scenario {
     }
 }
 
+/// `scenario` with Amazon's createReport plan (and its `x-amzn-RateLimit-Limit`) set to
+/// `rate` per second and `burst`.
+fn create_report_plan(mut scenario: Scenario, rate: f64, burst: u32) -> Scenario {
+    scenario.rate_limits.insert(
+        "createReport".into(),
+        simulator::scenario::RateLimit { rate, burst },
+    );
+    scenario
+}
+
 fn rule(report_type: &str) -> ReportRule {
     ReportRule {
         report_type: Some(report_type.to_owned()),
@@ -1315,17 +1325,10 @@ async fn truncated_download(w: &World) -> anyhow::Result<()> {
 }
 
 async fn throttled_create(w: &World) -> anyhow::Result<()> {
-    let mut scenario = fast(vec![]);
-    scenario.throttle_next.insert("createReport".into(), 2);
     // Amazon's header says one token a second: the emptied bucket refills at once, and
     // the client waits that second itself rather than the state machine a minute.
-    scenario.rate_limits.insert(
-        "createReport".into(),
-        simulator::scenario::RateLimit {
-            rate: 1.0,
-            burst: 15,
-        },
-    );
+    let mut scenario = create_report_plan(fast(vec![]), 1.0, 15);
+    scenario.throttle_next.insert("createReport".into(), 2);
     w.sim.set_scenario(scenario);
     let throttled_before = w.sim.calls().throttled("createReport");
     let outcome = w.run("orders", 9, None).await?;
@@ -1345,18 +1348,11 @@ async fn throttled_create(w: &World) -> anyhow::Result<()> {
 /// 15 s patience — each holding a slot of its own account's Map for ~10 s. The steady
 /// account has Map slots of its own and lands at once.
 async fn permanent_429_starves_no_one(w: &World) -> anyhow::Result<()> {
-    let mut scenario = fast(vec![]);
+    let mut scenario = create_report_plan(fast(vec![]), 0.1, 1);
     scenario.throttled_sellers = REFUSED_SELLERS
         .iter()
         .map(|(_, seller, _)| (*seller).to_owned())
         .collect();
-    scenario.rate_limits.insert(
-        "createReport".into(),
-        simulator::scenario::RateLimit {
-            rate: 0.1,
-            burst: 1,
-        },
-    );
     w.sim.set_scenario(scenario);
     let throttled_before = w.sim.calls().throttled("createReport");
     let started = Utc::now();

@@ -99,12 +99,7 @@ impl Backfill {
             config.reports.contains_key(&self.report),
             "no report `{}` in the pushed config; configured: {}",
             self.report,
-            config
-                .reports
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
+            config.report_names()
         );
         anyhow::ensure!(
             self.days.from < self.days.to,

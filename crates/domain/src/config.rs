@@ -406,6 +406,11 @@ fn is_secret_arn(s: &str) -> bool {
 }
 
 impl Config {
+    /// The configured reports' names, for messages (`orders, sales-by-date`).
+    pub fn report_names(&self) -> String {
+        self.reports.keys().cloned().collect::<Vec<_>>().join(", ")
+    }
+
     /// Builds and validates a stage's config from its parameters (full path → JSON value),
     /// as GetParametersByPath returns them.
     pub fn from_parameters<I, P, V>(stage: &str, parameters: I) -> Result<Config, ConfigErrors>

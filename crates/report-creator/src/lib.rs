@@ -96,12 +96,7 @@ impl ReportCreator {
         if !unknown.is_empty() {
             return Err(Failure::config(format!(
                 "unknown report(s) {unknown:?} in the execution input; configured: {}",
-                config
-                    .reports
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                config.report_names()
             )));
         }
         let unknown: Vec<&String> = accounts

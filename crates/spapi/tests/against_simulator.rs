@@ -436,11 +436,25 @@ async fn given_token_past_its_expiry_is_not_sent() {
     sim.shutdown().await;
 }
 
+/// A scenario whose createReport plan (and `x-amzn-RateLimit-Limit`) is 50 a second: a
+/// 429 empties the client's bucket, and the token after it is 20 ms away, not a minute.
+fn fifty_a_second() -> Scenario {
+    let mut scenario = Scenario::default();
+    scenario.rate_limits.insert(
+        "createReport".to_owned(),
+        RateLimit {
+            rate: 50.0,
+            burst: 15,
+        },
+    );
+    scenario
+}
+
 #[tokio::test]
 async fn throttled_create_report_is_retried_and_succeeds() {
     let scenario = Scenario {
         throttle_next: [("createReport".to_owned(), 2)].into(),
-        ..Scenario::default()
+        ..fifty_a_second()
     };
     let sim = start(scenario).await;
     let client = client(&sim);
@@ -461,7 +475,7 @@ async fn throttled_create_report_is_retried_and_succeeds() {
 async fn throttling_beyond_max_attempts_fails_with_throttled() {
     let scenario = Scenario {
         throttle_next: [("createReport".to_owned(), 10)].into(),
-        ..Scenario::default()
+        ..fifty_a_second()
     };
     let sim = start(scenario).await;
     let client = client_with(&sim, app(), seller(), fast_retries(3));

@@ -72,6 +72,9 @@ pub struct Taken {
     pub bucket: Option<Bucket>,
 }
 
+/// Writes a whole bucket (the values of [`values`]).
+const SET_BUCKET: &str = "SET dueMs = :due, rate = :rate, burst = :burst, #exp = :exp";
+
 fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
@@ -165,7 +168,7 @@ impl MetadataTable {
             .update_item()
             .table_name(&self.table)
             .key("pk", s(name.0.clone()))
-            .update_expression("SET dueMs = :due, rate = :rate, burst = :burst, #exp = :exp")
+            .update_expression(SET_BUCKET)
             .condition_expression("attribute_not_exists(pk) OR dueMs < :due")
             .expression_attribute_names("#exp", EXPIRES_AT)
             .set_expression_attribute_values(Some(values(&drained)))
@@ -221,7 +224,7 @@ impl MetadataTable {
             .update_item()
             .table_name(&self.table)
             .key("pk", s(name.0.clone()))
-            .update_expression("SET dueMs = :due, rate = :rate, burst = :burst, #exp = :exp")
+            .update_expression(SET_BUCKET)
             .expression_attribute_names("#exp", EXPIRES_AT)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         let update = match seen {
