@@ -1842,18 +1842,7 @@ async fn data_kiosk_pages(w: &World) -> anyhow::Result<()> {
         record.outcome
     );
 
-    let outcome = w.run(SALES_BY_DATE, 70, Some("resumed")).await?;
-    ensure!(
-        outcome.status == "SUCCEEDED",
-        "{} {:?} {:?}",
-        outcome.status,
-        outcome.error,
-        outcome.cause
-    );
-    let summary = outcome.summary.as_ref().context("no summary")?;
-    let [result] = &summary.results[..] else {
-        bail!("results: {:?}", summary.results);
-    };
+    let result = only_result(&w.run(SALES_BY_DATE, 70, Some("resumed")).await?)?;
     ensure!(result.key == planned.key, "recorded under another key");
     let Outcome::StoredPages { pages } = &result.outcome else {
         bail!("not stored in pages: {result:?}");
@@ -1890,7 +1879,7 @@ async fn data_kiosk_pages(w: &World) -> anyhow::Result<()> {
             expected.sha256
         );
     }
-    let lines = cli::results::read_back(&w.s3, &w.bucket, std::slice::from_ref(result)).await?;
+    let lines = cli::results::read_back(&w.s3, &w.bucket, std::slice::from_ref(&result)).await?;
     ensure!(
         lines[0].pages_intact == Some(true),
         "a page object differs from its record"

@@ -146,11 +146,9 @@ impl Backfill {
     }
 }
 
-/// How every window of `parts` stands in the metadata table.
-pub async fn tally(table: &MetadataTable, parts: &[Part]) -> anyhow::Result<Tally> {
-    let keys: Vec<RequestKey> = parts.iter().flat_map(|p| p.keys.clone()).collect();
-    let previous = table.previous(&keys).await?;
-    Ok(count(&keys, &previous))
+/// How each of the windows `keys` stands in the metadata table.
+async fn tally(table: &MetadataTable, keys: &[RequestKey]) -> anyhow::Result<Tally> {
+    Ok(count(keys, &table.previous(keys).await?))
 }
 
 fn count(keys: &[RequestKey], previous: &HashMap<RequestKey, domain::Previous>) -> Tally {
@@ -232,9 +230,9 @@ pub async fn run(
             }
             () = tokio::time::sleep(Duration::from_secs(2)) => {}
         }
-        show(bar, tally(table, &parts).await?);
+        show(bar, tally(table, &keys).await?);
     }
-    let tally = tally(table, &parts).await?;
+    let tally = tally(table, &keys).await?;
     show(bar, tally);
     anyhow::ensure!(
         failures.is_empty(),

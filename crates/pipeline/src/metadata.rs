@@ -116,6 +116,15 @@ fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// The number attribute `name` of `item`, if it is one.
+fn number<T: std::str::FromStr>(item: &HashMap<String, AttributeValue>, name: &str) -> Option<T> {
+    item.get(name)?.as_n().ok()?.parse().ok()
+}
+
 fn request_pk(key: &str) -> AttributeValue {
     s(format!("request#{key}"))
 }
@@ -133,7 +142,7 @@ const NOTIFICATION_RETENTION_DAYS: i64 = 30;
 
 fn expires(now: DateTime<Utc>) -> AttributeValue {
     let at = now + chrono::TimeDelta::days(NOTIFICATION_RETENTION_DAYS);
-    AttributeValue::N(at.timestamp().to_string())
+    n(at.timestamp())
 }
 
 fn timestamp(now: DateTime<Utc>) -> AttributeValue {
@@ -493,15 +502,17 @@ impl MetadataTable {
         }
     }
 
-    /// Records how the request ended.
+    /// Records how the request ended; answers the request as it stands then (its
+    /// status and when it was learnt, for the metrics).
     pub async fn record_outcome(
         &self,
         key: &RequestKey,
         outcome: &Outcome,
         now: DateTime<Utc>,
-    ) -> Result<(), Failure> {
+    ) -> Result<RequestRecord, Failure> {
         let json = serde_json::to_string(outcome).unwrap_or_default();
-        self.client
+        let updated = self
+            .client
             .update_item()
             .table_name(&self.table)
             .key("pk", request_pk(key.as_str()))
@@ -509,10 +520,14 @@ impl MetadataTable {
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":o", s(json))
             .expression_attribute_values(":t", timestamp(now))
+            .return_values(ReturnValue::AllNew)
             .send()
             .await
-            .map(drop)
-            .map_err(|e| aws_failure("recording the outcome", e))
+            .map_err(|e| aws_failure("recording the outcome", e))?;
+        Ok(Self::record_of(
+            key,
+            updated.attributes.as_ref().unwrap_or(&HashMap::new()),
+        ))
     }
 
     /// Records a request that failed for good. Unlike [`MetadataTable::record_outcome`]

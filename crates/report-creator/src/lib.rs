@@ -131,6 +131,10 @@ impl ReportCreator {
                         planned.request.report_type
                     );
                     self.table.record_expired(&planned, &reason, now).await?;
+                    metrics::emit(
+                        &[Metric::count("ReportsExpired")],
+                        &[("Source", planned.request.source.as_str())],
+                    );
                 }
             }
         }

@@ -18,7 +18,7 @@ use contract::{
 use domain::{PlannedRequest, ProcessingStatus};
 use lambda_runtime::LambdaEvent;
 use pipeline::metrics::{self, Metric, Unit};
-use pipeline::{Failure, MetadataTable};
+use pipeline::{Failure, MetadataTable, RequestRecord};
 
 /// The function and the clients it keeps between invocations.
 pub struct UpdateMetadata {
@@ -89,7 +89,7 @@ impl UpdateMetadata {
                 };
                 let now = Utc::now();
                 self.table.record_failure(&item, &outcome, now).await?;
-                self.count(&item, &outcome, now).await;
+                count(&item, &outcome, None, now);
                 Ok(item_result(item, report_id, outcome, vec![], now))
             }
             UpdateMetadataInput::Summarize(input) => Ok(UpdateMetadataOutput::Summarize(
@@ -108,43 +108,47 @@ impl UpdateMetadata {
         let now = Utc::now();
         // A later page's outcome is the window's: recorded where the planner looks.
         let key = item.window_key();
-        self.table.record_outcome(key, &outcome, now).await?;
-        self.count(&item, &outcome, now).await;
+        let record = self.table.record_outcome(key, &outcome, now).await?;
+        count(&item, &outcome, Some(&record), now);
         tracing::info!(%key, page = item.page_number(), ?report_id, ?outcome, partitions = curated.len(), "outcome recorded");
         Ok(item_result(item, report_id, outcome, curated, now))
     }
 }
 
-impl UpdateMetadata {
-    /// The request's ending as metrics: landed (with bytes, rows and the time from DONE
-    /// to landed), no data, FATAL or failed, per source.
-    async fn count(&self, item: &PlannedRequest, outcome: &Outcome, now: DateTime<Utc>) {
-        let mut metrics = match outcome {
-            Outcome::Stored(stored) => vec![
-                Metric::count("ReportsLanded"),
-                Metric::new("BytesStored", stored.bytes as f64, Unit::Bytes),
-                Metric::new("RowsStored", stored.rows as f64, Unit::Count),
-            ],
-            Outcome::StoredPages { .. } => vec![Metric::count("ReportsLanded")],
-            Outcome::NoData => vec![Metric::count("ReportsNoData")],
-            Outcome::Fatal { .. } => vec![Metric::count("ReportsFatal")],
-            Outcome::Failed { .. } => vec![Metric::count("ReportsFailed")],
-            Outcome::Expired { .. } => vec![Metric::count("ReportsExpired")],
-        };
-        if matches!(outcome, Outcome::Stored(_) | Outcome::StoredPages { .. })
-            && let Ok(Some(record)) = self.table.request(item.window_key()).await
-            && record.status == Some(ProcessingStatus::Done)
-            && let Some(done_at) = record.status_at
-        {
-            let seconds = (now - done_at).num_milliseconds() as f64 / 1000.0;
-            metrics.push(Metric::new(
-                "DoneToLandedSeconds",
-                seconds.max(0.0),
-                Unit::Seconds,
-            ));
-        }
-        metrics::emit(&metrics, &[("Source", item.request.source.as_str())]);
+/// The request's ending as metrics: landed (with bytes, rows and the time from DONE to
+/// landed, from `record` as the outcome left it), no data, FATAL or failed, per source.
+fn count(
+    item: &PlannedRequest,
+    outcome: &Outcome,
+    record: Option<&RequestRecord>,
+    now: DateTime<Utc>,
+) {
+    let mut metrics = match outcome {
+        Outcome::Stored(stored) => vec![
+            Metric::count("ReportsLanded"),
+            Metric::new("BytesStored", stored.bytes as f64, Unit::Bytes),
+            Metric::new("RowsStored", stored.rows as f64, Unit::Count),
+        ],
+        Outcome::StoredPages { .. } => vec![Metric::count("ReportsLanded")],
+        Outcome::NoData => vec![Metric::count("ReportsNoData")],
+        Outcome::Fatal { .. } => vec![Metric::count("ReportsFatal")],
+        Outcome::Failed { .. } => vec![Metric::count("ReportsFailed")],
+        // Recorded (and counted) by Plan, never here.
+        Outcome::Expired { .. } => vec![],
+    };
+    if matches!(outcome, Outcome::Stored(_) | Outcome::StoredPages { .. })
+        && let Some(record) = record
+        && record.status == Some(ProcessingStatus::Done)
+        && let Some(done_at) = record.status_at
+    {
+        let seconds = (now - done_at).num_milliseconds() as f64 / 1000.0;
+        metrics.push(Metric::new(
+            "DoneToLandedSeconds",
+            seconds.max(0.0),
+            Unit::Seconds,
+        ));
     }
+    metrics::emit(&metrics, &[("Source", item.request.source.as_str())]);
 }
 
 /// What Record* answers: the request's result for the run's summary.

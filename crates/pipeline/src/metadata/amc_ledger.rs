@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use domain::amc::{Capacity, Ledger};
 use domain::{ErrorName, RequestKey};
 
-use super::{MetadataTable, is_condition_failure, s};
+use super::{MetadataTable, is_condition_failure, n, number, s};
 use crate::failure::{Failure, aws_failure};
 
 /// Reads before giving up a place taken in a crowd (each lost race reads again).
@@ -21,10 +21,6 @@ const ATTEMPTS: u32 = 8;
 
 fn pk(instance_id: &str) -> AttributeValue {
     s(format!("amc#{instance_id}"))
-}
-
-fn n(value: i64) -> AttributeValue {
-    AttributeValue::N(value.to_string())
 }
 
 impl MetadataTable {
@@ -123,12 +119,6 @@ impl MetadataTable {
             .map_err(|e| aws_failure("reading the AMC instance's ledger", e))?
             .item
             .unwrap_or_default();
-        let number = |name: &str| {
-            item.get(name)
-                .and_then(|v| v.as_n().ok())
-                .and_then(|v| v.parse::<i64>().ok())
-                .unwrap_or(0)
-        };
         let running = item
             .get("running")
             .and_then(|v| v.as_m().ok())
@@ -145,8 +135,8 @@ impl MetadataTable {
                 .and_then(|v| v.as_s().ok())
                 .cloned()
                 .unwrap_or_default(),
-            started_today: u32::try_from(number("startedToday")).unwrap_or(0),
+            started_today: number(&item, "startedToday").unwrap_or(0),
         };
-        Ok((ledger, number("version")))
+        Ok((ledger, number(&item, "version").unwrap_or(0)))
     }
 }

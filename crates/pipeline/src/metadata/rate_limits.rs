@@ -25,7 +25,7 @@ use domain::rate_limit::{Admission, Bucket};
 use domain::{Operation, Region, UsagePlan};
 use spapi::{MustWait, RateLimiter};
 
-use super::{EXPIRES_AT, MetadataTable, is_condition_failure, s};
+use super::{EXPIRES_AT, MetadataTable, is_condition_failure, n, number, s};
 use crate::failure::{Failure, aws_failure};
 use crate::metrics::{self, Metric, Unit};
 
@@ -74,14 +74,6 @@ pub struct Taken {
 
 /// Writes a whole bucket (the values of [`values`]).
 const SET_BUCKET: &str = "SET dueMs = :due, rate = :rate, burst = :burst, #exp = :exp";
-
-fn n(value: impl ToString) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-fn number<T: std::str::FromStr>(item: &HashMap<String, AttributeValue>, name: &str) -> Option<T> {
-    item.get(name)?.as_n().ok()?.parse().ok()
-}
 
 /// The bucket in a stored item; `None` for a missing or unreadable one (treated as full).
 fn bucket_of(item: &HashMap<String, AttributeValue>) -> Option<Bucket> {
