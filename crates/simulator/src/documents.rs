@@ -146,6 +146,7 @@ async fn get_report_document(
                 ApiError::not_found(format!("Report document {document_id} not found."))
             })?;
         let compressed = report.plan.compress;
+        let hosted_elsewhere = report.plan.document_url.clone();
         let born_expired = report.plan.expire_first_url && report.urls_issued == 0;
         report.urls_issued += 1;
         let ttl = if born_expired {
@@ -154,13 +155,15 @@ async fn get_report_document(
             report.plan.url_ttl_secs.unwrap_or(default_ttl)
         };
         drop(world);
-        let url = document_url(
-            &sim,
-            &document_id,
-            Utc::now(),
-            ttl,
-            content_encoding && compressed,
-        );
+        let url = hosted_elsewhere.unwrap_or_else(|| {
+            document_url(
+                &sim,
+                &document_id,
+                Utc::now(),
+                ttl,
+                content_encoding && compressed,
+            )
+        });
         let mut body = json!({ "reportDocumentId": document_id, "url": url });
         if compressed {
             body["compressionAlgorithm"] = json!("GZIP");

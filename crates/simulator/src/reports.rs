@@ -136,6 +136,7 @@ pub(crate) struct ReportPlan {
     pub in_queue: Duration,
     pub in_progress: Duration,
     pub columns: content::ColumnChanges,
+    pub document_url: Option<String>,
 }
 
 impl ReportPlan {
@@ -187,6 +188,7 @@ impl ReportPlan {
                 added: rule.added_columns,
                 dropped: rule.dropped_columns,
             },
+            document_url: rule.document_url,
         }
     }
 

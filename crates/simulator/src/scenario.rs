@@ -294,6 +294,11 @@ pub struct ReportRule {
     pub added_columns: Vec<String>,
     /// Flat files only: documented columns left out of the document.
     pub dropped_columns: Vec<String>,
+    /// The document lives at this URL, not at one the simulator presigns (Amazon's live
+    /// on S3, another host): getReportDocument hands it out as given. `make bench` points
+    /// it at a static file server, so generating a document does not share the CPU with
+    /// the client being measured.
+    pub document_url: Option<String>,
 }
 
 impl ReportRule {

@@ -1328,6 +1328,27 @@ async fn only_the_first_url_is_expired_when_asked() {
 }
 
 #[tokio::test]
+async fn a_document_hosted_elsewhere_is_handed_out_at_its_own_url() {
+    let hosted = "http://127.0.0.1:9/orders.tsv.gz";
+    let h = Harness::start(Scenario {
+        rules: vec![ReportRule {
+            document_url: Some(hosted.to_owned()),
+            ..rule(ORDERS)
+        }],
+        ..fast()
+    })
+    .await;
+    let token = h.seller_token().await;
+    let report_id = h.create(&token, ORDERS, US, START, END).await;
+    let report = h.wait_terminal(&token, &report_id).await;
+    let document = h
+        .document(&token, report["reportDocumentId"].as_str().unwrap(), false)
+        .await;
+    assert_eq!(document["url"], hosted);
+    assert_eq!(document["compressionAlgorithm"], "GZIP");
+}
+
+#[tokio::test]
 async fn expired_url_answers_403_access_denied() {
     let short = ReportRule {
         url_ttl_secs: Some(0),

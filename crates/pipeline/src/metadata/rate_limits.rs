@@ -87,7 +87,8 @@ fn bucket_of(item: &HashMap<String, AttributeValue>) -> Option<Bucket> {
 }
 
 impl MetadataTable {
-    /// One token of bucket `name` at `now_ms`, sleeping at most `longest_wait` for it.
+    /// One token of bucket `name` asked for at `now_ms`, sleeping at most `longest_wait`
+    /// for it.
     /// `seen` is the bucket as this caller last saw it (`None`: not stored as far as it
     /// knows); `plan` applies to a bucket never stored, `observed_rate` (Amazon's header)
     /// to every bucket.
@@ -100,7 +101,12 @@ impl MetadataTable {
         longest_wait: Duration,
     ) -> Result<Taken, Failure> {
         let mut read_back = false;
+        // Each attempt decides at its own moment: what a retry learned was written after
+        // this call began, maybe by a Lambda whose clock read was later than ours, and
+        // judged at the first moment it would owe a few milliseconds it does not.
+        let started = std::time::Instant::now();
         for _ in 0..ATTEMPTS {
+            let now_ms = now_ms + i64::try_from(started.elapsed().as_millis()).unwrap_or(0);
             let mut bucket = seen.unwrap_or_else(|| Bucket::full(plan, now_ms));
             if let Some(rate) = observed_rate {
                 bucket = bucket.with_rate(rate, now_ms);
