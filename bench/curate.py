@@ -1,7 +1,7 @@
 """Curate bench: raw report -> Parquet, ours beside pyarrow on the same file in the same run.
 
 Run by `make bench` (bench/run.py). Each tool runs in its own process; its peak RSS comes
-from the OS (wait4's ru_maxrss; the highest of its runs) and its throughput is input MB
+from GNU time (`%M`; the highest of its runs) and its throughput is input MB
 (10^6 bytes of the raw UTF-8 document) per wall-clock second of its median run, the
 process start included for every tool alike.
 
@@ -63,21 +63,27 @@ print(table.num_rows)
 """
 
 
-def run(argv):
+# GNU time forks the tool from its own small process. Python's wait4 would not do: the
+# kernel counts the spawning (vforked) parent's resident set in the child's ru_maxrss
+# (exec_mmap keeps the old mm's high-water mark), so every tool would show at least this
+# script's ~80 MiB.
+GNU_TIME = "/usr/bin/time"
+
+
+def run(argv, env=None):
     """Runs argv as a child and returns (seconds, peak RSS in MiB, stdout)."""
-    with tempfile.TemporaryFile() as errors:
+    if not os.access(GNU_TIME, os.X_OK):
+        sys.exit(f"{GNU_TIME} (GNU time) measures peak memory; install the `time` package")
+    with tempfile.TemporaryFile() as errors, tempfile.NamedTemporaryFile("r") as peak:
         started = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors)
-        out = proc.stdout.read().decode()
-        # Reap the child ourselves: wait4 gives its own rusage, Popen.wait would not.
-        _, status, usage = os.wait4(proc.pid, 0)
+        proc = subprocess.run([GNU_TIME, "-f", "%M", "-o", peak.name, *argv], stdout=subprocess.PIPE,
+                              stderr=errors, env=env)
         seconds = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
             errors.seek(0)
             sys.exit(f"`{' '.join(argv)}` failed ({proc.returncode}):\n{errors.read().decode()}")
-    # ru_maxrss is in KiB on Linux.
-    return seconds, usage.ru_maxrss / 1024, out
+        # %M is in KiB.
+        return seconds, int(peak.read().split()[-1]) / 1024, proc.stdout.decode()
 
 
 def generate(tool, report_type, megabytes, path):

@@ -25,7 +25,10 @@ def storage_memory(storage, folder):
     fig, ax = plt.subplots(figsize=(7, 4))
     for tool in dict.fromkeys(r["tool"] for r in rows):
         points = sorted((r["document_mb"], r["peak_rss_mib"]) for r in rows if r["tool"] == tool)
-        style = {"color": OURS, "linewidth": 2.5} if tool.startswith("sp-ingest") else {}
+        style = {}
+        if tool.startswith("sp-ingest"):
+            # Into S3 solid, into the null sink dashed: the same code, told apart.
+            style = {"color": OURS, "linewidth": 2.5, "linestyle": "-" if "S3" in tool else ":"}
         ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=tool, **style)
     ax.axhline(32, color="grey", linestyle="--", linewidth=1, label="target: 32 MiB")
     ax.set_xscale("log")

@@ -43,6 +43,11 @@ def main():
 
     out = Path(__file__).with_name("results.json")
     report = json.loads(out.read_text()) if out.exists() else {}
+
+    def save():
+        """Keeps each section's figures as soon as it ends, should a later one fail."""
+        out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+
     report["measured_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     report["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
     examples = args.release / "examples"
@@ -51,6 +56,7 @@ def main():
         print(f"curate: raw report -> Parquet, {args.mb} MB documents", flush=True)
         results = curate.bench(examples / "bench_curate", args.mb, args.work, args.repeat)
         report["curate"] = {"document_mb": args.mb, "results": results, "targets": curate.verdicts(results)}
+        save()
     if "storage" in sections:
         sizes = tuple(int(s) for s in args.storage_mb.split(","))
         print(f"storage: report document -> S3, {sizes[0]} MB and {sizes[1]} MB documents", flush=True)
@@ -58,10 +64,12 @@ def main():
                                 args.work, sizes, args.repeat)
         report["storage"] = {"document_mb": list(sizes), "results": results,
                              "targets": storage.verdicts(results, sizes)}
+        save()
     if "coldstart" in sections:
         print("cold start: process start -> ready for the first event", flush=True)
         results = coldstart.bench(args.release, sys.executable)
         report["coldstart"] = {"results": results, "targets": coldstart.verdicts(results)}
+        save()
     if "endtoend" in sections:
         print("end to end: schedule -> object landed, 20 reports, notification vs polling (local pipeline)",
               flush=True)
@@ -79,7 +87,7 @@ def main():
             failed += not verdict["pass"]
             figures = ", ".join(f"{k} {v}" for k, v in verdict.items() if k not in ("target", "pass"))
             print(f"  {mark} [{section}] {verdict['target']}: {figures}")
-    out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    save()
     print(f"wrote {out}")
     for path in plots.draw(report, Path(__file__).with_name("plots")):
         print(f"wrote {path}")

@@ -8,10 +8,11 @@ simulator (its own process) hands out their URLs from getReportDocument, so ever
 does the real calls (LWA, createReport, getReport, getReportDocument) and the generator
 shares the CPU with nobody.
 
-Tools, each a process of its own, peak RSS from the OS (wait4's ru_maxrss, what GNU
-time reports; the highest of its runs), seconds as each tool times its own legs:
+Tools, each a process of its own, peak RSS from GNU time (the highest of its runs),
+seconds as each tool times its own legs:
 - sp-ingest Store → S3: the production `fetch_and_store` into moto's S3 (download,
-  gunzip, transcode to UTF-8, sha256, row count, multipart upload, copy into place);
+  gunzip, transcode to UTF-8, sha256, row count, multipart upload, copy into place),
+  with the Storage Lambda's options and environment (infra/template.yaml);
 - sp-ingest Store → null sink: the same into an S3 endpoint that discards the bytes, so
   the rate without moto's cost shows;
 - python-amazon-sp-api 2.1.35 `get_report_document(stream=True, file=)`, then boto3
@@ -24,6 +25,7 @@ MB/s are of the document's UTF-8 bytes (10^6) per second.
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -47,6 +49,15 @@ PEAK_TARGET_MIB = 32
 SPEED_TARGET = 1.2
 # "Flat": the 3 GB document's peak within 10 % of the 100 MB one's.
 FLAT_TOLERANCE = 1.10
+TEMPLATE = Path(__file__).parent.parent / "infra" / "template.yaml"
+
+
+def lambda_environment():
+    """The environment the Storage Lambda runs with: its glibc malloc tunables."""
+    found = re.search(r"^\s*GLIBC_TUNABLES:\s*(\S+)\s*$", TEMPLATE.read_text(), re.MULTILINE)
+    if not found:
+        sys.exit(f"no GLIBC_TUNABLES in {TEMPLATE}: the bench would not measure the Lambda as deployed")
+    return dict(os.environ, GLIBC_TUNABLES=found.group(1))
 
 
 def documents(sizes):
@@ -137,6 +148,7 @@ def bench(tool, simulator, moto_server, work, sizes, repeat):
             argv = [tool, "generate", "--mb", megabytes, "--out", path] + (["--cp932"] if cp932 else [])
             run([str(a) for a in argv])
     stack = Stack(tool, simulator, moto_server, work)
+    ours_env = lambda_environment()
     results = []
     try:
         for name, megabytes, cp932, marketplace in documents(sizes):
@@ -157,8 +169,9 @@ def bench(tool, simulator, moto_server, work, sizes, repeat):
             ]
             for label, argv in cases:
                 measured = []
+                env = ours_env if label in (OURS_S3, OURS_NULL) else None
                 for _ in range(runs):
-                    seconds, rss, stdout = run([str(a) for a in argv])
+                    seconds, rss, stdout = run([str(a) for a in argv], env)
                     measured.append((seconds, rss, stdout))
                 measured.sort(key=lambda m: leg_seconds(label, m))
                 seconds, _, stdout = measured[len(measured) // 2]
@@ -215,18 +228,23 @@ def same_bytes(label, stdout, out, expected):
 
 
 def verdicts(results, sizes):
-    """Throughput against python-amazon-sp-api's streaming, and our peak memory."""
+    """Throughput against python-amazon-sp-api's streaming (into moto's S3 and into the
+    null sink, which shows the rate where moto is the bottleneck), and our peak memory."""
     lines = []
     by = {(r["document"], r["tool"]): r for r in results}
     for name, megabytes, cp932, _ in documents(sizes):
         ours, null, theirs = by[(name, OURS_S3)], by[(name, OURS_NULL)], by[(name, SP_API)]
-        ratio = ours["mb_per_s"] / theirs["download_decode_mb_per_s"]
-        null_ratio = null["mb_per_s"] / theirs["download_decode_mb_per_s"]
-        lines.append({
-            "target": f"store {name}: >= {SPEED_TARGET}x python-amazon-sp-api streaming MB/s while also "
-                      "transcoding, hashing and uploading",
-            "ratio": round(ratio, 2), "null_sink_ratio": round(null_ratio, 2), "pass": ratio >= SPEED_TARGET,
-        })
+        # moto's own ingest rate, as boto3's threaded upload_file of the same bytes met it.
+        moto_mb_per_s = round(theirs["document_mb"] / theirs["s3_seconds"], 1) if theirs["s3_seconds"] else None
+        for label, row in (("into moto's S3", ours), ("into a null sink", null)):
+            ratio = row["mb_per_s"] / theirs["download_decode_mb_per_s"]
+            lines.append({
+                "target": f"store {name} {label}: >= {SPEED_TARGET}x python-amazon-sp-api streaming MB/s "
+                          "while also transcoding, hashing and uploading",
+                "ours_mb_per_s": row["mb_per_s"], "theirs_mb_per_s": theirs["download_decode_mb_per_s"],
+                "ratio": round(ratio, 2), "moto_upload_file_mb_per_s": moto_mb_per_s,
+                "pass": ratio >= SPEED_TARGET,
+            })
     small, large = (by[(documents(sizes)[i][0], OURS_S3)] for i in (0, 1))
     peak = max(small["peak_rss_mib"], large["peak_rss_mib"])
     flat = large["peak_rss_mib"] / small["peak_rss_mib"]

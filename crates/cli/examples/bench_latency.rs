@@ -12,7 +12,7 @@
 //!   getReport is polled at the deployed pace (15 s, doubling to 600 s).
 //!
 //! Each run's usage (state transitions, Lambda invocations and their seconds, from the
-//! execution history) feeds the cost model in bench/cost.py.
+//! execution history) feeds the cost model in bench/endtoend.py.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

@@ -93,6 +93,12 @@ enum Command {
         /// Store into an S3 endpoint that discards everything (in this process).
         #[arg(long)]
         null_sink: bool,
+        /// Multipart part size in MiB (default: the Storage Lambda's).
+        #[arg(long)]
+        part_mib: Option<usize>,
+        /// Parts uploading at once (default: the Storage Lambda's).
+        #[arg(long)]
+        in_flight: Option<usize>,
     },
 }
 
@@ -127,7 +133,25 @@ async fn main() -> anyhow::Result<()> {
             expect,
             s3,
             null_sink: _,
-        } => store(&sp_api, &lwa, &marketplace, &expect, s3.as_deref()).await,
+            part_mib,
+            in_flight,
+        } => {
+            let defaults = StoreOptions::default();
+            let options = StoreOptions {
+                part_size: part_mib.map_or(defaults.part_size, |mib| mib * 1024 * 1024),
+                max_parts_in_flight: in_flight.unwrap_or(defaults.max_parts_in_flight),
+                ..defaults
+            };
+            store(
+                &sp_api,
+                &lwa,
+                &marketplace,
+                &expect,
+                s3.as_deref(),
+                &options,
+            )
+            .await
+        }
     }
 }
 
@@ -283,6 +307,7 @@ async fn store(
     marketplace: &str,
     expect: &Path,
     s3_endpoint: Option<&str>,
+    options: &StoreOptions,
 ) -> anyhow::Result<()> {
     let expected: Expected = serde_json::from_str(
         &std::fs::read_to_string(expect)
@@ -320,15 +345,7 @@ async fn store(
         metadata: BTreeMap::from([("report-id".to_owned(), report_id.clone())]),
     };
     let started = Instant::now();
-    let stored = fetch_and_store(
-        &client,
-        &document,
-        marketplace,
-        &s3,
-        &target,
-        &StoreOptions::default(),
-    )
-    .await?;
+    let stored = fetch_and_store(&client, &document, marketplace, &s3, &target, options).await?;
     let seconds = started.elapsed().as_secs_f64();
     if stored.sha256 != expected.sha256 || stored.rows != expected.rows {
         bail!(

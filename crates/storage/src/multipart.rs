@@ -74,6 +74,11 @@ pub(crate) async fn put_object(
         .server_side_encryption(ServerSideEncryption::AwsKms)
         .set_ssekms_key_id(spec.kms_key_id.map(str::to_owned))
         .body(ByteStream::from(body))
+        .customize()
+        // The document is already hashed once (its sha256) and S3 checks the part's CRC32
+        // over TLS; signing the payload would hash every byte a second time with SHA-256.
+        // https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html
+        .disable_payload_signing()
         .send()
         .await
         .map_err(|error| StoreError::s3("PutObject", spec.bucket, spec.key, error))?;
@@ -186,6 +191,9 @@ impl MultipartUpload {
                 .part_number(part_number)
                 .set_checksum_algorithm(checksums.then_some(ChecksumAlgorithm::Crc32))
                 .body(ByteStream::from(body))
+                .customize()
+                // As in `put_object`: the part's CRC32 is its integrity check.
+                .disable_payload_signing()
                 .send()
                 .await
                 .map_err(|error| StoreError::s3("UploadPart", &bucket, &key, error))?;

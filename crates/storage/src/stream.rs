@@ -66,9 +66,12 @@ pub struct UploadTarget {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreOptions {
     /// Size of each multipart part; documents up to this size go in one PutObject.
-    /// At least [`MIN_PART_SIZE`] (S3's minimum); default 8 MiB.
+    /// At least [`MIN_PART_SIZE`] (S3's minimum), which is the default: memory is about
+    /// (1 + `max_parts_in_flight`) parts plus ~17 MiB, whatever the document's size.
     pub part_size: usize,
-    /// Parts uploading at once while the next one fills; default 2.
+    /// Parts uploading at once while the next one fills; default 1, which keeps the
+    /// Storage Lambda within 32 MiB (`make bench`); 2 buys upload concurrency for a part
+    /// more of memory.
     pub max_parts_in_flight: usize,
     /// Largest object put in place with one CopyObject; larger ones are copied in ranges
     /// of this size with UploadPartCopy. Between 5 MiB and 5 GiB; default 1 GiB.
@@ -85,8 +88,8 @@ pub struct StoreOptions {
 impl Default for StoreOptions {
     fn default() -> Self {
         Self {
-            part_size: 8 * 1024 * 1024,
-            max_parts_in_flight: 2,
+            part_size: MIN_PART_SIZE,
+            max_parts_in_flight: 1,
             copy_part_size: 1024 * 1024 * 1024,
             staging_prefix: "_staging/".to_owned(),
             deadline: None,
