@@ -70,11 +70,12 @@ bench: $(VENV_BENCH)/.installed ## Measure ours beside the tools users use today
 		--example bench_curate --example bench_storage
 	# The end-to-end figure runs the local pipeline, whose functions are the test build's.
 	cargo build --quiet -p cli --example bench_latency
+	# Counts calls, not CPU: the test build's profile serves (no second dependency build).
+	cargo run --quiet -p pipeline --example bench_limiter | grep -v '"_aws"' | tee bench/limiter.txt
+	# Last, so its verdict (exit 1 on any FAIL) is the target's.
 	$(VENV_BENCH)/bin/python bench/run.py --release $(CARGO_TARGET_DIR)/release --moto $(SP_INGEST_MOTO_SERVER) \
 		--latency $(CARGO_TARGET_DIR)/debug/examples/bench_latency \
 		$(if $(SECTIONS),--sections $(SECTIONS)) $(if $(MB),--mb $(MB)) $(if $(STORAGE_MB),--storage-mb $(STORAGE_MB))
-	# Counts calls, not CPU: the test build's profile serves (no second dependency build).
-	cargo run --quiet -p pipeline --example bench_limiter | grep -v '"_aws"' | tee bench/limiter.txt
 
 $(VENV_BENCH)/.installed: bench/requirements.txt
 	$(PYTHON) -m venv $(VENV_BENCH)

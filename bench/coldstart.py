@@ -21,7 +21,7 @@ from pathlib import Path
 
 FUNCTIONS = ["auth", "report-creator", "storage", "update-metadata", "data-processor",
              "notification-processor", "transform"]
-PYTHON = "Python 3.11 + awslambdaric + 3 boto3 clients"
+PYTHON = f"Python {sys.version_info.major}.{sys.version_info.minor} + awslambdaric + 3 boto3 clients"
 TARGET_MS = 30
 STARTS = 10
 
