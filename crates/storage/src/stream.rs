@@ -25,6 +25,9 @@ use crate::transcode::{RowCounter, SourceCharset, Transcoder};
 
 /// Bytes read from the document per call; the decoded output lands in the part buffer.
 pub const READ_CHUNK: usize = 128 * 1024;
+/// UploadPartCopy ranges copied at once when a document larger than
+/// [`StoreOptions::copy_part_size`] is put in place.
+const COPY_RANGES_IN_FLIGHT: usize = 4;
 /// S3's smallest part, except the last (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html>).
 pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
 /// S3's largest part and largest CopyObject.
@@ -247,7 +250,9 @@ pub async fn store_document(
                 summary.bytes,
                 &spec,
                 options.copy_part_size,
-                options.max_parts_in_flight,
+                // Range copies happen inside S3 and hold nothing here: more of them at
+                // once costs no memory, unlike the parts sent.
+                options.max_parts_in_flight.max(COPY_RANGES_IN_FLIGHT),
             )
             .await;
             if copied.is_ok() {
