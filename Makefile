@@ -62,7 +62,7 @@ demo: ## Run the whole pipeline locally (moto, the real Lambdas and state machin
 	@$(MAKE) --no-print-directory -j4 setup
 	cargo run --quiet -p cli --bin sp-ingest -- demo
 
-bench: $(VENV_BENCH)/.installed ## Measure ours beside the tools users use today, in one run (not CI; ~30 minutes cold, ~4 GB of scratch, ~8 GB of memory); writes bench/results.json and bench/plots/.
+bench: $(VENV_BENCH)/.installed ## Measure ours beside the tools users use today, in one run (not CI; ~35 minutes cold, ~4 GB of scratch, ~8 GB of memory); writes bench/results.json and bench/plots/.
 	@$(MAKE) --no-print-directory setup
 	# Release: the functions as deployed, the simulator and the bench tools.
 	cargo build --release --quiet --bins -p auth -p report-creator -p storage -p update-metadata \
