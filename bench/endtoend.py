@@ -18,6 +18,8 @@ of Curate (one run per 20 reports, as here, and one per report).
 import json
 import statistics
 
+from curate import run
+
 SFN_PER_TRANSITION = 0.025 / 1000
 LAMBDA_PER_REQUEST = 0.20 / 1e6
 LAMBDA_PER_GB_SECOND = 0.0000166667
@@ -28,7 +30,6 @@ REPORTS = 1000
 
 def bench(tool):
     """Runs the latency example; returns its figures with percentiles added."""
-    from curate import run
     _, _, stdout = run([str(tool)])
     measured = json.loads(stdout.strip().splitlines()[-1])
     for path, figures in measured["paths"].items():

@@ -29,6 +29,12 @@ use simulator::{SellerAuth, SimConfig, SqsTarget};
 
 const SELLERS: usize = 5;
 const WINDOWS: u32 = 4;
+/// Amazon's time per report: queued, then in progress.
+const IN_QUEUE_MS: u64 = 5_000;
+const IN_PROGRESS_MS: u64 = 20_000;
+/// getReport's polling pace as deployed: the first wait, doubling up to the longest.
+const POLL_BASE_SECONDS: u64 = 15;
+const POLL_MAX_SECONDS: u64 = 600;
 const ORDERS: &str = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL";
 
 fn seller(n: usize) -> SellerAuth {
@@ -95,8 +101,8 @@ fn config(stage: &str, sim: &simulator::RunningSimulator, await_timeout_secs: u3
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let local = LocalPipeline::up(LocalOptions {
-        poll_base_seconds: 15,
-        poll_max_seconds: 600,
+        poll_base_seconds: POLL_BASE_SECONDS,
+        poll_max_seconds: POLL_MAX_SECONDS,
         ..LocalOptions::default()
     })
     .await?;
@@ -126,8 +132,8 @@ async fn measure(
     let mut paths = serde_json::Map::new();
     for (path, notified) in [("notification", true), ("polling", false)] {
         sim.set_scenario(Scenario {
-            in_queue_ms: 5_000,
-            in_progress_ms: 20_000,
+            in_queue_ms: IN_QUEUE_MS,
+            in_progress_ms: IN_PROGRESS_MS,
             rules: vec![ReportRule {
                 lose_notification: !notified,
                 ..ReportRule::default()
@@ -185,8 +191,8 @@ async fn measure(
         );
     }
     Ok(serde_json::json!({
-        "amazon_seconds_per_report": 25,
-        "poll_seconds": [15, 600],
+        "amazon_seconds_per_report": (IN_QUEUE_MS + IN_PROGRESS_MS) / 1000,
+        "poll_seconds": [POLL_BASE_SECONDS, POLL_MAX_SECONDS],
         "paths": paths,
     }))
 }
